@@ -1,0 +1,85 @@
+//! Command-line interface types (clap). Behaviour lives in [`crate::ops`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Declarative load scenarios for Kafka → Kafka Connect → SQS pipelines.
+///
+/// Exit codes: 0 passed, 1 an assertion failed, 2 invalid scenario or usage,
+/// 3 infrastructure or runtime failure.
+#[derive(Debug, Parser)]
+#[command(name = "mbscenario", version, about, long_about = None)]
+pub struct Cli {
+    /// When to draw diagnostics with colour and source graphics.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Graphical on a terminal, plain text otherwise.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+/// Options that change how a scenario file is read.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScenarioArgs {
+    /// Set a variable for `${VAR}` interpolation (wins over the environment).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check scenario files; report every problem with file:line:col.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        args: ScenarioArgs,
+    },
+    /// Print the timed plan: phases, rates, expected counts, infra steps, assertions.
+    Plan {
+        /// Scenario file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// Add the second-by-second target table (text format).
+        #[arg(long)]
+        per_second: bool,
+        #[command(flatten)]
+        args: ScenarioArgs,
+    },
+    /// Print the scenario JSON Schema (for editors: yaml-language-server).
+    Schema,
+    /// Run a scenario (not built yet: validates and prints the plan, then exits 3).
+    Run {
+        /// Scenario file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: ScenarioArgs,
+    },
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}

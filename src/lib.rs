@@ -1,0 +1,22 @@
+//! mbscenario: declarative load scenarios for Kafka → Kafka Connect → SQS pipelines.
+//!
+//! Map of the crate (data flows top to bottom):
+//!
+//! ```text
+//! scenario.yaml
+//!   └─ scenario::load_file ── YAML with spans → JSON-Schema check → ScenarioSpec
+//!                             → validate → Scenario           (no network)
+//!        └─ plan::Plan::compile ── phases with offsets, rate curves,
+//!                                  infra steps, assertions      (pure)
+//!             └─ `mbscenario plan` prints plan::describe
+//! ```
+//!
+//! - [`scenario`]: the file format, located diagnostics, validation
+//! - [`plan`]: the immutable timed plan and its text form
+//! - [`cli`]: clap types; [`ops`]: one function per command; [`exit`]: exit codes
+
+pub mod cli;
+pub mod exit;
+pub mod ops;
+pub mod plan;
+pub mod scenario;

@@ -1,0 +1,99 @@
+//! One function per command; glue between the CLI, the library and stdout.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::Path;
+
+use crate::cli::{Cli, Color, Command, PlanFormat, ScenarioArgs};
+use crate::exit::Exit;
+use crate::plan::{Plan, describe::describe};
+use crate::scenario::{self, Diagnostics, LoadOptions, Scenario, ValidateOptions, Vars};
+
+/// Runs a parsed command line.
+pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    let fancy = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    match cli.command {
+        Command::Validate { files, args } => Ok(validate(&files, &args, fancy)),
+        Command::Plan { file, format, per_second, args } => Ok(plan(&file, format, per_second, &args, fancy)),
+        Command::Schema => {
+            println!("{}", schema_json());
+            Ok(Exit::Passed)
+        }
+        Command::Run { file, args } => {
+            let Ok(scenario) = load(&file, &args, fancy) else {
+                return Ok(Exit::Invalid);
+            };
+            print!("{}", describe(&Plan::compile(&scenario), false));
+            eprintln!(
+                "\nerror: `mbscenario run` is not built yet: the scenario is valid and its plan is shown above, but nothing was sent"
+            );
+            Ok(Exit::Failure)
+        }
+    }
+}
+
+/// The scenario JSON Schema, pretty-printed with a trailing newline-free body.
+pub fn schema_json() -> String {
+    serde_json::to_string_pretty(&scenario::schema_check::scenario_schema()).unwrap_or_default()
+}
+
+fn options(args: &ScenarioArgs) -> LoadOptions {
+    let vars: BTreeMap<String, String> = args.set.iter().cloned().collect();
+    LoadOptions {
+        vars: Vars::from_env(vars),
+        validate: ValidateOptions { seed: args.seed },
+    }
+}
+
+/// Loads a scenario, printing its diagnostics on failure.
+fn load(file: &Path, args: &ScenarioArgs, fancy: bool) -> Result<Scenario, Diagnostics> {
+    let shown = file.display().to_string();
+    scenario::load_file(file, &shown, &options(args)).inspect_err(|d| print_diagnostics(d, fancy))
+}
+
+fn print_diagnostics(d: &Diagnostics, fancy: bool) {
+    if fancy {
+        eprint!("{}", d.render_fancy());
+        eprintln!("{}: {} problem(s); nothing was run", d.file.name, d.error_count());
+    } else {
+        eprint!("{}", d.render_plain());
+    }
+}
+
+fn validate(files: &[std::path::PathBuf], args: &ScenarioArgs, fancy: bool) -> Exit {
+    let mut worst = Exit::Passed;
+    for f in files {
+        match load(f, args, fancy) {
+            Ok(s) => {
+                let plan = Plan::compile(&s);
+                println!(
+                    "{}: ok ({} stream{}, {} phase{}, {} messages planned)",
+                    f.display(),
+                    s.streams.len(),
+                    if s.streams.len() == 1 { "" } else { "s" },
+                    s.phases.len(),
+                    if s.phases.len() == 1 { "" } else { "s" },
+                    crate::plan::describe::group(plan.expected_messages)
+                );
+            }
+            Err(_) => worst = Exit::Invalid,
+        }
+    }
+    worst
+}
+
+fn plan(file: &Path, format: PlanFormat, per_second: bool, args: &ScenarioArgs, fancy: bool) -> Exit {
+    let Ok(s) = load(file, args, fancy) else {
+        return Exit::Invalid;
+    };
+    let plan = Plan::compile(&s);
+    match format {
+        PlanFormat::Text => print!("{}", describe(&plan, per_second)),
+        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default()),
+    }
+    Exit::Passed
+}

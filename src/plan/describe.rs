@@ -1,0 +1,416 @@
+//! The text form of a [`Plan`], printed by `mbscenario plan`: deterministic
+//! (no wall clock, no absolute paths) so it can be diffed and snapshotted.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::{Plan, RateCurve, shape_text};
+use crate::scenario::model::{
+    Assertion, ConnectorConfig, Expect, Key, LatencyMetric, SetupStep, TeardownStep,
+    ThroughputFloor,
+};
+use crate::scenario::units::{format_duration, format_number, format_rate};
+
+/// Renders the plan; with `per_second`, adds the second-by-second target table.
+pub fn describe(plan: &Plan, per_second: bool) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "plan: {}", plan.scenario);
+    if let Some(d) = &plan.description {
+        let _ = writeln!(o, "  {}", d.trim());
+    }
+    let origin = match plan.seed_origin {
+        crate::scenario::model::SeedOrigin::File => "from the file",
+        crate::scenario::model::SeedOrigin::CommandLine => "from --seed",
+        crate::scenario::model::SeedOrigin::Default => "default",
+    };
+    let max_phases = plan.phases.iter().filter(|p| p.expected_messages.is_none()).count();
+    let _ = writeln!(
+        o,
+        "  seed {} ({origin}) · {} phase{} · {} · {} messages planned{}",
+        plan.seed,
+        plan.phases.len(),
+        if plan.phases.len() == 1 { "" } else { "s" },
+        format_duration(plan.total_duration),
+        group(plan.expected_messages),
+        if max_phases > 0 { " + closed-model (max) phases" } else { "" }
+    );
+
+    let t = &plan.targets;
+    let _ = writeln!(o, "\ntargets");
+    let producer = if t.producer.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({})",
+            t.producer.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let _ = writeln!(o, "  kafka            {}{producer}", t.kafka_bootstrap);
+    match &t.schema_registry {
+        Some(r) => {
+            let _ = writeln!(o, "  schema registry  {}", r.url);
+        }
+        None => {
+            let _ = writeln!(o, "  schema registry  none: Kafka payloads use each stream's pinned schema_id");
+        }
+    }
+    let _ = writeln!(o, "  kafka connect    {}", t.connect_url);
+    let _ = writeln!(
+        o,
+        "  sqs              {} ({})",
+        t.sqs_endpoint.as_deref().unwrap_or("AWS default endpoint"),
+        t.sqs_region
+    );
+
+    if plan.setup.is_empty() {
+        let _ = writeln!(o, "\nsetup: none (nothing is provisioned)");
+    } else {
+        let _ = writeln!(o, "\nsetup (before `run` unless --no-setup; alone with `mbscenario setup`)");
+        for (i, s) in plan.setup.iter().enumerate() {
+            let _ = writeln!(o, "  {}. {}", i + 1, setup_text(&s.step, &s.subjects));
+        }
+    }
+    if !plan.teardown.is_empty() {
+        let _ = writeln!(o, "\nteardown (with --teardown or `mbscenario teardown`)");
+        for (i, s) in plan.teardown.iter().enumerate() {
+            let _ = writeln!(o, "  {}. {}", i + 1, teardown_text(s));
+        }
+    }
+
+    let _ = writeln!(o, "\nstreams");
+    for s in &plan.streams {
+        let id = s.schema_id.map(|i| format!(", schema id {i}")).unwrap_or_default();
+        let _ = writeln!(o, "  {}: {} ({}{id})", s.name, s.schema_file, s.record_name);
+        let queue = s.queue.as_deref().map(|q| format!(" · queue {q}")).unwrap_or_default();
+        let _ = writeln!(o, "    topic {}{queue} · key {}", s.topic, key_text(&s.key));
+        if !s.overrides.is_empty() {
+            let _ = writeln!(o, "    overrides: {}", s.overrides.join(", "));
+        }
+        if !s.imports.is_empty() {
+            let _ = writeln!(o, "    imports: {}", s.imports.join(", "));
+        }
+        let _ = writeln!(o, "    {} messages planned", group(s.expected_messages));
+    }
+
+    let _ = writeln!(o, "\nphases");
+    let mut rows = vec![vec![
+        "#".to_string(),
+        "phase".into(),
+        "start".into(),
+        "end".into(),
+        "duration".into(),
+        "rate".into(),
+        "messages".into(),
+        "workers".into(),
+        "mode".into(),
+    ]];
+    for p in &plan.phases {
+        rows.push(vec![
+            (p.index + 1).to_string(),
+            p.name.clone(),
+            format_duration(p.offset),
+            format_duration(p.end()),
+            format_duration(p.duration),
+            shape_text(&p.load),
+            p.expected_messages.map_or("unbounded".into(), group),
+            p.workers.to_string(),
+            p.mode.as_str().to_string(),
+        ]);
+        if p.streams.len() > 1 {
+            for s in &p.streams {
+                rows.push(vec![
+                    String::new(),
+                    format!("└ {}", s.name),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!("{}%", format_number(s.share * 100.0)),
+                    s.curve.as_ref().map_or("unbounded".into(), |c| group(c.event_count())),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+        }
+    }
+    table(&mut o, &rows);
+
+    if plan.checks.is_empty() {
+        let _ = writeln!(o, "\nassertions: none (the run passes unless it fails to run)");
+    } else {
+        let _ = writeln!(o, "\nassertions");
+        for (i, a) in plan.checks.iter().enumerate() {
+            let _ = writeln!(o, "  {}. {}", i + 1, assertion_text(a, plan));
+        }
+    }
+    let formats: Vec<String> = plan
+        .report
+        .formats
+        .iter()
+        .map(|f| format!("{f:?}").to_lowercase())
+        .collect();
+    let _ = writeln!(o, "\nreport: {} in {}", formats.join(", "), plan.report.dir);
+
+    if per_second {
+        per_second_table(&mut o, plan);
+    }
+    o
+}
+
+/// Second-by-second targets across all rate-limited phases.
+fn per_second_table(o: &mut String, plan: &Plan) {
+    let _ = writeln!(o, "\nper second (target rate at the start of each second, messages due in it)");
+    let mut rows = vec![vec!["second".to_string(), "phase".into(), "rate".into(), "messages".into(), "cumulative".into()]];
+    let mut cumulative = 0.0;
+    for p in &plan.phases {
+        let curves: Vec<&RateCurve> = p.streams.iter().filter_map(|s| s.curve.as_ref()).collect();
+        let secs = p.duration.as_secs_f64().ceil() as u64;
+        for k in 0..secs {
+            let start = Duration::from_secs(k);
+            let end = Duration::from_secs(k + 1).min(p.duration);
+            if curves.is_empty() {
+                rows.push(vec![
+                    (p.offset.as_secs() + k).to_string(),
+                    p.name.clone(),
+                    "max".into(),
+                    "—".into(),
+                    "—".into(),
+                ]);
+                continue;
+            }
+            let rate: f64 = curves.iter().map(|c| c.rate_at(start)).sum();
+            let due: u64 = curves
+                .iter()
+                .map(|c| due_between(c, start, end))
+                .sum();
+            cumulative += due as f64;
+            rows.push(vec![
+                format!("{}", p.offset.as_secs() + k),
+                p.name.clone(),
+                format_rate(rate),
+                group(due),
+                group(cumulative as u64),
+            ]);
+        }
+    }
+    table(o, &rows);
+}
+
+/// Messages of `c` due in `[start, end)`: whole messages, consistent with `arrival_offset`.
+fn due_between(c: &RateCurve, start: Duration, end: Duration) -> u64 {
+    let count_before = |t: Duration| -> u64 {
+        // Number of n with arrival_offset(n) < t.
+        let guess = c.expected_count(t).ceil() as u64;
+        let mut n = guess.saturating_sub(1).min(c.event_count());
+        while n > 0 && c.arrival_offset(n - 1).is_none_or(|x| x >= t) {
+            n -= 1;
+        }
+        while n < c.event_count() && c.arrival_offset(n).is_some_and(|x| x < t) {
+            n += 1;
+        }
+        n
+    };
+    let end_count = if end >= c.duration() { c.event_count() } else { count_before(end) };
+    end_count - count_before(start)
+}
+
+fn table(o: &mut String, rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let mut line = String::from(" ");
+        for (c, cell) in r.iter().enumerate() {
+            let pad = widths[c] - cell.chars().count();
+            line.push(' ');
+            line.push_str(cell);
+            line.push_str(&" ".repeat(pad));
+            line.push(' ');
+        }
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+}
+
+/// `12345` → `12,345`.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn key_text(k: &Key) -> String {
+    match k {
+        Key::None => "none".into(),
+        Key::Random => "random".into(),
+        Key::Field { path } => format!("field {}", path.join(".")),
+        Key::Expr { expr } => format!("expr `{expr}`"),
+    }
+}
+
+fn setup_text(step: &SetupStep, subjects: &[(String, String)]) -> String {
+    match step {
+        SetupStep::RegisterSchemas { subject_strategy, compatibility, .. } => {
+            let compat = compatibility
+                .map(|c| format!(", compatibility {}", format!("{c:?}").to_lowercase()))
+                .unwrap_or_default();
+            let list = subjects
+                .iter()
+                .map(|(f, s)| format!("{f} → {s}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            format!(
+                "register_schemas  {list} (subjects by {}{compat})",
+                snake(&format!("{subject_strategy:?}"))
+            )
+        }
+        SetupStep::EnsureTopics { topics } => format!(
+            "ensure_topics     {}",
+            topics
+                .iter()
+                .map(|t| {
+                    let mut s = format!(
+                        "{} ({} partition{}, replication {}",
+                        t.name,
+                        t.partitions,
+                        if t.partitions == 1 { "" } else { "s" },
+                        t.replication_factor
+                    );
+                    for (k, v) in &t.config {
+                        let _ = write!(s, ", {k}={v}");
+                    }
+                    s.push(')');
+                    s
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        SetupStep::CreateQueue { name, fifo, attributes, dead_letter, purge } => {
+            let mut s = format!("create_queue      {name} ({}", if *fifo { "fifo" } else { "standard" });
+            for (k, v) in attributes {
+                let _ = write!(s, ", {k}={v}");
+            }
+            if let Some(d) = dead_letter {
+                let _ = write!(s, ", dead letters to {} after {} receives", d.name, d.max_receive_count);
+            }
+            if *purge {
+                s.push_str(", purged before the run");
+            }
+            s.push(')');
+            s
+        }
+        SetupStep::ApplyConnector { name, config, wait } => {
+            let from = match config {
+                ConnectorConfig::File { file, config } => {
+                    let class = config
+                        .iter()
+                        .find(|(k, _)| k == "connector.class")
+                        .map(|(_, v)| format!(", class {v}"))
+                        .unwrap_or_default();
+                    format!("from {}{class}", file.written)
+                }
+                ConnectorConfig::Inline { config } => format!("inline config ({} settings)", config.len()),
+            };
+            let wait = wait
+                .as_ref()
+                .map(|w| {
+                    format!(
+                        "; wait until {} (timeout {})",
+                        format!("{:?}", w.state).to_lowercase(),
+                        format_duration(w.timeout)
+                    )
+                })
+                .unwrap_or_default();
+            format!("apply_connector   {name} {from}{wait}")
+        }
+    }
+}
+
+fn teardown_text(s: &TeardownStep) -> String {
+    match s {
+        TeardownStep::DeleteConnector { name } => format!("delete_connector  {name}"),
+        TeardownStep::PauseConnector { name } => format!("pause_connector   {name}"),
+        TeardownStep::DeleteTopics { topics } => format!("delete_topics     {}", topics.join(", ")),
+        TeardownStep::DeleteQueue { name } => format!("delete_queue      {name}"),
+        TeardownStep::PurgeQueue { name } => format!("purge_queue       {name}"),
+    }
+}
+
+fn scope(phase: &Option<String>) -> String {
+    phase.as_ref().map_or("the whole run".into(), |p| format!("phase {p}"))
+}
+
+fn assertion_text(a: &Assertion, plan: &Plan) -> String {
+    match a {
+        Assertion::Arrivals { queue, expect, tolerance, within, phase } => {
+            let what = match expect {
+                Expect::AllAcked => "every acknowledged message".to_string(),
+                Expect::Count(n) => format!("{} messages", group(*n)),
+            };
+            format!(
+                "arrivals at {queue}: {what} of {}, tolerance {tolerance}, settling up to {} after the last phase",
+                scope(phase),
+                format_duration(*within)
+            )
+        }
+        Assertion::Throughput { phase, stream, min } => {
+            let who = stream.as_ref().map(|s| format!(" of stream {s}")).unwrap_or_default();
+            let targets: Vec<&super::PlanPhase> = match phase {
+                Some(name) => plan.phase(name).into_iter().collect(),
+                None => plan.phases.iter().filter(|p| p.expected_messages.is_some()).collect(),
+            };
+            let bound = match min {
+                ThroughputFloor::Absolute(r) => format!("≥ {}", format_rate(*r)),
+                ThroughputFloor::PercentOfTarget(pct) => {
+                    let resolved: Vec<String> = targets
+                        .iter()
+                        .filter(|p| p.expected_messages.is_some())
+                        .map(|p| {
+                            let avg = p.expected_messages.unwrap_or(0) as f64 / p.duration.as_secs_f64();
+                            format!("{} ≥ {}", p.name, format_rate(avg * pct / 100.0))
+                        })
+                        .collect();
+                    format!("≥ {}% of target ({})", format_number(*pct), resolved.join(", "))
+                }
+            };
+            format!("throughput{who} of {} {bound}", scope(phase))
+        }
+        Assertion::Latency { metric, percentile, max, phase } => {
+            let m = match metric {
+                LatencyMetric::SendAck => "send→ack latency (from the scheduled instant)",
+                LatencyMetric::EndToEnd => "end-to-end latency (send → SQS receive)",
+            };
+            format!("{m} p{} of {} ≤ {}", format_number(*percentile), scope(phase), format_duration(*max))
+        }
+        Assertion::Errors { max, phase } => format!("failed sends in {} ≤ {max}", scope(phase)),
+        Assertion::Dropped { max, phase } => format!("dropped (no free worker) in {} ≤ {max}", scope(phase)),
+        Assertion::Duplicates { max, queue } => format!(
+            "duplicate arrivals{} ≤ {max}",
+            queue.as_ref().map(|q| format!(" at {q}")).unwrap_or_default()
+        ),
+        Assertion::QueueDepth { queue, dead_letter, max } => format!(
+            "{}depth of {queue} at the end ≤ {max}",
+            if *dead_letter { "dead-letter " } else { "" }
+        ),
+    }
+}
+
+fn snake(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,60 @@
+//! Setup steps as planned: the scenario's steps in order, with the Schema
+//! Registry subjects each schema file will be registered under.
+
+use serde::Serialize;
+
+use crate::scenario::model::{Scenario, SetupStep, SubjectStrategy};
+
+/// A setup step plus what it resolves to.
+#[derive(Debug, Clone, Serialize)]
+pub struct InfraStep {
+    #[serde(flatten)]
+    pub step: SetupStep,
+    /// For `register_schemas`: (schema file, subject) pairs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subjects: Vec<(String, String)>,
+}
+
+pub fn steps(scenario: &Scenario) -> Vec<InfraStep> {
+    scenario
+        .setup
+        .iter()
+        .map(|step| InfraStep {
+            subjects: match step {
+                SetupStep::RegisterSchemas {
+                    schemas,
+                    subject_strategy,
+                    ..
+                } => schemas
+                    .iter()
+                    .flat_map(|sf| {
+                        let topics: Vec<&str> = scenario
+                            .streams
+                            .iter()
+                            .filter(|s| s.schema_file.resolved == sf.file.resolved)
+                            .map(|s| s.topic.as_str())
+                            .collect();
+                        subjects(*subject_strategy, &sf.record_name, &topics)
+                            .into_iter()
+                            .map(|subject| (sf.file.written.clone(), subject))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            step: step.clone(),
+        })
+        .collect()
+}
+
+/// Subject names per Confluent's naming strategies. A schema no stream uses
+/// has no topic, so it falls back to its record name.
+pub fn subjects(strategy: SubjectStrategy, record: &str, topics: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = match strategy {
+        SubjectStrategy::RecordName => vec![record.to_string()],
+        _ if topics.is_empty() => vec![record.to_string()],
+        SubjectStrategy::TopicName => topics.iter().map(|t| format!("{t}-value")).collect(),
+        SubjectStrategy::TopicRecordName => topics.iter().map(|t| format!("{t}-{record}")).collect(),
+    };
+    out.dedup();
+    out
+}

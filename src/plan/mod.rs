@@ -1,0 +1,231 @@
+//! `Plan`: exactly what a run will do, second by second, before anything
+//! touches the network.
+//!
+//! [`Plan::compile`] is pure: phases get absolute offsets, each active stream
+//! gets its share of the phase rate as a [`RateCurve`] with the sequence
+//! numbers it will produce, infra steps are listed in order with their
+//! resolved details (schema subjects), and assertions are listed with the
+//! bounds they resolve to. The plan never changes while running; run state
+//! lives in the engine.
+//!
+//! - [`rate`]: closed-form arrival times for every rate shape
+//! - [`infra`]: setup steps with resolved subjects
+//! - [`describe`]: the text form printed by `mbscenario plan`
+
+pub mod describe;
+pub mod infra;
+pub mod rate;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::scenario::model::{
+    Assertion, Load, Mode, RateShape, ReportConfig, Scenario, SeedOrigin, Stream, Targets,
+    TeardownStep, serde_duration,
+};
+pub use infra::InfraStep;
+pub use rate::RateCurve;
+
+/// The immutable, fully timed plan of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub scenario: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub seed_origin: SeedOrigin,
+    #[serde(with = "serde_duration")]
+    pub total_duration: Duration,
+    /// Messages planned in rate-limited phases (closed-model phases excluded).
+    pub expected_messages: u64,
+    pub targets: Targets,
+    pub setup: Vec<InfraStep>,
+    pub teardown: Vec<TeardownStep>,
+    pub streams: Vec<PlanStream>,
+    pub phases: Vec<PlanPhase>,
+    pub checks: Vec<Assertion>,
+    pub report: ReportConfig,
+}
+
+/// A stream as the plan shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanStream {
+    pub name: String,
+    pub schema_file: String,
+    pub record_name: String,
+    pub schema_id: Option<u32>,
+    pub topic: String,
+    pub queue: Option<String>,
+    pub key: crate::scenario::model::Key,
+    pub overrides: Vec<String>,
+    pub imports: Vec<String>,
+    /// Messages planned over all rate-limited phases.
+    pub expected_messages: u64,
+}
+
+/// One phase with absolute timing.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanPhase {
+    pub index: usize,
+    pub name: String,
+    #[serde(with = "serde_duration")]
+    pub offset: Duration,
+    #[serde(with = "serde_duration")]
+    pub duration: Duration,
+    pub load: Load,
+    pub workers: u32,
+    pub mode: Mode,
+    /// `None` for closed-model (`max`) phases, whose count is only known after the run.
+    pub expected_messages: Option<u64>,
+    pub streams: Vec<PhaseStream>,
+}
+
+/// A stream's part of a phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseStream {
+    /// Index into [`Plan::streams`].
+    pub stream: usize,
+    pub name: String,
+    /// Share of the phase rate (weights normalised over the active streams).
+    pub share: f64,
+    /// Per-stream curve; `None` in closed-model phases.
+    pub curve: Option<RateCurve>,
+    /// First sequence number this phase produces for the stream; `None` once a
+    /// closed-model phase came before (its count is only known at run time).
+    pub first_seq: Option<u64>,
+}
+
+impl PlanPhase {
+    /// Absolute end offset.
+    pub fn end(&self) -> Duration {
+        self.offset + self.duration
+    }
+}
+
+impl Plan {
+    /// Compiles a validated scenario into a plan. Pure: no I/O.
+    pub fn compile(scenario: &Scenario) -> Plan {
+        let mut offset = Duration::ZERO;
+        let mut next_seq: Vec<Option<u64>> = vec![Some(0); scenario.streams.len()];
+        let mut phases = Vec::with_capacity(scenario.phases.len());
+        for (index, p) in scenario.phases.iter().enumerate() {
+            let total_weight: f64 = p.streams.iter().map(|&i| scenario.streams[i].weight).sum();
+            let streams: Vec<PhaseStream> = p
+                .streams
+                .iter()
+                .map(|&i| {
+                    let share = if total_weight > 0.0 {
+                        scenario.streams[i].weight / total_weight
+                    } else {
+                        0.0
+                    };
+                    let curve = match &p.load {
+                        Load::Rate(shape) => Some(RateCurve::new(shape, p.duration, share)),
+                        Load::Max => None,
+                    };
+                    let first_seq = next_seq[i];
+                    next_seq[i] = match (&curve, first_seq) {
+                        (Some(c), Some(s)) => Some(s + c.event_count()),
+                        _ => None,
+                    };
+                    PhaseStream {
+                        stream: i,
+                        name: scenario.streams[i].name.clone(),
+                        share,
+                        curve,
+                        first_seq,
+                    }
+                })
+                .collect();
+            let expected_messages = match p.load {
+                Load::Rate(_) => Some(
+                    streams
+                        .iter()
+                        .filter_map(|s| s.curve.as_ref().map(RateCurve::event_count))
+                        .sum(),
+                ),
+                Load::Max => None,
+            };
+            phases.push(PlanPhase {
+                index,
+                name: p.name.clone(),
+                offset,
+                duration: p.duration,
+                load: p.load.clone(),
+                workers: p.workers,
+                mode: p.mode,
+                expected_messages,
+                streams,
+            });
+            offset += p.duration;
+        }
+        let streams = scenario
+            .streams
+            .iter()
+            .enumerate()
+            .map(|(i, s)| plan_stream(s, i, &phases))
+            .collect();
+        Plan {
+            scenario: scenario.name.clone(),
+            description: scenario.description.clone(),
+            seed: scenario.seed,
+            seed_origin: scenario.seed_origin,
+            total_duration: offset,
+            expected_messages: phases.iter().filter_map(|p| p.expected_messages).sum(),
+            targets: scenario.targets.clone(),
+            setup: infra::steps(scenario),
+            teardown: scenario.teardown.clone(),
+            streams,
+            phases,
+            checks: scenario.assertions.clone(),
+            report: scenario.report.clone(),
+        }
+    }
+
+    /// Looks a phase up by name.
+    pub fn phase(&self, name: &str) -> Option<&PlanPhase> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+}
+
+fn plan_stream(s: &Stream, index: usize, phases: &[PlanPhase]) -> PlanStream {
+    let expected_messages = phases
+        .iter()
+        .flat_map(|p| p.streams.iter())
+        .filter(|ps| ps.stream == index)
+        .filter_map(|ps| ps.curve.as_ref().map(RateCurve::event_count))
+        .sum();
+    PlanStream {
+        name: s.name.clone(),
+        schema_file: s.schema_file.written.clone(),
+        record_name: s.record_name.clone(),
+        schema_id: s.schema_id,
+        topic: s.topic.clone(),
+        queue: s.queue.clone(),
+        key: s.key.clone(),
+        overrides: s.overrides.iter().map(|o| o.path.join(".")).collect(),
+        imports: s.imports.iter().map(|i| i.file.written.clone()).collect(),
+        expected_messages,
+    }
+}
+
+/// Short text of a rate shape: `ramp 10/s → 200/s`, `steps 100/s@0s, 300/s@10s`.
+pub fn shape_text(load: &Load) -> String {
+    use crate::scenario::units::{format_duration, format_rate};
+    match load {
+        Load::Max => "max (closed model)".into(),
+        Load::Rate(RateShape::Idle) => "idle (0/s)".into(),
+        Load::Rate(RateShape::Constant { rate }) => format_rate(*rate),
+        Load::Rate(RateShape::Ramp { from, to }) => {
+            format!("ramp {} → {}", format_rate(*from), format_rate(*to))
+        }
+        Load::Rate(RateShape::Steps { steps }) => format!(
+            "steps {}",
+            steps
+                .iter()
+                .map(|(at, r)| format!("{}@{}", format_rate(*r), format_duration(*at)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}

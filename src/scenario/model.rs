@@ -1,0 +1,305 @@
+//! `Scenario`: what a valid scenario file *means*. Units are parsed, paths are
+//! resolved against the scenario's folder, defaults are filled in, references
+//! between blocks are checked and Avro schemas are loaded. Building one does no
+//! network I/O; it only reads the files the scenario names.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use super::spec::assertions::LatencyMetric;
+pub use super::spec::setup::{Compatibility, ConnectorState, SubjectStrategy};
+pub use super::spec::ReportFormat;
+use super::units::Amount;
+
+/// Seed used when neither the file nor `--seed` gives one; printed in every plan.
+pub const DEFAULT_SEED: u64 = 1;
+/// Workers of the first phase when it does not say.
+pub const DEFAULT_WORKERS: u32 = 4;
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub seed_origin: SeedOrigin,
+    pub targets: Targets,
+    pub setup: Vec<SetupStep>,
+    pub teardown: Vec<TeardownStep>,
+    pub streams: Vec<Stream>,
+    pub phases: Vec<Phase>,
+    pub assertions: Vec<Assertion>,
+    pub report: ReportConfig,
+    /// Folder the scenario's relative paths were resolved against.
+    pub base_dir: PathBuf,
+}
+
+/// Where the seed came from (shown in the plan so runs can be reproduced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeedOrigin {
+    File,
+    CommandLine,
+    Default,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Targets {
+    pub kafka_bootstrap: String,
+    /// librdkafka properties in file order.
+    pub producer: Vec<(String, String)>,
+    /// `None` when the scenario neither configures a registry nor registers schemas.
+    pub schema_registry: Option<Registry>,
+    pub connect_url: String,
+    pub sqs_endpoint: Option<String>,
+    pub sqs_region: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Registry {
+    pub url: String,
+    pub basic_auth_env: Option<String>,
+    pub bearer_token_env: Option<String>,
+}
+
+/// Delivery path of a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    KafkaViaConnect,
+    DirectSqs,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::KafkaViaConnect => "kafka_via_connect",
+            Mode::DirectSqs => "direct_sqs",
+        }
+    }
+}
+
+/// A file path as written in the scenario plus where it resolved to.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRef {
+    /// As written (relative to the scenario); shown in plans and reports.
+    pub written: String,
+    #[serde(skip)]
+    pub resolved: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub name: String,
+    pub schema_file: FileRef,
+    pub schema: Arc<apache_avro::Schema>,
+    /// Full name of the top-level record (`namespace.Name`).
+    pub record_name: String,
+    pub schema_id: Option<u32>,
+    pub topic: String,
+    pub topic_is_default: bool,
+    pub queue: Option<String>,
+    pub key: Key,
+    pub headers: Vec<(String, String)>,
+    pub weight: f64,
+    pub imports: Vec<Import>,
+    pub overrides: Vec<Override>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Key {
+    None,
+    Random,
+    Field { path: Vec<String> },
+    Expr { expr: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Import {
+    /// Module name used in expressions (`pokemon` for `generators/pokemon.rhai`).
+    pub module: String,
+    pub file: FileRef,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Override {
+    pub path: Vec<String>,
+    pub expr: String,
+    /// Avro type of the field, for display (`string`, `long`, `union[null,string]`).
+    pub field_type: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    pub name: String,
+    pub duration: Duration,
+    pub load: Load,
+    pub workers: u32,
+    pub mode: Mode,
+    /// Indices into [`Scenario::streams`] of the streams active in this phase.
+    pub streams: Vec<usize>,
+}
+
+/// Open model (a rate shape) or closed model (`max`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Load {
+    Rate(RateShape),
+    Max,
+}
+
+/// Rate shapes in messages per second, offsets from the phase start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "shape", rename_all = "snake_case")]
+pub enum RateShape {
+    Constant { rate: f64 },
+    Ramp { from: f64, to: f64 },
+    Steps { steps: Vec<(Duration, f64)> },
+    Idle,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SetupStep {
+    RegisterSchemas {
+        schemas: Vec<SchemaFile>,
+        subject_strategy: SubjectStrategy,
+        compatibility: Option<Compatibility>,
+    },
+    EnsureTopics {
+        topics: Vec<Topic>,
+    },
+    CreateQueue {
+        name: String,
+        fifo: bool,
+        attributes: Vec<(String, String)>,
+        dead_letter: Option<DeadLetter>,
+        purge: bool,
+    },
+    ApplyConnector {
+        name: String,
+        config: ConnectorConfig,
+        wait: Option<ConnectorWait>,
+    },
+}
+
+/// An `.avsc` file to register, with its top-level record's full name.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaFile {
+    pub file: FileRef,
+    pub record_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Topic {
+    pub name: String,
+    pub partitions: u32,
+    pub replication_factor: u16,
+    pub config: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub name: String,
+    pub max_receive_count: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum ConnectorConfig {
+    File { file: FileRef, config: Vec<(String, String)> },
+    Inline { config: Vec<(String, String)> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectorWait {
+    pub state: ConnectorState,
+    #[serde(with = "crate::scenario::model::serde_duration")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TeardownStep {
+    DeleteConnector { name: String },
+    PauseConnector { name: String },
+    DeleteTopics { topics: Vec<String> },
+    DeleteQueue { name: String },
+    PurgeQueue { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Assertion {
+    Arrivals {
+        queue: String,
+        expect: Expect,
+        tolerance: Amount,
+        #[serde(with = "serde_duration")]
+        within: Duration,
+        phase: Option<String>,
+    },
+    Throughput {
+        phase: Option<String>,
+        stream: Option<String>,
+        min: ThroughputFloor,
+    },
+    Latency {
+        metric: LatencyMetric,
+        percentile: f64,
+        #[serde(with = "serde_duration")]
+        max: Duration,
+        phase: Option<String>,
+    },
+    Errors {
+        max: Amount,
+        phase: Option<String>,
+    },
+    Dropped {
+        max: Amount,
+        phase: Option<String>,
+    },
+    Duplicates {
+        max: Amount,
+        queue: Option<String>,
+    },
+    QueueDepth {
+        queue: String,
+        dead_letter: bool,
+        max: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    AllAcked,
+    Count(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThroughputFloor {
+    /// Percentage of the planned rate.
+    PercentOfTarget(f64),
+    /// Messages per second.
+    Absolute(f64),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportConfig {
+    pub dir: String,
+    pub formats: Vec<ReportFormat>,
+}
+
+/// Durations serialize as humantime strings (`1m30s`) in JSON output.
+pub mod serde_duration {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::scenario::units::format_duration(*d))
+    }
+}

@@ -1,0 +1,339 @@
+//! JSON-Schema check of the parsed document, with readable, located errors.
+//!
+//! The schema is generated from [`ScenarioSpec`] by schemars (so it can never
+//! drift from the serde types) and compiled once. Raw validator errors are
+//! rewritten into messages a person can act on: unknown keys get a
+//! "did you mean" hint computed from the schema's own property names, failed
+//! `oneOf`/`anyOf` alternatives are narrowed to the branch the user evidently
+//! meant (by its `type:` tag or by its JSON type), and unit patterns explain
+//! the unit grammar instead of printing a regex.
+
+use std::sync::LazyLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use serde_json::Value;
+
+use super::diagnostic::{Diagnostic, pointer_push};
+use super::source::Document;
+use super::spec::ScenarioSpec;
+use super::units::{DURATION_HELP, DURATION_PATTERN, RATE_HELP, RATE_PATTERN};
+
+/// The scenario JSON Schema (draft 2020-12), as committed in `scenarios/scenario.schema.json`.
+pub fn scenario_schema() -> Value {
+    let schema = schemars::schema_for!(ScenarioSpec);
+    let mut value = serde_json::to_value(schema).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "$id".into(),
+            Value::String("https://mbscenario.dev/scenario.schema.json".into()),
+        );
+    }
+    value
+}
+
+static SCHEMA: LazyLock<Value> = LazyLock::new(scenario_schema);
+static VALIDATOR: LazyLock<Option<Validator>> =
+    LazyLock::new(|| jsonschema::validator_for(&SCHEMA).ok());
+
+/// Checks `doc` against the scenario schema; returns every problem found.
+pub fn check(doc: &Document) -> Vec<Diagnostic> {
+    let Some(validator) = VALIDATOR.as_ref() else {
+        return vec![Diagnostic::error(
+            "",
+            "internal error: the scenario JSON Schema does not compile",
+        )];
+    };
+    if doc.value.is_null() {
+        return vec![
+            Diagnostic::error("", "the scenario file is empty")
+                .with_help("a scenario needs at least `name`, `streams` and `phases`"),
+        ];
+    }
+    let mut out = Vec::new();
+    for error in validator.iter_errors(&doc.value) {
+        convert(&error, &mut out);
+    }
+    for d in &mut out {
+        let unknown_or_missing = d.message.starts_with("unknown key");
+        let span = if unknown_or_missing {
+            doc.spans.key(&d.pointer)
+        } else {
+            doc.spans.value(&d.pointer)
+        };
+        d.span = span;
+    }
+    out
+}
+
+fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
+    let pointer = error.instance_path().as_str().to_string();
+    let schema_path = error.schema_path().as_str().to_string();
+    let instance = error.instance();
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed = allowed_keys(&schema_path);
+            for key in unexpected {
+                let mut d = Diagnostic::error(pointer_push(&pointer, key), format!("unknown key `{key}`"));
+                d.help = Some(match closest(key, &allowed) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None if allowed.is_empty() => "remove this key".to_string(),
+                    None => format!("allowed keys here: {}", allowed.join(", ")),
+                });
+                out.push(d);
+            }
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            let mut d = Diagnostic::error(pointer.clone(), format!("missing required key `{name}`"));
+            let desc = describe_property(&schema_path, name);
+            d.help = Some(match desc {
+                Some(desc) => format!("add `{name}`: {desc}"),
+                None => format!("add `{name}`"),
+            });
+            out.push(d);
+        }
+        ValidationErrorKind::Type { kind } => {
+            let expected = type_names(kind);
+            out.push(
+                Diagnostic::error(
+                    pointer.clone(),
+                    format!("expected {expected}, found {}", show_value(instance)),
+                )
+                .with_help(field_help(&schema_path).unwrap_or_else(|| format!("write {expected} here"))),
+            );
+        }
+        ValidationErrorKind::Enum { options } => {
+            let opts: Vec<String> = options
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            let found = instance.as_str().map(String::from).unwrap_or_else(|| instance.to_string());
+            let help = match closest(&found, &opts) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => format!("use one of: {}", opts.join(", ")),
+            };
+            out.push(
+                Diagnostic::error(pointer.clone(), format!("`{found}` is not a valid value here"))
+                    .with_help(help),
+            );
+        }
+        ValidationErrorKind::Constant { expected_value } => {
+            out.push(
+                Diagnostic::error(
+                    pointer.clone(),
+                    format!("expected `{}`, found {}", expected_value, show_value(instance)),
+                ),
+            );
+        }
+        ValidationErrorKind::Pattern { pattern } => {
+            let text = instance.as_str().unwrap_or_default();
+            let (what, help) = if pattern == RATE_PATTERN {
+                ("rate", RATE_HELP)
+            } else if pattern == DURATION_PATTERN {
+                ("duration", DURATION_HELP)
+            } else {
+                ("amount", "write a count such as `12` or a percentage such as `0.5%`")
+            };
+            let reason = match what {
+                "rate" => super::units::parse_rate(text).err(),
+                "duration" => super::units::parse_duration(text).err(),
+                _ => None,
+            };
+            let message = match reason {
+                Some(r) => format!("invalid {what}: {r}"),
+                None => format!("invalid {what} `{text}`"),
+            };
+            out.push(Diagnostic::error(pointer.clone(), message).with_help(help));
+        }
+        ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
+            narrow_alternatives(&pointer, instance, context, out);
+        }
+        ValidationErrorKind::MinItems { limit } => out.push(
+            Diagnostic::error(pointer.clone(), format!("needs at least {limit} item{}", plural(*limit)))
+                .with_help(field_help(&schema_path).unwrap_or_else(|| "add an item".into())),
+        ),
+        ValidationErrorKind::MinLength { .. } => out.push(
+            Diagnostic::error(pointer.clone(), "must not be empty")
+                .with_help(field_help(&schema_path).unwrap_or_else(|| "write a value".into())),
+        ),
+        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            out.push(
+                Diagnostic::error(pointer.clone(), format!("{} is below the minimum of {limit}", show_value(instance)))
+                    .with_help(field_help(&schema_path).unwrap_or_else(|| format!("use a value of at least {limit}"))),
+            );
+        }
+        _ => out.push(Diagnostic::error(pointer.clone(), error.to_string())),
+    }
+}
+
+/// Picks the alternative the user meant and reports only its errors.
+fn narrow_alternatives(
+    pointer: &str,
+    instance: &Value,
+    context: &[Vec<ValidationError<'static>>],
+    out: &mut Vec<Diagnostic>,
+) {
+    let tag_ptr = format!("{pointer}/type");
+    let tag_failed = |errs: &Vec<ValidationError<'_>>| {
+        errs.iter().any(|e| {
+            e.instance_path().as_str() == tag_ptr
+                && matches!(e.kind(), ValidationErrorKind::Constant { .. } | ValidationErrorKind::Enum { .. })
+        })
+    };
+    let root_type_failed = |errs: &Vec<ValidationError<'_>>| {
+        errs.iter().any(|e| {
+            e.instance_path().as_str() == pointer && matches!(e.kind(), ValidationErrorKind::Type { .. })
+        })
+    };
+    // Branches that accept this JSON type (and, for tagged objects, this tag).
+    let candidates: Vec<&Vec<ValidationError<'static>>> = context
+        .iter()
+        .filter(|errs| !root_type_failed(errs) && !(instance.get("type").is_some() && tag_failed(errs)))
+        .collect();
+    if let Some(best) = candidates.iter().min_by_key(|errs| errs.len()) {
+        for e in best.iter() {
+            convert(e, out);
+        }
+        return;
+    }
+    // A `type:` tag that matches no variant.
+    if let Some(tag) = instance.get("type").and_then(Value::as_str) {
+        let options: Vec<String> = context
+            .iter()
+            .flat_map(|errs| errs.iter())
+            .filter(|e| e.instance_path().as_str() == tag_ptr)
+            .filter_map(|e| match e.kind() {
+                ValidationErrorKind::Constant { expected_value } => expected_value.as_str().map(String::from),
+                _ => None,
+            })
+            .collect();
+        if !options.is_empty() {
+            let help = match closest(tag, &options) {
+                Some(best) => format!("did you mean `{best}`? (one of: {})", options.join(", ")),
+                None => format!("use one of: {}", options.join(", ")),
+            };
+            out.push(Diagnostic::error(tag_ptr, format!("unknown type `{tag}`")).with_help(help));
+            return;
+        }
+    }
+    // No branch takes this JSON type at all: say what would be accepted.
+    let mut kinds: Vec<String> = context
+        .iter()
+        .flat_map(|errs| errs.iter())
+        .filter(|e| e.instance_path().as_str() == pointer)
+        .filter_map(|e| match e.kind() {
+            ValidationErrorKind::Type { kind } => Some(type_names(kind)),
+            _ => None,
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    out.push(
+        Diagnostic::error(pointer, format!("expected {}, found {}", kinds.join(" or "), show_value(instance)))
+            .with_help("see `mbscenario schema` or the format reference in the README"),
+    );
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn type_names(kind: &TypeKind) -> String {
+    let name = |t: &str| match t {
+        "object" => "a mapping".to_string(),
+        "array" => "a list".to_string(),
+        "string" => "a string".to_string(),
+        "integer" => "an integer".to_string(),
+        "number" => "a number".to_string(),
+        "boolean" => "true or false".to_string(),
+        "null" => "nothing (null)".to_string(),
+        other => other.to_string(),
+    };
+    match kind {
+        TypeKind::Single(t) => name(&t.to_string()),
+        TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| name(&t.to_string()))
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
+fn show_value(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing (null)".into(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => format!("the number `{n}`"),
+        Value::String(s) => format!("the string `{s}`"),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a mapping".into(),
+    }
+}
+
+/// The closest candidate by edit distance, if it is plausibly a typo.
+pub fn closest(word: &str, candidates: &[String]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.clone())
+}
+
+/// Resolves the schema node at a keyword location such as
+/// `/properties/phases/items/$ref/properties/rate/additionalProperties`,
+/// following `$ref`s into `$defs`.
+fn schema_node(schema_path: &str) -> Option<&'static Value> {
+    let mut node: &Value = &SCHEMA;
+    let segs: Vec<String> = schema_path
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    for seg in &segs {
+        if seg == "$ref" {
+            let target = node.get("$ref")?.as_str()?;
+            let name = target.strip_prefix("#/$defs/")?;
+            node = SCHEMA.get("$defs")?.get(name)?;
+            continue;
+        }
+        node = match node {
+            Value::Object(m) => m.get(seg.as_str())?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// Property names allowed by the schema object owning a keyword.
+fn allowed_keys(schema_path: &str) -> Vec<String> {
+    let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
+    schema_node(parent)
+        .and_then(|n| n.get("properties"))
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn describe_property(schema_path: &str, name: &str) -> Option<String> {
+    let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
+    let prop = schema_node(parent)?.get("properties")?.get(name)?;
+    description_of(prop)
+}
+
+/// Description of the schema that owns the failing keyword, as a help line.
+fn field_help(schema_path: &str) -> Option<String> {
+    let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
+    description_of(schema_node(parent)?)
+}
+
+fn description_of(node: &Value) -> Option<String> {
+    if let Some(d) = node.get("description").and_then(Value::as_str) {
+        return Some(d.replace('\n', " "));
+    }
+    let target = node.get("$ref")?.as_str()?.strip_prefix("#/$defs/")?;
+    let def = SCHEMA.get("$defs")?.get(target)?;
+    def.get("description").and_then(Value::as_str).map(|d| d.replace('\n', " "))
+}

@@ -1,0 +1,598 @@
+//! The scenario file as text, and its YAML parsed into a JSON value plus a
+//! pointer → span index.
+//!
+//! YAML is read with `saphyr-parser`'s event API rather than `serde_yaml`
+//! because every later stage needs the *location* of every node: JSON-Schema
+//! and semantic errors are reported as `file:line:col` by looking the failing
+//! JSON pointer up in [`SpanIndex`]. All YAML handling lives in this file so
+//! the parser can be swapped without touching validation.
+//!
+//! Scalars are resolved with the YAML 1.2 core schema (null, bool, int, float,
+//! string); quoted and block scalars are always strings. `${VAR:-default}`
+//! interpolation happens per scalar before type resolution (see
+//! [`super::interpolate`]). Anchors, aliases and `<<` merge keys are supported.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
+use serde_json::{Map, Number, Value};
+
+use super::diagnostic::{Diagnostic, Span, pointer_push};
+use super::interpolate::{Vars, interpolate};
+
+/// A scenario file's text and the name it is shown under.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Shown in diagnostics (as given on the command line).
+    pub name: String,
+    /// Real location, used to resolve relative paths inside the scenario.
+    pub path: PathBuf,
+    pub text: String,
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>, text: String) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self {
+            name: name.into(),
+            path: path.into(),
+            text,
+            line_starts,
+        }
+    }
+
+    /// The folder relative paths in the scenario are resolved against.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Text of a 1-based line, without its newline.
+    pub fn line_text(&self, line: usize) -> &str {
+        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
+            return "";
+        };
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |&e| e.saturating_sub(1));
+        self.text[start..end.max(start)].trim_end_matches('\r')
+    }
+
+    /// Span from a 1-based line and 0-based character column.
+    pub fn span_at(&self, line: usize, col0: usize, len_bytes: usize) -> Span {
+        let line = line.clamp(1, self.line_starts.len());
+        let line_start = self.line_starts[line - 1];
+        let line_text = self.line_text(line);
+        let byte_col: usize = line_text.chars().take(col0).map(char::len_utf8).sum();
+        let start = (line_start + byte_col).min(self.text.len());
+        Span {
+            start,
+            end: (start + len_bytes).min(self.text.len()),
+            line,
+            col: col0 + 1,
+        }
+    }
+
+    /// Number of caret characters to draw under a span (limited to its first line).
+    pub fn caret_width(&self, span: Span) -> usize {
+        let line_rest: &str = self.text[span.start.min(self.text.len())..]
+            .split('\n')
+            .next()
+            .unwrap_or("");
+        let len = span.end.saturating_sub(span.start).min(line_rest.len());
+        line_rest[..floor_char_boundary(line_rest, len)]
+            .trim_end()
+            .chars()
+            .count()
+    }
+
+    fn span_of(&self, y: &YSpan) -> Span {
+        let start = self.span_at(y.start.line(), y.start.col(), 0);
+        let end = if y.end.line() == 0 {
+            start
+        } else {
+            self.span_at(y.end.line(), y.end.col(), 0)
+        };
+        Span {
+            end: end.start.max(start.start),
+            ..start
+        }
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Where each node of the document is: value spans and, for mapping entries,
+/// key spans (unknown-key errors point at the key, not the value).
+#[derive(Debug, Default, Clone)]
+pub struct SpanIndex {
+    values: HashMap<String, Span>,
+    keys: HashMap<String, Span>,
+}
+
+impl SpanIndex {
+    /// The span of the node at `pointer`, or of its closest located ancestor.
+    pub fn value(&self, pointer: &str) -> Option<Span> {
+        let mut p = pointer;
+        loop {
+            if let Some(s) = self.values.get(p) {
+                return Some(*s);
+            }
+            let cut = p.rfind('/')?;
+            p = &p[..cut];
+        }
+    }
+
+    /// The span of the key of the entry at `pointer`, falling back to its value.
+    pub fn key(&self, pointer: &str) -> Option<Span> {
+        self.keys
+            .get(pointer)
+            .copied()
+            .or_else(|| self.value(pointer))
+    }
+}
+
+/// A parsed document: the data as JSON plus where each node came from.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub value: Value,
+    pub spans: SpanIndex,
+}
+
+/// Which pointers are exempt from `${VAR}` interpolation (Rhai code and
+/// connector configs, which are resolved later with their own variables).
+fn skip_interpolation(pointer: &str) -> bool {
+    let segs: Vec<&str> = pointer.split('/').collect();
+    matches!(segs.as_slice(), ["", "streams", _, "overrides", ..])
+        || matches!(segs.as_slice(), ["", "streams", _, "key", "expr"])
+        || matches!(segs.as_slice(), ["", "setup", _, "config", ..])
+}
+
+enum Frame {
+    Map {
+        pointer: String,
+        start: Span,
+        anchor: usize,
+        map: Map<String, Value>,
+        pending_key: Option<(String, Span)>,
+        merges: Vec<Value>,
+    },
+    Seq {
+        pointer: String,
+        start: Span,
+        anchor: usize,
+        items: Vec<Value>,
+    },
+}
+
+struct Builder<'a> {
+    file: &'a SourceFile,
+    vars: &'a Vars,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Value>,
+    spans: SpanIndex,
+    diags: Vec<Diagnostic>,
+    root: Option<Value>,
+    documents: usize,
+}
+
+/// Parses `file` as a single YAML document. All problems are returned together.
+pub fn parse(file: &SourceFile, vars: &Vars) -> Result<Document, Vec<Diagnostic>> {
+    let mut b = Builder {
+        file,
+        vars,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        spans: SpanIndex::default(),
+        diags: Vec::new(),
+        root: None,
+        documents: 0,
+    };
+    for item in Parser::new_from_str(&file.text) {
+        match item {
+            Ok((event, span)) => b.on_event(event, span),
+            Err(e) => {
+                let m = e.marker();
+                let span = file.span_at(m.line(), m.col(), 1);
+                b.diags.push(
+                    Diagnostic::error("", format!("YAML syntax error: {}", e.info()))
+                        .with_span(span)
+                        .with_help(
+                            "check indentation, a missing `:` or an unclosed quote or bracket near here",
+                        ),
+                );
+                return Err(b.diags);
+            }
+        }
+    }
+    if b.documents > 1 {
+        b.diags.push(
+            Diagnostic::error("", "the file holds more than one YAML document")
+                .with_help("a scenario is one document: remove the extra `---` separators"),
+        );
+    }
+    if !b.diags.is_empty() {
+        return Err(b.diags);
+    }
+    Ok(Document {
+        value: b.root.unwrap_or(Value::Null),
+        spans: b.spans,
+    })
+}
+
+impl Builder<'_> {
+    fn on_event(&mut self, event: Event<'_>, yspan: YSpan) {
+        let span = self.file.span_of(&yspan);
+        match event {
+            Event::DocumentStart(_) => self.documents += 1,
+            Event::Scalar(text, style, anchor, tag) => {
+                if let Some(Frame::Map {
+                    pending_key: pending @ None,
+                    map,
+                    pointer,
+                    ..
+                }) = self.stack.last_mut()
+                {
+                    let key = text.to_string();
+                    let key_ptr = pointer_push(pointer, &key);
+                    if map.contains_key(&key) {
+                        self.diags.push(
+                            Diagnostic::error(key_ptr.clone(), format!("duplicate key `{key}`"))
+                                .with_span(span)
+                                .with_help("each key may appear once per mapping: remove or rename one of them"),
+                        );
+                    }
+                    self.spans.keys.insert(key_ptr, span);
+                    *pending = Some((key, span));
+                    return;
+                }
+                let pointer = self.child_pointer();
+                let verbatim = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                let value = self.scalar(&pointer, &text, style, verbatim, span);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, value.clone());
+                }
+                self.spans.values.insert(pointer, span);
+                self.attach(value);
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                if self.key_expected() {
+                    self.diags.push(
+                        Diagnostic::error(self.parent_pointer(), "complex (non-scalar) mapping keys are not supported")
+                            .with_span(span)
+                            .with_help("use a plain string as the key"),
+                    );
+                }
+                let pointer = self.child_pointer();
+                let frame = if matches!(event, Event::MappingStart(..)) {
+                    Frame::Map {
+                        pointer,
+                        start: span,
+                        anchor,
+                        map: Map::new(),
+                        pending_key: None,
+                        merges: Vec::new(),
+                    }
+                } else {
+                    Frame::Seq {
+                        pointer,
+                        start: span,
+                        anchor,
+                        items: Vec::new(),
+                    }
+                };
+                self.stack.push(frame);
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let Some(frame) = self.stack.pop() else { return };
+                let (pointer, start, anchor, value) = match frame {
+                    Frame::Map {
+                        pointer,
+                        start,
+                        anchor,
+                        mut map,
+                        merges,
+                        ..
+                    } => {
+                        // `<<` merges: explicit keys win, earlier merges win over later ones.
+                        for merged in merges {
+                            if let Value::Object(m) = merged {
+                                for (k, v) in m {
+                                    map.entry(k).or_insert(v);
+                                }
+                            }
+                        }
+                        (pointer, start, anchor, Value::Object(map))
+                    }
+                    Frame::Seq {
+                        pointer,
+                        start,
+                        anchor,
+                        items,
+                    } => (pointer, start, anchor, Value::Array(items)),
+                };
+                let full = Span {
+                    end: span.end.max(start.end),
+                    ..start
+                };
+                self.spans.values.insert(pointer, full);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, value.clone());
+                }
+                self.attach(value);
+            }
+            Event::Alias(id) => {
+                let pointer = self.child_pointer();
+                let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                self.spans.values.insert(pointer, span);
+                self.attach(value);
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+        }
+    }
+
+    fn key_expected(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame::Map {
+                pending_key: None,
+                ..
+            })
+        )
+    }
+
+    fn parent_pointer(&self) -> String {
+        match self.stack.last() {
+            Some(Frame::Map { pointer, .. } | Frame::Seq { pointer, .. }) => pointer.clone(),
+            None => String::new(),
+        }
+    }
+
+    /// Pointer of the node about to be attached to the current container.
+    fn child_pointer(&self) -> String {
+        match self.stack.last() {
+            Some(Frame::Map {
+                pointer,
+                pending_key: Some((k, _)),
+                ..
+            }) => pointer_push(pointer, k),
+            Some(Frame::Map { pointer, .. }) => pointer.clone(),
+            Some(Frame::Seq { pointer, items, .. }) => format!("{pointer}/{}", items.len()),
+            None => String::new(),
+        }
+    }
+
+    fn attach(&mut self, value: Value) {
+        match self.stack.last_mut() {
+            Some(Frame::Map {
+                map,
+                pending_key,
+                merges,
+                ..
+            }) => {
+                if let Some((key, _)) = pending_key.take() {
+                    if key == "<<" {
+                        match value {
+                            Value::Array(items) => merges.extend(items),
+                            other => merges.push(other),
+                        }
+                    } else {
+                        map.insert(key, value);
+                    }
+                }
+            }
+            Some(Frame::Seq { items, .. }) => items.push(value),
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(value);
+                }
+            }
+        }
+    }
+
+    fn scalar(
+        &mut self,
+        pointer: &str,
+        raw: &str,
+        style: ScalarStyle,
+        verbatim: bool,
+        span: Span,
+    ) -> Value {
+        let text = if skip_interpolation(pointer) {
+            raw.to_string()
+        } else {
+            match interpolate(raw, self.vars) {
+                Ok(t) => t,
+                Err(missing) => {
+                    for m in missing {
+                        self.diags.push(
+                            Diagnostic::error(
+                                pointer,
+                                format!("environment variable `{}` is not set", m.name),
+                            )
+                            .with_span(self.sub_span(span, raw, style, m.range))
+                            .with_help(format!(
+                                "set {0} in the environment, pass `--set {0}=VALUE`, or give a default: `${{{0}:-value}}`",
+                                m.name
+                            )),
+                        );
+                    }
+                    return Value::Null;
+                }
+            }
+        };
+        if style != ScalarStyle::Plain || verbatim {
+            return Value::String(text);
+        }
+        match resolve_plain(&text) {
+            Ok(v) => v,
+            Err(what) => {
+                self.diags.push(
+                    Diagnostic::error(pointer, format!("`{text}` is {what}, which cannot be used here"))
+                        .with_span(span)
+                        .with_help("use a finite number, or quote the value to make it a string"),
+                );
+                Value::Null
+            }
+        }
+    }
+
+    /// Narrows a scalar's span to a byte range inside it when the scalar is
+    /// written verbatim in the source (plain, single line).
+    fn sub_span(&self, span: Span, raw: &str, style: ScalarStyle, range: std::ops::Range<usize>) -> Span {
+        let offset = match style {
+            ScalarStyle::Plain => 0,
+            ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => 1,
+            _ => return span,
+        };
+        let start = span.start + offset;
+        if self.file.text.get(start..start + raw.len()) == Some(raw) {
+            let prefix = &raw[..range.start];
+            Span {
+                start: start + range.start,
+                end: start + range.end,
+                line: span.line,
+                col: span.col + offset + prefix.chars().count(),
+            }
+        } else {
+            span
+        }
+    }
+}
+
+/// YAML 1.2 core-schema resolution of a plain scalar.
+fn resolve_plain(text: &str) -> Result<Value, &'static str> {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Ok(Value::Null),
+        "true" | "True" | "TRUE" => return Ok(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Ok(Value::Bool(false)),
+        ".nan" | ".NaN" | ".NAN" => return Err("not a number (NaN)"),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" => {
+            return Err("infinite");
+        }
+        _ => {}
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(i) = text.parse::<i64>() {
+            return Ok(Value::Number(i.into()));
+        }
+        if let Ok(u) = text.trim_start_matches('+').parse::<u64>() {
+            return Ok(Value::Number(u.into()));
+        }
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        if let Ok(u) = u64::from_str_radix(hex, 16) {
+            return Ok(Value::Number(u.into()));
+        }
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        if let Ok(u) = u64::from_str_radix(oct, 8) {
+            return Ok(Value::Number(u.into()));
+        }
+    }
+    if looks_like_float(text) {
+        if let Ok(f) = text.parse::<f64>() {
+            if let Some(n) = Number::from_f64(f) {
+                return Ok(Value::Number(n));
+            }
+            return Err("infinite");
+        }
+    }
+    Ok(Value::String(text.to_string()))
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` without a regex.
+fn looks_like_float(text: &str) -> bool {
+    let s = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exp) = match s.find(['e', 'E']) {
+        Some(p) => (&s[..p], Some(&s[p + 1..])),
+        None => (s, None),
+    };
+    let mut parts = mantissa.splitn(2, '.');
+    let int = parts.next().unwrap_or("");
+    let frac = parts.next();
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match frac {
+        Some(f) => digits(int) && digits(f) && !(int.is_empty() && f.is_empty()),
+        None => !int.is_empty() && digits(int),
+    };
+    let exp_ok = exp.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exp_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Result<Document, Vec<Diagnostic>> {
+        let file = SourceFile::new("t.yaml", "t.yaml", text.to_string());
+        parse(&file, &Vars::fixed(Default::default()))
+    }
+
+    #[test]
+    fn resolves_core_schema_scalars() {
+        let d = doc("a: 1\nb: 1.5\nc: true\nd: ~\ne: '1'\nf: 250/s\ng: 0x10\nh: -3\ni: 1e3\n").unwrap();
+        assert_eq!(
+            d.value,
+            serde_json::json!({"a":1,"b":1.5,"c":true,"d":null,"e":"1","f":"250/s","g":16,"h":-3,"i":1000.0})
+        );
+    }
+
+    #[test]
+    fn records_key_and_value_spans() {
+        let d = doc("name: x\nphases:\n  - name: a\n    rate: 5/s\n").unwrap();
+        let v = d.spans.value("/phases/0/rate").unwrap();
+        assert_eq!((v.line, v.col), (4, 11));
+        let k = d.spans.key("/phases/0/rate").unwrap();
+        assert_eq!((k.line, k.col), (4, 5));
+        // Unknown pointers fall back to the closest ancestor.
+        assert_eq!(d.spans.value("/phases/0/rate/to"), Some(v));
+    }
+
+    #[test]
+    fn reports_duplicate_keys_and_nan() {
+        let errs = doc("a: 1\na: 2\nb: .nan\n").unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].message.contains("duplicate key"));
+        assert!(errs[1].message.contains("NaN"));
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let d = doc("base: &b {workers: 4, mode: direct_sqs}\np:\n  <<: *b\n  workers: 8\nq: *b\n").unwrap();
+        assert_eq!(d.value["p"], serde_json::json!({"workers": 8, "mode": "direct_sqs"}));
+        assert_eq!(d.value["q"]["workers"], 4);
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let errs = doc("a: [1, 2\nb: 3\n").unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].span.is_some());
+    }
+
+    #[test]
+    fn missing_env_var_points_inside_the_scalar() {
+        let errs = doc("url: http://${HOST}:1\n").unwrap_err();
+        let s = errs[0].span.unwrap();
+        assert_eq!((s.line, s.col, s.end - s.start), (1, 13, 7));
+    }
+
+    #[test]
+    fn overrides_are_not_interpolated() {
+        let d = doc("streams:\n  - overrides:\n      a: '`x${y}`'\n").unwrap();
+        assert_eq!(d.value["streams"][0]["overrides"]["a"], "`x${y}`");
+    }
+}

@@ -1,0 +1,295 @@
+//! `ScenarioSpec`: the scenario file exactly as the user wrote it.
+//!
+//! These types are the single source of truth for the file format: serde reads
+//! them, schemars turns them (and their doc comments) into the JSON Schema that
+//! editors and `mbscenario schema` use, and `validate` turns them into the
+//! meaningful [`crate::scenario::model::Scenario`]. Values with units stay
+//! strings here ([`RateStr`], [`DurationStr`], …); they are parsed during
+//! validation so that every mistake can be reported with its location.
+//!
+//! - [`mod@self`]: top level, targets, streams, phases, report
+//! - [`setup`]: infra setup and teardown steps
+//! - [`assertions`]: pass/fail checks
+//! - [`scalars`]: unit-carrying string newtypes and their schemas
+
+pub mod assertions;
+pub mod scalars;
+pub mod setup;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use assertions::AssertionSpec;
+pub use scalars::{AmountSpec, DurationStr, PropValue, RateStr};
+pub use setup::{SetupStepSpec, TeardownStepSpec};
+
+/// A load scenario: what to provision, which records to generate, how fast, and what must hold.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mbscenario scenario")]
+pub struct ScenarioSpec {
+    /// Short identifier of the scenario, used in report file names.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Free text shown in plans and reports.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seed of the record generator: the same seed gives the same messages. Overridable with `--seed`.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Endpoints of the services. Defaults are the local stack's (Kafka localhost:9092, registry :8081, Connect :8083, SQS :4566).
+    #[serde(default)]
+    pub targets: TargetsSpec,
+    /// Provisioning steps, run in order by `mbscenario setup` and before `run` (unless `--no-setup`). Each step is idempotent.
+    #[serde(default)]
+    pub setup: Vec<SetupStepSpec>,
+    /// Clean-up steps, run by `mbscenario teardown` or `run --teardown`.
+    #[serde(default)]
+    pub teardown: Vec<TeardownStepSpec>,
+    /// Record streams: which Avro schema feeds which topic/queue, and how fields are generated.
+    #[schemars(length(min = 1))]
+    pub streams: Vec<StreamSpec>,
+    /// Phases, run one after another.
+    #[schemars(length(min = 1))]
+    pub phases: Vec<PhaseSpec>,
+    /// Checks that decide the exit code.
+    #[serde(default)]
+    pub assertions: Vec<AssertionSpec>,
+    /// Where and how the report is written.
+    #[serde(default)]
+    pub report: Option<ReportSpec>,
+}
+
+/// Service endpoints. `${VAR:-default}` interpolation works in every value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsSpec {
+    /// Kafka brokers and producer settings.
+    #[serde(default)]
+    pub kafka: Option<KafkaTargetSpec>,
+    /// Confluent-compatible Schema Registry. Without it, streams pin `schema_id`.
+    #[serde(default)]
+    pub schema_registry: Option<RegistryTargetSpec>,
+    /// Kafka Connect REST endpoint.
+    #[serde(default)]
+    pub connect: Option<UrlTargetSpec>,
+    /// SQS endpoint and region.
+    #[serde(default)]
+    pub sqs: Option<SqsTargetSpec>,
+}
+
+/// Kafka connection.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaTargetSpec {
+    /// Comma-separated `host:port` list. Default `localhost:9092`.
+    #[serde(default)]
+    pub bootstrap: Option<String>,
+    /// librdkafka producer properties passed through as-is (`acks`, `compression.type`, `linger.ms`, …).
+    #[serde(default)]
+    pub producer: IndexMap<String, PropValue>,
+}
+
+/// Schema Registry connection.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryTargetSpec {
+    /// Base URL, e.g. `http://localhost:8081`.
+    pub url: String,
+    /// Name of the environment variable holding `user:password` for basic auth.
+    #[serde(default)]
+    pub basic_auth_env: Option<String>,
+    /// Name of the environment variable holding a bearer token.
+    #[serde(default)]
+    pub bearer_token_env: Option<String>,
+}
+
+/// An HTTP endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UrlTargetSpec {
+    /// Base URL, e.g. `http://localhost:8083`.
+    pub url: String,
+}
+
+/// SQS connection.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqsTargetSpec {
+    /// Endpoint URL (LocalStack: `http://localhost:4566`). Omit for real AWS.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// AWS region. Default `us-east-1`.
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+/// One stream of records generated from an Avro schema.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// Unique stream name; part of the seed of every record (`record n = f(seed, stream, n)`).
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Path of the `.avsc` file, relative to the scenario file.
+    pub schema: String,
+    /// Schema id to put in the Confluent wire format when no registry is configured.
+    #[serde(default)]
+    pub schema_id: Option<u32>,
+    /// Kafka topic (mode `kafka_via_connect`). Default `events.<record name>`.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// SQS queue name: target in mode `direct_sqs`, and where arrivals are counted.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// How the Kafka key (and FIFO group id) is chosen. Default: no key.
+    #[serde(default)]
+    pub key: Option<KeySpec>,
+    /// Extra static headers / message attributes.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Share of the phase rate relative to the other active streams. Default 1.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub weight: Option<f64>,
+    /// Rhai modules (paths relative to the scenario), usable as `<file stem>::fn()`.
+    #[serde(default)]
+    pub imports: Vec<String>,
+    /// Field path (`a.b.c`) → Rhai expression, evaluated in order.
+    #[serde(default)]
+    pub overrides: IndexMap<String, String>,
+}
+
+/// Kafka key selection: one of `field`, `expr` or `type: random`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum KeySpec {
+    /// Use the value of a (top-level or nested `a.b`) record field.
+    Field {
+        /// Field path.
+        field: String,
+    },
+    /// Use the result of a Rhai expression.
+    Expr {
+        /// Rhai expression.
+        expr: String,
+    },
+    /// A random UUID key (deterministic per record), or no key.
+    Kind {
+        /// `random` or `none`.
+        #[serde(rename = "type")]
+        kind: KeyKind,
+    },
+}
+
+/// Key kinds that need no argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    Random,
+    None,
+}
+
+/// A period of the run with one rate shape, worker count and delivery mode.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    /// Unique phase name.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// How long the phase lasts (humantime: `30s`, `1m30s`).
+    pub duration: DurationStr,
+    /// Total rate of all active streams: `250/s`, `max`, or a shape object.
+    pub rate: RateSpec,
+    /// Concurrent senders; a due message with no free worker is counted as dropped. Inherited; default 4.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub workers: Option<u32>,
+    /// Delivery path. Inherited by later phases; default `kafka_via_connect`.
+    #[serde(default)]
+    pub mode: Option<ModeSpec>,
+    /// Restrict the phase to these streams. Default: all streams.
+    #[serde(default)]
+    pub streams: Option<Vec<String>>,
+}
+
+/// Delivery path of a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeSpec {
+    /// generator → Kafka → Kafka Connect SQS sink → SQS.
+    KafkaViaConnect,
+    /// generator → SQS directly.
+    DirectSqs,
+}
+
+/// A rate: the shorthand string (`250/s`, `0/s`, `max`) or a shape object.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RateSpec {
+    /// `250/s` (constant), `0/s` (idle) or `max` (closed model).
+    Shorthand(RateStr),
+    /// A rate shape tagged with `type`.
+    Shape(RateShapeSpec),
+}
+
+/// Rate shapes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RateShapeSpec {
+    /// The same rate for the whole phase.
+    Constant {
+        /// Rate, e.g. `250/s`.
+        rate: RateStr,
+    },
+    /// Linear change from `from` to `to` over the phase (up or down, from or to `0/s`).
+    Ramp {
+        /// Rate at the start of the phase.
+        from: RateStr,
+        /// Rate at the end of the phase.
+        to: RateStr,
+    },
+    /// Piecewise-constant rates; the first step is at `0s`.
+    Steps {
+        /// Steps in increasing `at` order.
+        #[schemars(length(min = 1))]
+        steps: Vec<StepSpec>,
+    },
+    /// No messages (same as `0/s`).
+    Idle {},
+    /// Closed model: every worker sends back-to-back (capacity probe).
+    Max {},
+}
+
+/// One step of a `steps` rate.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Offset from the phase start.
+    pub at: DurationStr,
+    /// Rate from `at` until the next step.
+    pub rate: RateStr,
+}
+
+/// Report output.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// Folder for report files, relative to the working directory. Default `reports/`.
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// Formats to write. Default: all.
+    #[serde(default)]
+    pub formats: Option<Vec<ReportFormat>>,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    Json,
+    Markdown,
+    Html,
+    Junit,
+}

@@ -1,0 +1,344 @@
+//! Semantic validation: `ScenarioSpec` → `Scenario`.
+//!
+//! Runs only on documents that passed the JSON-Schema check, so shapes are
+//! known; what is checked here is meaning: units, references between blocks
+//! (phase → stream, assertion → queue/phase), files on disk (`.avsc`, Rhai
+//! modules, connector configs) and Avro field paths. Every problem is collected
+//! with its JSON pointer; nothing stops at the first error.
+//!
+//! - `mod.rs`: entry point, targets, streams
+//! - [`phases`]: phases and rate shapes
+//! - [`infra`]: setup / teardown steps
+//! - [`checks`]: assertions and report settings
+
+mod checks;
+mod infra;
+mod phases;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::avsc::{self, FieldLookup};
+use super::diagnostic::{Diagnostic, pointer_push};
+use super::model::{
+    DEFAULT_SEED, FileRef, Import, Key, Override, Registry, Scenario, SeedOrigin, Stream, Targets,
+};
+use super::schema_check::closest;
+use super::source::Document;
+use super::spec::{KeyKind, KeySpec, ScenarioSpec, SetupStepSpec, StreamSpec};
+
+/// Collects located problems while validating.
+pub(crate) struct Ctx<'a> {
+    doc: &'a Document,
+    base_dir: &'a Path,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    /// An error located at the value of `pointer`.
+    pub(crate) fn error(&mut self, pointer: &str, message: impl Into<String>, help: impl Into<String>) {
+        let mut d = Diagnostic::error(pointer, message).with_help(help);
+        d.span = self.doc.spans.value(pointer);
+        self.diags.push(d);
+    }
+
+    /// An error located at the key of `pointer` (for whole entries).
+    pub(crate) fn error_at_key(&mut self, pointer: &str, message: impl Into<String>, help: impl Into<String>) {
+        let mut d = Diagnostic::error(pointer, message).with_help(help);
+        d.span = self.doc.spans.key(pointer);
+        self.diags.push(d);
+    }
+
+    /// Resolves a scenario-relative path.
+    pub(crate) fn file(&self, written: &str) -> FileRef {
+        FileRef {
+            written: written.to_string(),
+            resolved: self.base_dir.join(written),
+        }
+    }
+
+    /// Reports names that appear twice in a list (`/phases/N/name`).
+    pub(crate) fn unique_names<'n>(&mut self, list: &str, what: &str, names: impl Iterator<Item = &'n str>) {
+        let mut seen = HashSet::new();
+        for (i, name) in names.enumerate() {
+            if !seen.insert(name) {
+                self.error(
+                    &format!("/{list}/{i}/name"),
+                    format!("duplicate {what} name `{name}`"),
+                    format!("{what} names must be unique: rename this one"),
+                );
+            }
+        }
+    }
+}
+
+/// Options that change how a file is read (from the command line).
+#[derive(Debug, Clone, Default)]
+pub struct ValidateOptions {
+    pub seed: Option<u64>,
+}
+
+/// Validates a schema-checked spec. Returns every error found.
+pub fn validate(
+    spec: &ScenarioSpec,
+    doc: &Document,
+    base_dir: &Path,
+    opts: &ValidateOptions,
+) -> Result<Scenario, Vec<Diagnostic>> {
+    let mut cx = Ctx {
+        doc,
+        base_dir,
+        diags: Vec::new(),
+    };
+    let (seed, seed_origin) = match (opts.seed, spec.seed) {
+        (Some(s), _) => (s, SeedOrigin::CommandLine),
+        (None, Some(s)) => (s, SeedOrigin::File),
+        (None, None) => (DEFAULT_SEED, SeedOrigin::Default),
+    };
+    let uses_registry = spec.targets.schema_registry.is_some()
+        || spec
+            .setup
+            .iter()
+            .any(|s| matches!(s, SetupStepSpec::RegisterSchemas { .. }));
+    let targets = targets(spec, uses_registry);
+
+    cx.unique_names("streams", "stream", spec.streams.iter().map(|s| s.name.as_str()));
+    let streams: Vec<Stream> = spec
+        .streams
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| stream(&mut cx, i, s))
+        .collect();
+    let stream_names: Vec<String> = spec.streams.iter().map(|s| s.name.clone()).collect();
+    let phases = phases::phases(&mut cx, spec, &stream_names, &streams);
+    let setup = infra::setup(&mut cx, &spec.setup);
+    let teardown = infra::teardown(&spec.teardown);
+    let queues = infra::known_queues(&spec.setup, &spec.streams);
+    let assertions = checks::assertions(&mut cx, spec, &queues);
+    let report = checks::report(spec);
+
+    // Without a registry, Kafka payloads need a pinned schema id for the wire format.
+    if !uses_registry && streams.len() == spec.streams.len() {
+        for (i, s) in streams.iter().enumerate() {
+            let on_kafka = phases.iter().any(|p| {
+                p.mode == super::model::Mode::KafkaViaConnect && p.streams.contains(&i)
+            });
+            if on_kafka && s.schema_id.is_none() {
+                cx.error_at_key(
+                    &format!("/streams/{i}/name"),
+                    format!("stream `{}` is sent to Kafka but has no schema id", s.name),
+                    "no Schema Registry is configured: pin one with `schema_id: 1`, or add `targets.schema_registry` or a `register_schemas` setup step",
+                );
+            }
+        }
+    }
+
+    if !cx.diags.is_empty() {
+        return Err(cx.diags);
+    }
+    Ok(Scenario {
+        name: spec.name.clone(),
+        description: spec.description.clone(),
+        seed,
+        seed_origin,
+        targets,
+        setup,
+        teardown,
+        streams,
+        phases,
+        assertions,
+        report,
+        base_dir: base_dir.to_path_buf(),
+    })
+}
+
+fn targets(spec: &ScenarioSpec, uses_registry: bool) -> Targets {
+    let t = &spec.targets;
+    let kafka = t.kafka.as_ref();
+    Targets {
+        kafka_bootstrap: kafka
+            .and_then(|k| k.bootstrap.clone())
+            .unwrap_or_else(|| "localhost:9092".into()),
+        producer: kafka
+            .map(|k| {
+                k.producer
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_prop_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        schema_registry: uses_registry.then(|| match &t.schema_registry {
+            Some(r) => Registry {
+                url: r.url.clone(),
+                basic_auth_env: r.basic_auth_env.clone(),
+                bearer_token_env: r.bearer_token_env.clone(),
+            },
+            None => Registry {
+                url: "http://localhost:8081".into(),
+                basic_auth_env: None,
+                bearer_token_env: None,
+            },
+        }),
+        connect_url: t
+            .connect
+            .as_ref()
+            .map_or_else(|| "http://localhost:8083".into(), |c| c.url.clone()),
+        sqs_endpoint: match &t.sqs {
+            Some(s) => s.endpoint.clone(),
+            None => Some("http://localhost:4566".into()),
+        },
+        sqs_region: t
+            .sqs
+            .as_ref()
+            .and_then(|s| s.region.clone())
+            .unwrap_or_else(|| "us-east-1".into()),
+    }
+}
+
+fn split_path(path: &str) -> Vec<String> {
+    path.split('.').map(str::to_string).collect()
+}
+
+fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
+    let ptr = format!("/streams/{i}");
+    let schema_file = cx.file(&spec.schema);
+    let loaded = match avsc::load(&schema_file.resolved, &spec.schema) {
+        Ok(x) => Some(x),
+        Err(e) => {
+            let help = match &e {
+                avsc::AvscError::Read { .. } => {
+                    "paths are relative to the scenario file's folder; check the file name".to_string()
+                }
+                avsc::AvscError::Invalid { .. } => {
+                    "fix the schema file (see the Avro specification) and validate again".to_string()
+                }
+                avsc::AvscError::NotARecord { .. } => {
+                    "wrap the type in a record: {\"type\": \"record\", \"name\": …, \"fields\": […]}".to_string()
+                }
+            };
+            cx.error(&format!("{ptr}/schema"), e.to_string(), help);
+            None
+        }
+    };
+    if matches!(spec.weight, Some(w) if w <= 0.0) {
+        cx.error(
+            &format!("{ptr}/weight"),
+            "a stream weight must be greater than 0",
+            "leave the stream out of a phase with `phases[].streams` instead of giving it weight 0",
+        );
+    }
+    let imports = spec
+        .imports
+        .iter()
+        .enumerate()
+        .filter_map(|(j, written)| {
+            let file = cx.file(written);
+            let p = format!("{ptr}/imports/{j}");
+            if !written.ends_with(".rhai") {
+                cx.error(&p, format!("`{written}` is not a Rhai module"), "imports are `.rhai` files, e.g. `generators/pokemon.rhai`");
+                return None;
+            }
+            if !file.resolved.is_file() {
+                cx.error(&p, format!("cannot find Rhai module `{written}`"), "paths are relative to the scenario file's folder");
+                return None;
+            }
+            let module = Path::new(written)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Some(Import { module, file })
+        })
+        .collect();
+
+    let (schema, record_name) = loaded?;
+    let check_path = |cx: &mut Ctx<'_>, pointer: &str, path: &str| -> Option<String> {
+        match avsc::lookup_field(&schema, &split_path(path)) {
+            FieldLookup::Found(t) => Some(t),
+            FieldLookup::Missing { missing, available } => {
+                let help = match closest(&missing, &available) {
+                    Some(b) => format!("did you mean `{b}`? fields here: {}", available.join(", ")),
+                    None => format!("fields here: {}", available.join(", ")),
+                };
+                cx.error_at_key(
+                    pointer,
+                    format!("schema `{record_name}` has no field `{missing}` (in `{path}`)"),
+                    help,
+                );
+                None
+            }
+            FieldLookup::NotARecord { segment, found } => {
+                cx.error_at_key(
+                    pointer,
+                    format!("`{segment}` is a {found}, not a record, so `{path}` does not exist"),
+                    "only record fields can be addressed with `a.b` paths",
+                );
+                None
+            }
+        }
+    };
+    let overrides = spec
+        .overrides
+        .iter()
+        .filter_map(|(path, expr)| {
+            let p = pointer_push(&format!("{ptr}/overrides"), path);
+            if expr.trim().is_empty() {
+                cx.error(&p, format!("the override of `{path}` is empty"), "write a Rhai expression, e.g. `uniform(1, 100)`");
+                return None;
+            }
+            let field_type = check_path(cx, &p, path)?;
+            Some(Override {
+                path: split_path(path),
+                expr: expr.clone(),
+                field_type,
+            })
+        })
+        .collect();
+    let key = match &spec.key {
+        None | Some(KeySpec::Kind { kind: KeyKind::None }) => Key::None,
+        Some(KeySpec::Kind { kind: KeyKind::Random }) => Key::Random,
+        Some(KeySpec::Expr { expr }) => Key::Expr { expr: expr.clone() },
+        Some(KeySpec::Field { field }) => {
+            check_path(cx, &format!("{ptr}/key/field"), field);
+            Key::Field { path: split_path(field) }
+        }
+    };
+    let default_topic = format!(
+        "events.{}",
+        snake_case(record_name.rsplit('.').next().unwrap_or(&record_name))
+    );
+    Some(Stream {
+        name: spec.name.clone(),
+        schema_file,
+        schema: Arc::new(schema),
+        record_name: record_name.clone(),
+        schema_id: spec.schema_id,
+        topic_is_default: spec.topic.is_none(),
+        topic: spec.topic.clone().unwrap_or(default_topic),
+        queue: spec.queue.clone(),
+        key,
+        headers: spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        weight: spec.weight.unwrap_or(1.0),
+        imports,
+        overrides,
+    })
+}
+
+/// `PokemonCard` → `pokemon_card` (for default topic names).
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            if prev_lower {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            prev_lower = false;
+        } else {
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            out.push(c);
+        }
+    }
+    out
+}

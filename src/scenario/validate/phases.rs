@@ -1,0 +1,220 @@
+//! Phases: durations, rate shapes, workers, modes and stream selection.
+
+use std::time::Duration;
+
+use super::Ctx;
+use crate::scenario::model::{DEFAULT_WORKERS, Load, Mode, Phase, RateShape, Stream};
+use crate::scenario::schema_check::closest;
+use crate::scenario::spec::{ModeSpec, PhaseSpec, RateShapeSpec, RateSpec, RateStr, ScenarioSpec};
+use crate::scenario::units::{DURATION_HELP, RATE_HELP, RateValue, parse_duration, parse_rate};
+
+pub(super) fn phases(
+    cx: &mut Ctx<'_>,
+    spec: &ScenarioSpec,
+    stream_names: &[String],
+    streams: &[Stream],
+) -> Vec<Phase> {
+    cx.unique_names("phases", "phase", spec.phases.iter().map(|p| p.name.as_str()));
+    let mut mode = Mode::KafkaViaConnect;
+    let mut workers = DEFAULT_WORKERS;
+    let mut out = Vec::new();
+    for (i, p) in spec.phases.iter().enumerate() {
+        // Inherited values carry on even past a broken phase, so later phases
+        // are checked with what the user meant.
+        if let Some(m) = p.mode {
+            mode = match m {
+                ModeSpec::KafkaViaConnect => Mode::KafkaViaConnect,
+                ModeSpec::DirectSqs => Mode::DirectSqs,
+            };
+        }
+        if let Some(w) = p.workers {
+            workers = w;
+        }
+        if let Some(phase) = phase(cx, i, p, mode, workers, stream_names, streams) {
+            out.push(phase);
+        }
+    }
+    out
+}
+
+fn phase(
+    cx: &mut Ctx<'_>,
+    i: usize,
+    p: &PhaseSpec,
+    mode: Mode,
+    workers: u32,
+    stream_names: &[String],
+    streams: &[Stream],
+) -> Option<Phase> {
+    let ptr = format!("/phases/{i}");
+    let duration = match parse_duration(&p.duration.0) {
+        Ok(d) if d.is_zero() => {
+            cx.error(
+                &format!("{ptr}/duration"),
+                "a phase must last longer than 0s",
+                "give the phase a positive duration such as `30s`, or remove it",
+            );
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            cx.error(&format!("{ptr}/duration"), format!("invalid duration: {e}"), DURATION_HELP);
+            None
+        }
+    };
+    let load = load(cx, &format!("{ptr}/rate"), &p.rate, duration);
+    if workers == 0 {
+        cx.error(&format!("{ptr}/workers"), "a phase needs at least 1 worker", "set `workers: 1` or more");
+    }
+
+    let active: Vec<usize> = match &p.streams {
+        None => (0..stream_names.len()).collect(),
+        Some(list) => {
+            let mut idx = Vec::new();
+            for (j, name) in list.iter().enumerate() {
+                match stream_names.iter().position(|s| s == name) {
+                    Some(k) if idx.contains(&k) => cx.error(
+                        &format!("{ptr}/streams/{j}"),
+                        format!("stream `{name}` is listed twice"),
+                        "list each stream once",
+                    ),
+                    Some(k) => idx.push(k),
+                    None => {
+                        let help = match closest(name, stream_names) {
+                            Some(b) => format!("did you mean `{b}`?"),
+                            None => format!("defined streams: {}", stream_names.join(", ")),
+                        };
+                        cx.error(&format!("{ptr}/streams/{j}"), format!("unknown stream `{name}`"), help);
+                    }
+                }
+            }
+            if list.is_empty() {
+                cx.error(
+                    &format!("{ptr}/streams"),
+                    "a phase needs at least one stream",
+                    "list a stream, or use `rate: 0/s` for a pause",
+                );
+            }
+            idx
+        }
+    };
+    if mode == Mode::DirectSqs {
+        for &k in &active {
+            if let Some(s) = streams.iter().find(|s| s.name == stream_names[k])
+                && s.queue.is_none()
+            {
+                cx.error_at_key(
+                    &format!("{ptr}/name"),
+                    format!("phase `{}` sends directly to SQS but stream `{}` has no queue", p.name, s.name),
+                    format!("add `queue: <name>` to stream `{}`, or use mode `kafka_via_connect` here", s.name),
+                );
+            }
+        }
+    }
+    Some(Phase {
+        name: p.name.clone(),
+        duration: duration?,
+        load: load?,
+        workers,
+        mode,
+        streams: active,
+    })
+}
+
+fn rate(cx: &mut Ctx<'_>, pointer: &str, r: &RateStr) -> Option<RateValue> {
+    match parse_rate(&r.0) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            cx.error(pointer, format!("invalid rate: {e}"), RATE_HELP);
+            None
+        }
+    }
+}
+
+/// A rate that must be a number (not `max`) inside a shape.
+fn numeric_rate(cx: &mut Ctx<'_>, pointer: &str, r: &RateStr) -> Option<f64> {
+    match rate(cx, pointer, r)? {
+        RateValue::PerSecond(v) => Some(v),
+        RateValue::Max => {
+            cx.error(
+                pointer,
+                "`max` cannot be part of a rate shape",
+                "use `rate: max` on its own for a closed-model phase",
+            );
+            None
+        }
+    }
+}
+
+fn load(cx: &mut Ctx<'_>, ptr: &str, spec: &RateSpec, duration: Option<Duration>) -> Option<Load> {
+    match spec {
+        RateSpec::Shorthand(r) => Some(match rate(cx, ptr, r)? {
+            RateValue::Max => Load::Max,
+            RateValue::PerSecond(v) if v == 0.0 => Load::Rate(RateShape::Idle),
+            RateValue::PerSecond(v) => Load::Rate(RateShape::Constant { rate: v }),
+        }),
+        RateSpec::Shape(RateShapeSpec::Max {}) => Some(Load::Max),
+        RateSpec::Shape(RateShapeSpec::Idle {}) => Some(Load::Rate(RateShape::Idle)),
+        RateSpec::Shape(RateShapeSpec::Constant { rate }) => {
+            let v = numeric_rate(cx, &format!("{ptr}/rate"), rate)?;
+            Some(Load::Rate(RateShape::Constant { rate: v }))
+        }
+        RateSpec::Shape(RateShapeSpec::Ramp { from, to }) => {
+            let f = numeric_rate(cx, &format!("{ptr}/from"), from);
+            let t = numeric_rate(cx, &format!("{ptr}/to"), to);
+            Some(Load::Rate(RateShape::Ramp { from: f?, to: t? }))
+        }
+        RateSpec::Shape(RateShapeSpec::Steps { steps }) => {
+            let mut out = Vec::new();
+            let mut ok = true;
+            for (j, s) in steps.iter().enumerate() {
+                let sp = format!("{ptr}/steps/{j}");
+                let at = match parse_duration(&s.at.0) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        cx.error(&format!("{sp}/at"), format!("invalid duration: {e}"), DURATION_HELP);
+                        None
+                    }
+                };
+                let r = numeric_rate(cx, &format!("{sp}/rate"), &s.rate);
+                let (Some(at), Some(r)) = (at, r) else {
+                    ok = false;
+                    continue;
+                };
+                if j == 0 && !at.is_zero() {
+                    cx.error(
+                        &format!("{sp}/at"),
+                        "the first step must start at `0s`",
+                        "add a step `{ at: 0s, rate: … }` (use `0/s` for a quiet start)",
+                    );
+                    ok = false;
+                }
+                if let Some(&(prev, _)) = out.last()
+                    && at <= prev
+                {
+                    cx.error(
+                        &format!("{sp}/at"),
+                        "steps must be in strictly increasing `at` order",
+                        "sort the steps by `at` and remove duplicates",
+                    );
+                    ok = false;
+                }
+                if let Some(d) = duration
+                    && at >= d
+                {
+                    cx.error(
+                        &format!("{sp}/at"),
+                        format!(
+                            "this step starts at or after the end of the phase ({})",
+                            crate::scenario::units::format_duration(d)
+                        ),
+                        "steps must start before the phase ends: shorten `at` or lengthen `duration`",
+                    );
+                    ok = false;
+                }
+                out.push((at, r));
+            }
+            ok.then_some(Load::Rate(RateShape::Steps { steps: out }))
+        }
+    }
+}

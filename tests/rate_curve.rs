@@ -13,7 +13,10 @@ fn secs(s: f64) -> Duration {
 
 fn offsets(c: &RateCurve, ns: &[u64]) -> Vec<Option<f64>> {
     ns.iter()
-        .map(|&n| c.arrival_offset(n).map(|d| (d.as_secs_f64() * 1e6).round() / 1e6))
+        .map(|&n| {
+            c.arrival_offset(n)
+                .map(|d| (d.as_secs_f64() * 1e6).round() / 1e6)
+        })
         .collect()
 }
 
@@ -23,7 +26,15 @@ fn constant_rate_is_evenly_spaced() {
     assert_eq!(c.event_count(), 12_000);
     assert_eq!(
         offsets(&c, &[0, 1, 2, 199, 200, 11_999, 12_000]),
-        vec![Some(0.0), Some(0.005), Some(0.01), Some(0.995), Some(1.0), Some(59.995), None]
+        vec![
+            Some(0.0),
+            Some(0.005),
+            Some(0.01),
+            Some(0.995),
+            Some(1.0),
+            Some(59.995),
+            None
+        ]
     );
     assert_eq!(c.expected_count(secs(30.0)), 6_000.0);
 }
@@ -31,7 +42,14 @@ fn constant_rate_is_evenly_spaced() {
 #[test]
 fn ramp_up_from_zero_follows_square_root() {
     // 0 → 100/s over 10 s: N = 500, message n at 10·√(n/500).
-    let c = RateCurve::new(&RateShape::Ramp { from: 0.0, to: 100.0 }, secs(10.0), 1.0);
+    let c = RateCurve::new(
+        &RateShape::Ramp {
+            from: 0.0,
+            to: 100.0,
+        },
+        secs(10.0),
+        1.0,
+    );
     assert_eq!(c.event_count(), 500);
     assert_eq!(
         offsets(&c, &[0, 1, 125, 499, 500]),
@@ -42,7 +60,14 @@ fn ramp_up_from_zero_follows_square_root() {
 #[test]
 fn ramp_up_from_nonzero() {
     // 10 → 200/s over 30 s: Λ(t) = 10t + 19t²/6, N = 3150.
-    let c = RateCurve::new(&RateShape::Ramp { from: 10.0, to: 200.0 }, secs(30.0), 1.0);
+    let c = RateCurve::new(
+        &RateShape::Ramp {
+            from: 10.0,
+            to: 200.0,
+        },
+        secs(30.0),
+        1.0,
+    );
     assert_eq!(c.event_count(), 3_150);
     assert_eq!(offsets(&c, &[1]), vec![Some(0.097019)]);
     // Λ(15) = 150 + 712.5 = 862.5 → message 862 is just before 15 s, 863 just after.
@@ -54,22 +79,45 @@ fn ramp_up_from_nonzero() {
 #[test]
 fn ramp_down_to_zero_ends_early() {
     // 100 → 0/s over 10 s: N = 500; the last message (499) is due at 10·(1 − √(1/500)).
-    let c = RateCurve::new(&RateShape::Ramp { from: 100.0, to: 0.0 }, secs(10.0), 1.0);
+    let c = RateCurve::new(
+        &RateShape::Ramp {
+            from: 100.0,
+            to: 0.0,
+        },
+        secs(10.0),
+        1.0,
+    );
     assert_eq!(c.event_count(), 500);
-    assert_eq!(offsets(&c, &[0, 1, 499, 500]), vec![Some(0.0), Some(0.010005), Some(9.552786), None]);
+    assert_eq!(
+        offsets(&c, &[0, 1, 499, 500]),
+        vec![Some(0.0), Some(0.010005), Some(9.552786), None]
+    );
 }
 
 #[test]
 fn steps_switch_rate_at_each_step() {
     let shape = RateShape::Steps {
-        steps: vec![(secs(0.0), 100.0), (secs(10.0), 300.0), (secs(15.0), 0.0), (secs(20.0), 50.0)],
+        steps: vec![
+            (secs(0.0), 100.0),
+            (secs(10.0), 300.0),
+            (secs(15.0), 0.0),
+            (secs(20.0), 50.0),
+        ],
     };
     let c = RateCurve::new(&shape, secs(30.0), 1.0);
     // 1,000 + 1,500 + 0 + 500
     assert_eq!(c.event_count(), 3_000);
     assert_eq!(
         offsets(&c, &[999, 1_000, 1_001, 2_499, 2_500, 2_999, 3_000]),
-        vec![Some(9.99), Some(10.0), Some(10.003333), Some(14.996667), Some(20.0), Some(29.98), None]
+        vec![
+            Some(9.99),
+            Some(10.0),
+            Some(10.003333),
+            Some(14.996667),
+            Some(20.0),
+            Some(29.98),
+            None
+        ]
     );
     assert_eq!(c.rate_at(secs(17.0)), 0.0);
     assert_eq!(c.rate_at(secs(10.0)), 300.0);
@@ -116,7 +164,12 @@ fn reference_rate(shape: &RateShape, d: f64, t: f64) -> f64 {
 fn reference_count(shape: &RateShape, d: f64, t: f64) -> f64 {
     let mut cuts = vec![0.0];
     if let RateShape::Steps { steps } = shape {
-        cuts.extend(steps.iter().map(|(at, _)| at.as_secs_f64()).filter(|&x| x > 0.0 && x < t));
+        cuts.extend(
+            steps
+                .iter()
+                .map(|(at, _)| at.as_secs_f64())
+                .filter(|&x| x > 0.0 && x < t),
+        );
     }
     cuts.push(t);
     let mut total = 0.0;
@@ -156,18 +209,22 @@ fn shape_strategy() -> impl Strategy<Value = (RateShape, f64)> {
         (rate.clone(), duration.clone()).prop_map(|(r, d)| (RateShape::Constant { rate: r }, d)),
         (rate.clone(), rate.clone(), duration.clone())
             .prop_map(|(a, b, d)| (RateShape::Ramp { from: a, to: b }, d)),
-        (proptest::collection::vec((0.0..1.0f64, rate), 1..6), duration).prop_map(|(mut s, d)| {
-            s.sort_by(|a, b| a.0.total_cmp(&b.0));
-            s[0].0 = 0.0;
-            let mut steps: Vec<(Duration, f64)> = Vec::new();
-            for (frac, r) in s {
-                let at = Duration::from_millis((frac * d * 1000.0) as u64);
-                if steps.last().is_none_or(|(prev, _)| at > *prev) {
-                    steps.push((at, r));
+        (
+            proptest::collection::vec((0.0..1.0f64, rate), 1..6),
+            duration
+        )
+            .prop_map(|(mut s, d)| {
+                s.sort_by(|a, b| a.0.total_cmp(&b.0));
+                s[0].0 = 0.0;
+                let mut steps: Vec<(Duration, f64)> = Vec::new();
+                for (frac, r) in s {
+                    let at = Duration::from_millis((frac * d * 1000.0) as u64);
+                    if steps.last().is_none_or(|(prev, _)| at > *prev) {
+                        steps.push((at, r));
+                    }
                 }
-            }
-            (RateShape::Steps { steps }, d)
-        }),
+                (RateShape::Steps { steps }, d)
+            }),
     ]
 }
 

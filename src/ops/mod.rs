@@ -18,7 +18,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     };
     match cli.command {
         Command::Validate { files, args } => Ok(validate(&files, &args, fancy)),
-        Command::Plan { file, format, per_second, args } => Ok(plan(&file, format, per_second, &args, fancy)),
+        Command::Plan {
+            file,
+            format,
+            per_second,
+            args,
+        } => Ok(plan(&file, format, per_second, &args, fancy)),
         Command::Schema => {
             println!("{}", schema_json());
             Ok(Exit::Passed)
@@ -58,7 +63,11 @@ fn load(file: &Path, args: &ScenarioArgs, fancy: bool) -> Result<Scenario, Diagn
 fn print_diagnostics(d: &Diagnostics, fancy: bool) {
     if fancy {
         eprint!("{}", d.render_fancy());
-        eprintln!("{}: {} problem(s); nothing was run", d.file.name, d.error_count());
+        eprintln!(
+            "{}: {} problem(s); nothing was run",
+            d.file.name,
+            d.error_count()
+        );
     } else {
         eprint!("{}", d.render_plain());
     }
@@ -86,14 +95,23 @@ fn validate(files: &[std::path::PathBuf], args: &ScenarioArgs, fancy: bool) -> E
     worst
 }
 
-fn plan(file: &Path, format: PlanFormat, per_second: bool, args: &ScenarioArgs, fancy: bool) -> Exit {
+fn plan(
+    file: &Path,
+    format: PlanFormat,
+    per_second: bool,
+    args: &ScenarioArgs,
+    fancy: bool,
+) -> Exit {
     let Ok(s) = load(file, args, fancy) else {
         return Exit::Invalid;
     };
     let plan = Plan::compile(&s);
     match format {
         PlanFormat::Text => print!("{}", describe(&plan, per_second)),
-        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default()),
+        PlanFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).unwrap_or_default()
+        ),
     }
     Exit::Passed
 }

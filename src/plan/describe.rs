@@ -23,7 +23,11 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
         crate::scenario::model::SeedOrigin::CommandLine => "from --seed",
         crate::scenario::model::SeedOrigin::Default => "default",
     };
-    let max_phases = plan.phases.iter().filter(|p| p.expected_messages.is_none()).count();
+    let max_phases = plan
+        .phases
+        .iter()
+        .filter(|p| p.expected_messages.is_none())
+        .count();
     let _ = writeln!(
         o,
         "  seed {} ({origin}) · {} phase{} · {} · {} messages planned{}",
@@ -32,7 +36,11 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
         if plan.phases.len() == 1 { "" } else { "s" },
         format_duration(plan.total_duration),
         group(plan.expected_messages),
-        if max_phases > 0 { " + closed-model (max) phases" } else { "" }
+        if max_phases > 0 {
+            " + closed-model (max) phases"
+        } else {
+            ""
+        }
     );
 
     let t = &plan.targets;
@@ -42,7 +50,11 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
     } else {
         format!(
             " ({})",
-            t.producer.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+            t.producer
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     let _ = writeln!(o, "  kafka            {}{producer}", t.kafka_bootstrap);
@@ -51,7 +63,10 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
             let _ = writeln!(o, "  schema registry  {}", r.url);
         }
         None => {
-            let _ = writeln!(o, "  schema registry  none: Kafka payloads use each stream's pinned schema_id");
+            let _ = writeln!(
+                o,
+                "  schema registry  none: Kafka payloads use each stream's pinned schema_id"
+            );
         }
     }
     let _ = writeln!(o, "  kafka connect    {}", t.connect_url);
@@ -65,7 +80,10 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
     if plan.setup.is_empty() {
         let _ = writeln!(o, "\nsetup: none (nothing is provisioned)");
     } else {
-        let _ = writeln!(o, "\nsetup (before `run` unless --no-setup; alone with `mbscenario setup`)");
+        let _ = writeln!(
+            o,
+            "\nsetup (before `run` unless --no-setup; alone with `mbscenario setup`)"
+        );
         for (i, s) in plan.setup.iter().enumerate() {
             let _ = writeln!(o, "  {}. {}", i + 1, setup_text(&s.step, &s.subjects));
         }
@@ -79,9 +97,16 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
 
     let _ = writeln!(o, "\nstreams");
     for s in &plan.streams {
-        let id = s.schema_id.map(|i| format!(", schema id {i}")).unwrap_or_default();
+        let id = s
+            .schema_id
+            .map(|i| format!(", schema id {i}"))
+            .unwrap_or_default();
         let _ = writeln!(o, "  {}: {} ({}{id})", s.name, s.schema_file, s.record_name);
-        let queue = s.queue.as_deref().map(|q| format!(" · queue {q}")).unwrap_or_default();
+        let queue = s
+            .queue
+            .as_deref()
+            .map(|q| format!(" · queue {q}"))
+            .unwrap_or_default();
         let _ = writeln!(o, "    topic {}{queue} · key {}", s.topic, key_text(&s.key));
         if !s.overrides.is_empty() {
             let _ = writeln!(o, "    overrides: {}", s.overrides.join(", "));
@@ -125,7 +150,9 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
                     String::new(),
                     String::new(),
                     format!("{}%", format_number(s.share * 100.0)),
-                    s.curve.as_ref().map_or("unbounded".into(), |c| group(c.event_count())),
+                    s.curve
+                        .as_ref()
+                        .map_or("unbounded".into(), |c| group(c.event_count())),
                     String::new(),
                     String::new(),
                 ]);
@@ -135,7 +162,10 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
     table(&mut o, &rows);
 
     if plan.checks.is_empty() {
-        let _ = writeln!(o, "\nassertions: none (the run passes unless it fails to run)");
+        let _ = writeln!(
+            o,
+            "\nassertions: none (the run passes unless it fails to run)"
+        );
     } else {
         let _ = writeln!(o, "\nassertions");
         for (i, a) in plan.checks.iter().enumerate() {
@@ -158,8 +188,17 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
 
 /// Second-by-second targets across all rate-limited phases.
 fn per_second_table(o: &mut String, plan: &Plan) {
-    let _ = writeln!(o, "\nper second (target rate at the start of each second, messages due in it)");
-    let mut rows = vec![vec!["second".to_string(), "phase".into(), "rate".into(), "messages".into(), "cumulative".into()]];
+    let _ = writeln!(
+        o,
+        "\nper second (target rate at the start of each second, messages due in it)"
+    );
+    let mut rows = vec![vec![
+        "second".to_string(),
+        "phase".into(),
+        "rate".into(),
+        "messages".into(),
+        "cumulative".into(),
+    ]];
     let mut cumulative = 0.0;
     for p in &plan.phases {
         let curves: Vec<&RateCurve> = p.streams.iter().filter_map(|s| s.curve.as_ref()).collect();
@@ -178,10 +217,7 @@ fn per_second_table(o: &mut String, plan: &Plan) {
                 continue;
             }
             let rate: f64 = curves.iter().map(|c| c.rate_at(start)).sum();
-            let due: u64 = curves
-                .iter()
-                .map(|c| due_between(c, start, end))
-                .sum();
+            let due: u64 = curves.iter().map(|c| due_between(c, start, end)).sum();
             cumulative += due as f64;
             rows.push(vec![
                 format!("{}", p.offset.as_secs() + k),
@@ -209,14 +245,23 @@ fn due_between(c: &RateCurve, start: Duration, end: Duration) -> u64 {
         }
         n
     };
-    let end_count = if end >= c.duration() { c.event_count() } else { count_before(end) };
+    let end_count = if end >= c.duration() {
+        c.event_count()
+    } else {
+        count_before(end)
+    };
     end_count - count_before(start)
 }
 
 fn table(o: &mut String, rows: &[Vec<String>]) {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for r in rows {
         let mut line = String::from(" ");
@@ -255,9 +300,13 @@ fn key_text(k: &Key) -> String {
 
 fn setup_text(step: &SetupStep, subjects: &[(String, String)]) -> String {
     match step {
-        SetupStep::RegisterSchemas { subject_strategy, compatibility, .. } => {
+        SetupStep::RegisterSchemas {
+            subject_strategy,
+            compatibility,
+            ..
+        } => {
             let compat = compatibility
-                .map(|c| format!(", compatibility {}", format!("{c:?}").to_lowercase()))
+                .map(|c| format!(", compatibility {}", snake(&format!("{c:?}"))))
                 .unwrap_or_default();
             let list = subjects
                 .iter()
@@ -290,13 +339,26 @@ fn setup_text(step: &SetupStep, subjects: &[(String, String)]) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
-        SetupStep::CreateQueue { name, fifo, attributes, dead_letter, purge } => {
-            let mut s = format!("create_queue      {name} ({}", if *fifo { "fifo" } else { "standard" });
+        SetupStep::CreateQueue {
+            name,
+            fifo,
+            attributes,
+            dead_letter,
+            purge,
+        } => {
+            let mut s = format!(
+                "create_queue      {name} ({}",
+                if *fifo { "fifo" } else { "standard" }
+            );
             for (k, v) in attributes {
                 let _ = write!(s, ", {k}={v}");
             }
             if let Some(d) = dead_letter {
-                let _ = write!(s, ", dead letters to {} after {} receives", d.name, d.max_receive_count);
+                let _ = write!(
+                    s,
+                    ", dead letters to {} after {} receives",
+                    d.name, d.max_receive_count
+                );
             }
             if *purge {
                 s.push_str(", purged before the run");
@@ -314,7 +376,9 @@ fn setup_text(step: &SetupStep, subjects: &[(String, String)]) -> String {
                         .unwrap_or_default();
                     format!("from {}{class}", file.written)
                 }
-                ConnectorConfig::Inline { config } => format!("inline config ({} settings)", config.len()),
+                ConnectorConfig::Inline { config } => {
+                    format!("inline config ({} settings)", config.len())
+                }
             };
             let wait = wait
                 .as_ref()
@@ -342,12 +406,20 @@ fn teardown_text(s: &TeardownStep) -> String {
 }
 
 fn scope(phase: &Option<String>) -> String {
-    phase.as_ref().map_or("the whole run".into(), |p| format!("phase {p}"))
+    phase
+        .as_ref()
+        .map_or("the whole run".into(), |p| format!("phase {p}"))
 }
 
 fn assertion_text(a: &Assertion, plan: &Plan) -> String {
     match a {
-        Assertion::Arrivals { queue, expect, tolerance, within, phase } => {
+        Assertion::Arrivals {
+            queue,
+            expect,
+            tolerance,
+            within,
+            phase,
+        } => {
             let what = match expect {
                 Expect::AllAcked => "every acknowledged message".to_string(),
                 Expect::Count(n) => format!("{} messages", group(*n)),
@@ -359,10 +431,17 @@ fn assertion_text(a: &Assertion, plan: &Plan) -> String {
             )
         }
         Assertion::Throughput { phase, stream, min } => {
-            let who = stream.as_ref().map(|s| format!(" of stream {s}")).unwrap_or_default();
+            let who = stream
+                .as_ref()
+                .map(|s| format!(" of stream {s}"))
+                .unwrap_or_default();
             let targets: Vec<&super::PlanPhase> = match phase {
                 Some(name) => plan.phase(name).into_iter().collect(),
-                None => plan.phases.iter().filter(|p| p.expected_messages.is_some()).collect(),
+                None => plan
+                    .phases
+                    .iter()
+                    .filter(|p| p.expected_messages.is_some())
+                    .collect(),
             };
             let bound = match min {
                 ThroughputFloor::Absolute(r) => format!("≥ {}", format_rate(*r)),
@@ -371,29 +450,53 @@ fn assertion_text(a: &Assertion, plan: &Plan) -> String {
                         .iter()
                         .filter(|p| p.expected_messages.is_some())
                         .map(|p| {
-                            let avg = p.expected_messages.unwrap_or(0) as f64 / p.duration.as_secs_f64();
+                            let avg =
+                                p.expected_messages.unwrap_or(0) as f64 / p.duration.as_secs_f64();
                             format!("{} ≥ {}", p.name, format_rate(avg * pct / 100.0))
                         })
                         .collect();
-                    format!("≥ {}% of target ({})", format_number(*pct), resolved.join(", "))
+                    format!(
+                        "≥ {}% of target ({})",
+                        format_number(*pct),
+                        resolved.join(", ")
+                    )
                 }
             };
             format!("throughput{who} of {} {bound}", scope(phase))
         }
-        Assertion::Latency { metric, percentile, max, phase } => {
+        Assertion::Latency {
+            metric,
+            percentile,
+            max,
+            phase,
+        } => {
             let m = match metric {
                 LatencyMetric::SendAck => "send→ack latency (from the scheduled instant)",
                 LatencyMetric::EndToEnd => "end-to-end latency (send → SQS receive)",
             };
-            format!("{m} p{} of {} ≤ {}", format_number(*percentile), scope(phase), format_duration(*max))
+            format!(
+                "{m} p{} of {} ≤ {}",
+                format_number(*percentile),
+                scope(phase),
+                format_duration(*max)
+            )
         }
         Assertion::Errors { max, phase } => format!("failed sends in {} ≤ {max}", scope(phase)),
-        Assertion::Dropped { max, phase } => format!("dropped (no free worker) in {} ≤ {max}", scope(phase)),
+        Assertion::Dropped { max, phase } => {
+            format!("dropped (no free worker) in {} ≤ {max}", scope(phase))
+        }
         Assertion::Duplicates { max, queue } => format!(
             "duplicate arrivals{} ≤ {max}",
-            queue.as_ref().map(|q| format!(" at {q}")).unwrap_or_default()
+            queue
+                .as_ref()
+                .map(|q| format!(" at {q}"))
+                .unwrap_or_default()
         ),
-        Assertion::QueueDepth { queue, dead_letter, max } => format!(
+        Assertion::QueueDepth {
+            queue,
+            dead_letter,
+            max,
+        } => format!(
             "{}depth of {queue} at the end ≤ {max}",
             if *dead_letter { "dead-letter " } else { "" }
         ),

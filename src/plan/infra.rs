@@ -53,7 +53,9 @@ pub fn subjects(strategy: SubjectStrategy, record: &str, topics: &[&str]) -> Vec
         SubjectStrategy::RecordName => vec![record.to_string()],
         _ if topics.is_empty() => vec![record.to_string()],
         SubjectStrategy::TopicName => topics.iter().map(|t| format!("{t}-value")).collect(),
-        SubjectStrategy::TopicRecordName => topics.iter().map(|t| format!("{t}-{record}")).collect(),
+        SubjectStrategy::TopicRecordName => {
+            topics.iter().map(|t| format!("{t}-{record}")).collect()
+        }
     };
     out.dedup();
     out

@@ -130,7 +130,11 @@ pub fn type_name(schema: &Schema) -> String {
         Schema::Map(m) => format!("map<{}>", type_name(&m.types)),
         Schema::Union(u) => format!(
             "union[{}]",
-            u.variants().iter().map(type_name).collect::<Vec<_>>().join(",")
+            u.variants()
+                .iter()
+                .map(type_name)
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         Schema::Record(r) => format!("record {}", r.name.fullname(None)),
         Schema::Enum(e) => format!("enum {}", e.name.fullname(None)),
@@ -173,10 +177,23 @@ mod tests {
     #[test]
     fn walks_nested_nullable_and_named_records() {
         let s = schema();
-        assert_eq!(lookup_field(&s, &p("id")), FieldLookup::Found("string".into()));
-        assert_eq!(lookup_field(&s, &p("address.city")), FieldLookup::Found("string".into()));
-        assert_eq!(lookup_field(&s, &p("prev.city")), FieldLookup::Found("string".into()));
-        assert!(matches!(lookup_field(&s, &p("address.zip")), FieldLookup::Missing { missing, .. } if missing == "zip"));
-        assert!(matches!(lookup_field(&s, &p("id.x")), FieldLookup::NotARecord { segment, .. } if segment == "id"));
+        assert_eq!(
+            lookup_field(&s, &p("id")),
+            FieldLookup::Found("string".into())
+        );
+        assert_eq!(
+            lookup_field(&s, &p("address.city")),
+            FieldLookup::Found("string".into())
+        );
+        assert_eq!(
+            lookup_field(&s, &p("prev.city")),
+            FieldLookup::Found("string".into())
+        );
+        assert!(
+            matches!(lookup_field(&s, &p("address.zip")), FieldLookup::Missing { missing, .. } if missing == "zip")
+        );
+        assert!(
+            matches!(lookup_field(&s, &p("id.x")), FieldLookup::NotARecord { segment, .. } if segment == "id")
+        );
     }
 }

@@ -157,7 +157,10 @@ impl Diagnostics {
                 errors,
                 if errors == 1 { "" } else { "s" },
                 if warnings > 0 {
-                    format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" })
+                    format!(
+                        ", {warnings} warning{}",
+                        if warnings == 1 { "" } else { "s" }
+                    )
                 } else {
                     String::new()
                 }

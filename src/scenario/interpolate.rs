@@ -78,7 +78,10 @@ pub fn interpolate(text: &str, vars: &Vars) -> Result<String, Vec<Unresolved>> {
                 };
                 if is_identifier(name) {
                     let end = i + 3 + close;
-                    match vars.get(name).filter(|v| !v.is_empty() || default.is_none()) {
+                    match vars
+                        .get(name)
+                        .filter(|v| !v.is_empty() || default.is_none())
+                    {
                         Some(v) => out.push_str(&v),
                         None => match default {
                             Some(d) => out.push_str(d),

@@ -64,20 +64,37 @@ pub fn load_file(path: &Path, shown: &str, opts: &LoadOptions) -> Result<Scenari
 pub fn load_source(file: SourceFile, opts: &LoadOptions) -> Result<Scenario, Diagnostics> {
     let file = Arc::new(file);
     let fail = |items| Err(Diagnostics::new(file.clone(), items));
-    let doc = match source::parse(&file, &opts.vars) {
+    let mut doc = match source::parse(&file, &opts.vars) {
         Ok(d) => d,
         Err(items) => return fail(items),
     };
+    // Top-level `x-…` keys only hold YAML anchors (as in docker-compose).
+    if let serde_json::Value::Object(map) = &mut doc.value {
+        map.retain(|k, _| !k.starts_with("x-"));
+    }
     let problems = schema_check::check(&doc);
-    if !problems.is_empty() {
+    if problems.iter().any(schema_check::is_blocking) {
         return fail(problems);
     }
     let spec: ScenarioSpec = match serde_json::from_value(doc.value.clone()) {
         Ok(s) => s,
         // The schema is generated from the same types, so this means the two
         // disagree; still report it as a located problem rather than panic.
-        Err(e) => return fail(vec![Diagnostic::error("", format!("cannot read scenario: {e}"))]),
+        Err(e) => {
+            return fail(vec![Diagnostic::error(
+                "",
+                format!("cannot read scenario: {e}"),
+            )]);
+        }
     };
-    validate::validate(&spec, &doc, file.base_dir(), &opts.validate)
-        .or_else(fail)
+    match validate::validate(&spec, &doc, file.base_dir(), &opts.validate) {
+        Ok(s) if problems.is_empty() => Ok(s),
+        Ok(_) => fail(problems),
+        Err(mut semantic) => {
+            // A unit already reported by the schema check is not reported twice.
+            semantic.retain(|d| !problems.iter().any(|p| p.pointer == d.pointer));
+            semantic.extend(problems);
+            fail(semantic)
+        }
+    }
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use super::spec::ReportFormat;
 pub use super::spec::assertions::LatencyMetric;
 pub use super::spec::setup::{Compatibility, ConnectorState, SubjectStrategy};
-pub use super::spec::ReportFormat;
 use super::units::Amount;
 
 /// Seed used when neither the file nor `--seed` gives one; printed in every plan.
@@ -210,8 +210,13 @@ pub struct DeadLetter {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "from", rename_all = "snake_case")]
 pub enum ConnectorConfig {
-    File { file: FileRef, config: Vec<(String, String)> },
-    Inline { config: Vec<(String, String)> },
+    File {
+        file: FileRef,
+        config: Vec<(String, String)>,
+    },
+    Inline {
+        config: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]

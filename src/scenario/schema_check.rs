@@ -36,6 +36,15 @@ static SCHEMA: LazyLock<Value> = LazyLock::new(scenario_schema);
 static VALIDATOR: LazyLock<Option<Validator>> =
     LazyLock::new(|| jsonschema::validator_for(&SCHEMA).ok());
 
+/// Whether a schema problem still lets the document be read as a
+/// `ScenarioSpec` (unit grammar violations: the value is still a string), so
+/// semantic validation can run and report its problems in the same pass.
+pub fn is_blocking(d: &Diagnostic) -> bool {
+    !(d.message.starts_with("invalid rate")
+        || d.message.starts_with("invalid duration")
+        || d.message.starts_with("invalid amount"))
+}
+
 /// Checks `doc` against the scenario schema; returns every problem found.
 pub fn check(doc: &Document) -> Vec<Diagnostic> {
     let Some(validator) = VALIDATOR.as_ref() else {
@@ -54,6 +63,24 @@ pub fn check(doc: &Document) -> Vec<Diagnostic> {
     for error in validator.iter_errors(&doc.value) {
         convert(&error, &mut out);
     }
+    // `rat:` next to a missing `rate`: the typo hint says it all.
+    let hinted: Vec<(String, String)> = out
+        .iter()
+        .filter_map(|d| {
+            let best = d
+                .help
+                .as_deref()?
+                .strip_prefix("did you mean `")?
+                .strip_suffix("`?")?;
+            let parent = d.pointer.rsplit_once('/')?.0;
+            Some((parent.to_string(), format!("missing required key `{best}`")))
+        })
+        .collect();
+    out.retain(|d| {
+        !hinted
+            .iter()
+            .any(|(p, m)| *p == d.pointer && *m == d.message)
+    });
     for d in &mut out {
         let unknown_or_missing = d.message.starts_with("unknown key");
         let span = if unknown_or_missing {
@@ -74,7 +101,8 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_keys(&schema_path);
             for key in unexpected {
-                let mut d = Diagnostic::error(pointer_push(&pointer, key), format!("unknown key `{key}`"));
+                let mut d =
+                    Diagnostic::error(pointer_push(&pointer, key), format!("unknown key `{key}`"));
                 d.help = Some(match closest(key, &allowed) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None if allowed.is_empty() => "remove this key".to_string(),
@@ -85,7 +113,8 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            let mut d = Diagnostic::error(pointer.clone(), format!("missing required key `{name}`"));
+            let mut d =
+                Diagnostic::error(pointer.clone(), format!("missing required key `{name}`"));
             let desc = describe_property(&schema_path, name);
             d.help = Some(match desc {
                 Some(desc) => format!("add `{name}`: {desc}"),
@@ -100,29 +129,48 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
                     pointer.clone(),
                     format!("expected {expected}, found {}", show_value(instance)),
                 )
-                .with_help(field_help(&schema_path).unwrap_or_else(|| format!("write {expected} here"))),
+                .with_help(
+                    field_help(&schema_path).unwrap_or_else(|| format!("write {expected} here")),
+                ),
             );
         }
         ValidationErrorKind::Enum { options } => {
             let opts: Vec<String> = options
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
-            let found = instance.as_str().map(String::from).unwrap_or_else(|| instance.to_string());
+            let found = instance
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| instance.to_string());
             let help = match closest(&found, &opts) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => format!("use one of: {}", opts.join(", ")),
             };
             out.push(
-                Diagnostic::error(pointer.clone(), format!("`{found}` is not a valid value here"))
-                    .with_help(help),
+                Diagnostic::error(
+                    pointer.clone(),
+                    format!("`{found}` is not a valid value here"),
+                )
+                .with_help(help),
             );
         }
         ValidationErrorKind::Constant { expected_value } => {
             out.push(
                 Diagnostic::error(
                     pointer.clone(),
-                    format!("expected `{}`, found {}", expected_value, show_value(instance)),
+                    format!(
+                        "expected `{}`, found {}",
+                        expected_value,
+                        show_value(instance)
+                    ),
+                )
+                .with_help(
+                    field_help(&schema_path).unwrap_or_else(|| format!("write `{expected_value}`")),
                 ),
             );
         }
@@ -133,7 +181,10 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
             } else if pattern == DURATION_PATTERN {
                 ("duration", DURATION_HELP)
             } else {
-                ("amount", "write a count such as `12` or a percentage such as `0.5%`")
+                (
+                    "amount",
+                    "write a count such as `12` or a percentage such as `0.5%`",
+                )
             };
             let reason = match what {
                 "rate" => super::units::parse_rate(text).err(),
@@ -150,20 +201,35 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
             narrow_alternatives(&pointer, instance, context, out);
         }
         ValidationErrorKind::MinItems { limit } => out.push(
-            Diagnostic::error(pointer.clone(), format!("needs at least {limit} item{}", plural(*limit)))
-                .with_help(field_help(&schema_path).unwrap_or_else(|| "add an item".into())),
+            Diagnostic::error(
+                pointer.clone(),
+                format!("needs at least {limit} item{}", plural(*limit)),
+            )
+            .with_help(field_help(&schema_path).unwrap_or_else(|| "add an item".into())),
         ),
         ValidationErrorKind::MinLength { .. } => out.push(
             Diagnostic::error(pointer.clone(), "must not be empty")
                 .with_help(field_help(&schema_path).unwrap_or_else(|| "write a value".into())),
         ),
-        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => {
             out.push(
-                Diagnostic::error(pointer.clone(), format!("{} is below the minimum of {limit}", show_value(instance)))
-                    .with_help(field_help(&schema_path).unwrap_or_else(|| format!("use a value of at least {limit}"))),
+                Diagnostic::error(
+                    pointer.clone(),
+                    format!("{} is below the minimum of {limit}", show_value(instance)),
+                )
+                .with_help(
+                    field_help(&schema_path)
+                        .unwrap_or_else(|| format!("use a value of at least {limit}")),
+                ),
             );
         }
-        _ => out.push(Diagnostic::error(pointer.clone(), error.to_string())),
+        _ => out.push(
+            Diagnostic::error(pointer.clone(), error.to_string()).with_help(
+                field_help(&schema_path)
+                    .unwrap_or_else(|| "see `mbscenario schema` for the allowed values".into()),
+            ),
+        ),
     }
 }
 
@@ -178,18 +244,60 @@ fn narrow_alternatives(
     let tag_failed = |errs: &Vec<ValidationError<'_>>| {
         errs.iter().any(|e| {
             e.instance_path().as_str() == tag_ptr
-                && matches!(e.kind(), ValidationErrorKind::Constant { .. } | ValidationErrorKind::Enum { .. })
+                && matches!(
+                    e.kind(),
+                    ValidationErrorKind::Constant { .. } | ValidationErrorKind::Enum { .. }
+                )
         })
     };
     let root_type_failed = |errs: &Vec<ValidationError<'_>>| {
         errs.iter().any(|e| {
-            e.instance_path().as_str() == pointer && matches!(e.kind(), ValidationErrorKind::Type { .. })
+            e.instance_path().as_str() == pointer
+                && matches!(e.kind(), ValidationErrorKind::Type { .. })
         })
     };
+    // An enum written as `oneOf` of `const`s (documented variants): every
+    // branch fails on a constant at this very node.
+    let root_consts: Vec<String> = context
+        .iter()
+        .filter_map(|errs| {
+            errs.iter().find_map(|e| match e.kind() {
+                ValidationErrorKind::Constant { expected_value }
+                    if e.instance_path().as_str() == pointer =>
+                {
+                    Some(
+                        expected_value
+                            .as_str()
+                            .map_or_else(|| expected_value.to_string(), String::from),
+                    )
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    if !root_consts.is_empty() && root_consts.len() == context.len() {
+        let found = instance
+            .as_str()
+            .map_or_else(|| instance.to_string(), String::from);
+        let help = match closest(&found, &root_consts) {
+            Some(best) => format!(
+                "did you mean `{best}`? (one of: {})",
+                root_consts.join(", ")
+            ),
+            None => format!("use one of: {}", root_consts.join(", ")),
+        };
+        out.push(
+            Diagnostic::error(pointer, format!("`{found}` is not a valid value here"))
+                .with_help(help),
+        );
+        return;
+    }
     // Branches that accept this JSON type (and, for tagged objects, this tag).
     let candidates: Vec<&Vec<ValidationError<'static>>> = context
         .iter()
-        .filter(|errs| !root_type_failed(errs) && !(instance.get("type").is_some() && tag_failed(errs)))
+        .filter(|errs| {
+            !(root_type_failed(errs) || (instance.get("type").is_some() && tag_failed(errs)))
+        })
         .collect();
     if let Some(best) = candidates.iter().min_by_key(|errs| errs.len()) {
         for e in best.iter() {
@@ -204,7 +312,9 @@ fn narrow_alternatives(
             .flat_map(|errs| errs.iter())
             .filter(|e| e.instance_path().as_str() == tag_ptr)
             .filter_map(|e| match e.kind() {
-                ValidationErrorKind::Constant { expected_value } => expected_value.as_str().map(String::from),
+                ValidationErrorKind::Constant { expected_value } => {
+                    expected_value.as_str().map(String::from)
+                }
                 _ => None,
             })
             .collect();
@@ -218,20 +328,33 @@ fn narrow_alternatives(
         }
     }
     // No branch takes this JSON type at all: say what would be accepted.
-    let mut kinds: Vec<String> = context
+    let kinds: Vec<String> = context
         .iter()
         .flat_map(|errs| errs.iter())
         .filter(|e| e.instance_path().as_str() == pointer)
         .filter_map(|e| match e.kind() {
-            ValidationErrorKind::Type { kind } => Some(type_names(kind)),
+            ValidationErrorKind::Type {
+                kind: TypeKind::Single(t),
+            } => Some(vec![t.to_string()]),
+            ValidationErrorKind::Type {
+                kind: TypeKind::Multiple(set),
+            } => Some(set.iter().map(|t| t.to_string()).collect()),
             _ => None,
         })
-        .collect();
-    kinds.sort();
-    kinds.dedup();
+        .flatten()
+        .fold(Vec::new(), |mut acc, t| {
+            if !acc.contains(&t) {
+                acc.push(t);
+            }
+            acc
+        });
+    let expected = one_of_types(&kinds);
     out.push(
-        Diagnostic::error(pointer, format!("expected {}, found {}", kinds.join(" or "), show_value(instance)))
-            .with_help("see `mbscenario schema` or the format reference in the README"),
+        Diagnostic::error(
+            pointer,
+            format!("expected {expected}, found {}", show_value(instance)),
+        )
+        .with_help("see `mbscenario schema` or the format reference in the README"),
     );
 }
 
@@ -239,8 +362,8 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn type_names(kind: &TypeKind) -> String {
-    let name = |t: &str| match t {
+fn type_word(t: &str) -> String {
+    match t {
         "object" => "a mapping".to_string(),
         "array" => "a list".to_string(),
         "string" => "a string".to_string(),
@@ -249,14 +372,32 @@ fn type_names(kind: &TypeKind) -> String {
         "boolean" => "true or false".to_string(),
         "null" => "nothing (null)".to_string(),
         other => other.to_string(),
-    };
+    }
+}
+
+fn type_names(kind: &TypeKind) -> String {
     match kind {
-        TypeKind::Single(t) => name(&t.to_string()),
-        TypeKind::Multiple(set) => set
-            .iter()
-            .map(|t| name(&t.to_string()))
-            .collect::<Vec<_>>()
-            .join(" or "),
+        TypeKind::Single(t) => type_word(&t.to_string()),
+        TypeKind::Multiple(set) => {
+            one_of_types(&set.iter().map(|t| t.to_string()).collect::<Vec<_>>())
+        }
+    }
+}
+
+/// `a string, a number or true or false`: optional (`null`) and `integer`
+/// next to `number` are noise in a message for people.
+fn one_of_types(types: &[String]) -> String {
+    let has_number = types.iter().any(|t| t == "number");
+    let names: Vec<String> = types
+        .iter()
+        .filter(|t| !(t.as_str() == "null" && types.len() > 1))
+        .filter(|t| !(t.as_str() == "integer" && has_number))
+        .map(|t| type_word(t))
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => "a value".into(),
     }
 }
 
@@ -335,5 +476,7 @@ fn description_of(node: &Value) -> Option<String> {
     }
     let target = node.get("$ref")?.as_str()?.strip_prefix("#/$defs/")?;
     let def = SCHEMA.get("$defs")?.get(target)?;
-    def.get("description").and_then(Value::as_str).map(|d| d.replace('\n', " "))
+    def.get("description")
+        .and_then(Value::as_str)
+        .map(|d| d.replace('\n', " "))
 }

@@ -266,9 +266,12 @@ impl Builder<'_> {
             Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
                 if self.key_expected() {
                     self.diags.push(
-                        Diagnostic::error(self.parent_pointer(), "complex (non-scalar) mapping keys are not supported")
-                            .with_span(span)
-                            .with_help("use a plain string as the key"),
+                        Diagnostic::error(
+                            self.parent_pointer(),
+                            "complex (non-scalar) mapping keys are not supported",
+                        )
+                        .with_span(span)
+                        .with_help("use a plain string as the key"),
                     );
                 }
                 let pointer = self.child_pointer();
@@ -292,7 +295,9 @@ impl Builder<'_> {
                 self.stack.push(frame);
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                let Some(frame) = self.stack.pop() else { return };
+                let Some(frame) = self.stack.pop() else {
+                    return;
+                };
                 let (pointer, start, anchor, value) = match frame {
                     Frame::Map {
                         pointer,
@@ -436,9 +441,12 @@ impl Builder<'_> {
             Ok(v) => v,
             Err(what) => {
                 self.diags.push(
-                    Diagnostic::error(pointer, format!("`{text}` is {what}, which cannot be used here"))
-                        .with_span(span)
-                        .with_help("use a finite number, or quote the value to make it a string"),
+                    Diagnostic::error(
+                        pointer,
+                        format!("`{text}` is {what}, which cannot be used here"),
+                    )
+                    .with_span(span)
+                    .with_help("use a finite number, or quote the value to make it a string"),
                 );
                 Value::Null
             }
@@ -447,7 +455,13 @@ impl Builder<'_> {
 
     /// Narrows a scalar's span to a byte range inside it when the scalar is
     /// written verbatim in the source (plain, single line).
-    fn sub_span(&self, span: Span, raw: &str, style: ScalarStyle, range: std::ops::Range<usize>) -> Span {
+    fn sub_span(
+        &self,
+        span: Span,
+        raw: &str,
+        style: ScalarStyle,
+        range: std::ops::Range<usize>,
+    ) -> Span {
         let offset = match style {
             ScalarStyle::Plain => 0,
             ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => 1,
@@ -543,7 +557,8 @@ mod tests {
 
     #[test]
     fn resolves_core_schema_scalars() {
-        let d = doc("a: 1\nb: 1.5\nc: true\nd: ~\ne: '1'\nf: 250/s\ng: 0x10\nh: -3\ni: 1e3\n").unwrap();
+        let d =
+            doc("a: 1\nb: 1.5\nc: true\nd: ~\ne: '1'\nf: 250/s\ng: 0x10\nh: -3\ni: 1e3\n").unwrap();
         assert_eq!(
             d.value,
             serde_json::json!({"a":1,"b":1.5,"c":true,"d":null,"e":"1","f":"250/s","g":16,"h":-3,"i":1000.0})
@@ -571,8 +586,12 @@ mod tests {
 
     #[test]
     fn anchors_aliases_and_merge_keys() {
-        let d = doc("base: &b {workers: 4, mode: direct_sqs}\np:\n  <<: *b\n  workers: 8\nq: *b\n").unwrap();
-        assert_eq!(d.value["p"], serde_json::json!({"workers": 8, "mode": "direct_sqs"}));
+        let d = doc("base: &b {workers: 4, mode: direct_sqs}\np:\n  <<: *b\n  workers: 8\nq: *b\n")
+            .unwrap();
+        assert_eq!(
+            d.value["p"],
+            serde_json::json!({"workers": 8, "mode": "direct_sqs"})
+        );
         assert_eq!(d.value["q"]["workers"], 4);
     }
 

@@ -9,11 +9,11 @@ use std::fmt;
 use std::time::Duration;
 
 /// Grammar of a rate, shared by the JSON Schema and the help text.
-pub const RATE_PATTERN: &str = r"^\s*(max|[0-9]+(\.[0-9]+)?\s*[kKM]?\s*/\s*(s|sec|second|m|min|minute|h|hour))\s*$";
+pub const RATE_PATTERN: &str =
+    r"^\s*(max|[0-9]+(\.[0-9]+)?\s*[kKM]?\s*/\s*(s|sec|second|m|min|minute|h|hour))\s*$";
 pub const RATE_HELP: &str = "write a rate as <number>/s, <number>/min or <number>/h, with an optional k or M multiplier (`250/s`, `15k/min`, `0/s` for idle) or `max`";
 pub const DURATION_PATTERN: &str = r"^\s*[0-9]+\s*[a-zA-Zµ]+(\s*[0-9]+\s*[a-zA-Zµ]+)*\s*$";
-pub const DURATION_HELP: &str =
-    "write a duration with units, e.g. `500ms`, `30s`, `1m30s`, `2h`";
+pub const DURATION_HELP: &str = "write a duration with units, e.g. `500ms`, `30s`, `1m30s`, `2h`";
 
 /// A message rate in messages per second, or the closed-model `max`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,7 +128,7 @@ pub fn parse_percentile(text: &str) -> Result<f64, String> {
         .parse()
         .map_err(|_| format!("`{t}` is not a percentile"))?;
     if v <= 0.0 || v > 100.0 || !v.is_finite() {
-        return Err(format!("`{t}` is outside p0..p100"));
+        return Err(format!("`{t}` must be above p0 and at most p100"));
     }
     Ok(v)
 }
@@ -147,7 +147,11 @@ mod tests {
         assert!(parse_rate("-5/s").unwrap_err().contains("negative"));
         assert!(parse_rate("NaN/s").is_err());
         assert!(parse_rate("250").is_err());
-        assert!(parse_rate("250/d").unwrap_err().contains("unknown time unit"));
+        assert!(
+            parse_rate("250/d")
+                .unwrap_err()
+                .contains("unknown time unit")
+        );
     }
 
     #[test]

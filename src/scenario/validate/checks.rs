@@ -5,25 +5,43 @@ use std::time::Duration;
 use super::Ctx;
 use crate::scenario::model::{Assertion, Expect, ReportConfig, ReportFormat, ThroughputFloor};
 use crate::scenario::schema_check::closest;
-use crate::scenario::spec::assertions::{ExpectSpec, AssertionSpec};
+use crate::scenario::spec::assertions::{AssertionSpec, ExpectSpec};
 use crate::scenario::spec::{AmountSpec, ScenarioSpec};
 use crate::scenario::units::{
     Amount, DURATION_HELP, RateValue, parse_amount, parse_duration, parse_percentile, parse_rate,
 };
 
-pub(super) fn assertions(cx: &mut Ctx<'_>, spec: &ScenarioSpec, queues: &[String]) -> Vec<Assertion> {
+pub(super) fn assertions(
+    cx: &mut Ctx<'_>,
+    spec: &ScenarioSpec,
+    queues: &[String],
+) -> Vec<Assertion> {
     let phases: Vec<String> = spec.phases.iter().map(|p| p.name.clone()).collect();
     let streams: Vec<String> = spec.streams.iter().map(|s| s.name.clone()).collect();
     let mut out = Vec::new();
     for (i, a) in spec.assertions.iter().enumerate() {
         let ptr = format!("/assertions/{i}");
-        let mut r = Refs { cx, ptr: &ptr, ok: true };
+        let mut r = Refs {
+            cx,
+            ptr: &ptr,
+            ok: true,
+        };
         let assertion = match a {
-            AssertionSpec::Arrivals { queue, expect, tolerance, within, phase } => {
+            AssertionSpec::Arrivals {
+                queue,
+                expect,
+                tolerance,
+                within,
+                phase,
+            } => {
                 r.name("queue", Some(queue.as_str()), queues, "queue", "queues are created by a `create_queue` setup step or named by a stream's `queue`");
                 r.name("phase", phase.as_deref(), &phases, "phase", "");
-                let tolerance = tolerance.as_ref().map_or(Some(Amount::Count(0)), |t| r.amount("tolerance", t));
-                let within = within.as_ref().map_or(Some(Duration::from_secs(30)), |w| r.duration("within", &w.0));
+                let tolerance = tolerance
+                    .as_ref()
+                    .map_or(Some(Amount::Count(0)), |t| r.amount("tolerance", t));
+                let within = within.as_ref().map_or(Some(Duration::from_secs(30)), |w| {
+                    r.duration("within", &w.0)
+                });
                 Assertion::Arrivals {
                     queue: queue.clone(),
                     expect: match expect {
@@ -39,7 +57,11 @@ pub(super) fn assertions(cx: &mut Ctx<'_>, spec: &ScenarioSpec, queues: &[String
                 r.name("phase", phase.as_deref(), &phases, "phase", "");
                 r.name("stream", stream.as_deref(), &streams, "stream", "");
                 let floor = if let Some(p) = min.trim().strip_suffix('%') {
-                    p.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).map(ThroughputFloor::PercentOfTarget)
+                    p.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && *v >= 0.0)
+                        .map(ThroughputFloor::PercentOfTarget)
                 } else {
                     match parse_rate(min) {
                         Ok(RateValue::PerSecond(v)) => Some(ThroughputFloor::Absolute(v)),
@@ -55,36 +77,67 @@ pub(super) fn assertions(cx: &mut Ctx<'_>, spec: &ScenarioSpec, queues: &[String
                     min: floor.unwrap_or(ThroughputFloor::Absolute(0.0)),
                 }
             }
-            AssertionSpec::Latency { metric, percentile, max, phase } => {
+            AssertionSpec::Latency {
+                metric,
+                percentile,
+                max,
+                phase,
+            } => {
                 r.name("phase", phase.as_deref(), &phases, "phase", "");
                 let pct = match parse_percentile(percentile) {
                     Ok(p) => p,
                     Err(e) => {
-                        r.fail("percentile", format!("invalid percentile: {e}"), "write `p50`, `p99` or `p99.9`");
+                        r.fail(
+                            "percentile",
+                            format!("invalid percentile: {e}"),
+                            "write `p50`, `p99` or `p99.9`",
+                        );
                         0.0
                     }
                 };
                 let max = r.duration("max", &max.0);
-                Assertion::Latency { metric: *metric, percentile: pct, max: max.unwrap_or_default(), phase: phase.clone() }
+                Assertion::Latency {
+                    metric: *metric,
+                    percentile: pct,
+                    max: max.unwrap_or_default(),
+                    phase: phase.clone(),
+                }
             }
             AssertionSpec::Errors { max, phase } => {
                 r.name("phase", phase.as_deref(), &phases, "phase", "");
                 let max = r.amount("max", max);
-                Assertion::Errors { max: max.unwrap_or(Amount::Count(0)), phase: phase.clone() }
+                Assertion::Errors {
+                    max: max.unwrap_or(Amount::Count(0)),
+                    phase: phase.clone(),
+                }
             }
             AssertionSpec::Dropped { max, phase } => {
                 r.name("phase", phase.as_deref(), &phases, "phase", "");
                 let max = r.amount("max", max);
-                Assertion::Dropped { max: max.unwrap_or(Amount::Count(0)), phase: phase.clone() }
+                Assertion::Dropped {
+                    max: max.unwrap_or(Amount::Count(0)),
+                    phase: phase.clone(),
+                }
             }
             AssertionSpec::Duplicates { max, queue } => {
                 r.name("queue", queue.as_deref(), queues, "queue", "");
                 let max = r.amount("max", max);
-                Assertion::Duplicates { max: max.unwrap_or(Amount::Count(0)), queue: queue.clone() }
+                Assertion::Duplicates {
+                    max: max.unwrap_or(Amount::Count(0)),
+                    queue: queue.clone(),
+                }
             }
-            AssertionSpec::QueueDepth { queue, dead_letter, max } => {
+            AssertionSpec::QueueDepth {
+                queue,
+                dead_letter,
+                max,
+            } => {
                 r.name("queue", Some(queue), queues, "queue", "");
-                Assertion::QueueDepth { queue: queue.clone(), dead_letter: dead_letter.unwrap_or(false), max: *max }
+                Assertion::QueueDepth {
+                    queue: queue.clone(),
+                    dead_letter: dead_letter.unwrap_or(false),
+                    max: *max,
+                }
             }
         };
         if r.ok {
@@ -127,7 +180,11 @@ impl Refs<'_, '_> {
         match parse_amount(&a.as_text()) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.fail(key, format!("invalid amount: {e}"), "write a count (`12`) or a percentage (`0.5%`)");
+                self.fail(
+                    key,
+                    format!("invalid amount: {e}"),
+                    "write a count (`12`) or a percentage (`0.5%`)",
+                );
                 None
             }
         }
@@ -147,9 +204,16 @@ impl Refs<'_, '_> {
 pub(super) fn report(spec: &ScenarioSpec) -> ReportConfig {
     let r = spec.report.as_ref();
     ReportConfig {
-        dir: r.and_then(|r| r.dir.clone()).unwrap_or_else(|| "reports/".into()),
+        dir: r
+            .and_then(|r| r.dir.clone())
+            .unwrap_or_else(|| "reports/".into()),
         formats: r.and_then(|r| r.formats.clone()).unwrap_or_else(|| {
-            vec![ReportFormat::Json, ReportFormat::Markdown, ReportFormat::Html, ReportFormat::Junit]
+            vec![
+                ReportFormat::Json,
+                ReportFormat::Markdown,
+                ReportFormat::Html,
+                ReportFormat::Junit,
+            ]
         }),
     }
 }

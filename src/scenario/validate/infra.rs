@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::Ctx;
 use crate::scenario::model::{
-    ConnectorConfig, ConnectorState, ConnectorWait, DeadLetter, FileRef, SchemaFile, SetupStep, SubjectStrategy,
-    TeardownStep, Topic,
+    ConnectorConfig, ConnectorState, ConnectorWait, DeadLetter, FileRef, SchemaFile, SetupStep,
+    SubjectStrategy, TeardownStep, Topic,
 };
 use crate::scenario::spec::{PropValue, SetupStepSpec, StreamSpec, TeardownStepSpec};
 use crate::scenario::units::{DURATION_HELP, parse_duration};
@@ -20,7 +20,9 @@ pub(super) fn setup(cx: &mut Ctx<'_>, steps: &[SetupStepSpec]) -> Vec<SetupStep>
 }
 
 fn props(map: &indexmap::IndexMap<String, PropValue>) -> Vec<(String, String)> {
-    map.iter().map(|(k, v)| (k.clone(), v.to_prop_string())).collect()
+    map.iter()
+        .map(|(k, v)| (k.clone(), v.to_prop_string()))
+        .collect()
 }
 
 fn step(cx: &mut Ctx<'_>, ptr: &str, s: &SetupStepSpec) -> Option<SetupStep> {
@@ -63,8 +65,16 @@ fn step(cx: &mut Ctx<'_>, ptr: &str, s: &SetupStepSpec) -> Option<SetupStep> {
                 match crate::scenario::avsc::load(&file.resolved, &file.written) {
                     Ok((_, record_name)) => schemas.push(SchemaFile { file, record_name }),
                     Err(e) => {
-                        let at = if path.is_some() { format!("{ptr}/path") } else { format!("{ptr}/files/{j}") };
-                        cx.error(&at, e.to_string(), "every schema registered must be a valid Avro record schema");
+                        let at = if path.is_some() {
+                            format!("{ptr}/path")
+                        } else {
+                            format!("{ptr}/files/{j}")
+                        };
+                        cx.error(
+                            &at,
+                            e.to_string(),
+                            "every schema registered must be a valid Avro record schema",
+                        );
                     }
                 }
             }
@@ -154,7 +164,11 @@ fn step(cx: &mut Ctx<'_>, ptr: &str, s: &SetupStepSpec) -> Option<SetupStep> {
                         Some(t) => match parse_duration(&t.0) {
                             Ok(d) => d,
                             Err(e) => {
-                                cx.error(&format!("{ptr}/wait/timeout"), format!("invalid duration: {e}"), DURATION_HELP);
+                                cx.error(
+                                    &format!("{ptr}/wait/timeout"),
+                                    format!("invalid duration: {e}"),
+                                    DURATION_HELP,
+                                );
                                 return None;
                             }
                         },
@@ -180,7 +194,11 @@ fn schema_dir(cx: &mut Ctx<'_>, ptr: &str, dir: &str) -> Option<Vec<FileRef>> {
     let entries = match std::fs::read_dir(&base.resolved) {
         Ok(e) => e,
         Err(e) => {
-            cx.error(ptr, format!("cannot read schema folder `{dir}`: {e}"), "paths are relative to the scenario file's folder");
+            cx.error(
+                ptr,
+                format!("cannot read schema folder `{dir}`: {e}"),
+                "paths are relative to the scenario file's folder",
+            );
             return None;
         }
     };
@@ -191,11 +209,24 @@ fn schema_dir(cx: &mut Ctx<'_>, ptr: &str, dir: &str) -> Option<Vec<FileRef>> {
         .collect();
     names.sort();
     if names.is_empty() {
-        cx.error(ptr, format!("schema folder `{dir}` holds no `.avsc` files"), "point `path` at the folder with your Avro schemas");
+        cx.error(
+            ptr,
+            format!("schema folder `{dir}` holds no `.avsc` files"),
+            "point `path` at the folder with your Avro schemas",
+        );
         return None;
     }
-    let prefix = if dir.ends_with('/') { dir.to_string() } else { format!("{dir}/") };
-    Some(names.iter().map(|n| cx.file(&format!("{prefix}{n}"))).collect())
+    let prefix = if dir.ends_with('/') {
+        dir.to_string()
+    } else {
+        format!("{dir}/")
+    };
+    Some(
+        names
+            .iter()
+            .map(|n| cx.file(&format!("{prefix}{n}")))
+            .collect(),
+    )
 }
 
 fn connector_file(cx: &mut Ctx<'_>, ptr: &str, written: &str) -> Option<ConnectorConfig> {
@@ -203,26 +234,43 @@ fn connector_file(cx: &mut Ctx<'_>, ptr: &str, written: &str) -> Option<Connecto
     let text = match std::fs::read_to_string(&file.resolved) {
         Ok(t) => t,
         Err(e) => {
-            cx.error(ptr, format!("cannot read connector config `{written}`: {e}"), "paths are relative to the scenario file's folder");
+            cx.error(
+                ptr,
+                format!("cannot read connector config `{written}`: {e}"),
+                "paths are relative to the scenario file's folder",
+            );
             return None;
         }
     };
     let value: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            cx.error(ptr, format!("`{written}` is not valid JSON: {e}"), "a connector config file is a JSON object of string settings");
+            cx.error(
+                ptr,
+                format!("`{written}` is not valid JSON: {e}"),
+                "a connector config file is a JSON object of string settings",
+            );
             return None;
         }
     };
     // Accept both the bare config object and the `{"name":…, "config":{…}}` form of POST /connectors.
     let obj = value.get("config").unwrap_or(&value);
     let Some(map) = obj.as_object() else {
-        cx.error(ptr, format!("`{written}` is not a JSON object"), "a connector config file is a JSON object of string settings");
+        cx.error(
+            ptr,
+            format!("`{written}` is not a JSON object"),
+            "a connector config file is a JSON object of string settings",
+        );
         return None;
     };
     let config = map
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), String::from)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), String::from),
+            )
+        })
         .collect();
     Some(ConnectorConfig::File { file, config })
 }
@@ -231,11 +279,21 @@ pub(super) fn teardown(steps: &[TeardownStepSpec]) -> Vec<TeardownStep> {
     steps
         .iter()
         .map(|s| match s {
-            TeardownStepSpec::DeleteConnector { name } => TeardownStep::DeleteConnector { name: name.clone() },
-            TeardownStepSpec::PauseConnector { name } => TeardownStep::PauseConnector { name: name.clone() },
-            TeardownStepSpec::DeleteTopics { topics } => TeardownStep::DeleteTopics { topics: topics.clone() },
-            TeardownStepSpec::DeleteQueue { name } => TeardownStep::DeleteQueue { name: name.clone() },
-            TeardownStepSpec::PurgeQueue { name } => TeardownStep::PurgeQueue { name: name.clone() },
+            TeardownStepSpec::DeleteConnector { name } => {
+                TeardownStep::DeleteConnector { name: name.clone() }
+            }
+            TeardownStepSpec::PauseConnector { name } => {
+                TeardownStep::PauseConnector { name: name.clone() }
+            }
+            TeardownStepSpec::DeleteTopics { topics } => TeardownStep::DeleteTopics {
+                topics: topics.clone(),
+            },
+            TeardownStepSpec::DeleteQueue { name } => {
+                TeardownStep::DeleteQueue { name: name.clone() }
+            }
+            TeardownStepSpec::PurgeQueue { name } => {
+                TeardownStep::PurgeQueue { name: name.clone() }
+            }
         })
         .collect()
 }
@@ -245,7 +303,9 @@ pub(super) fn known_queues(setup: &[SetupStepSpec], streams: &[StreamSpec]) -> V
     let mut out: Vec<String> = setup
         .iter()
         .flat_map(|s| match s {
-            SetupStepSpec::CreateQueue { name, dead_letter, .. } => {
+            SetupStepSpec::CreateQueue {
+                name, dead_letter, ..
+            } => {
                 let mut v = vec![name.clone()];
                 v.extend(dead_letter.as_ref().map(|d| d.name.clone()));
                 v

@@ -37,14 +37,24 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// An error located at the value of `pointer`.
-    pub(crate) fn error(&mut self, pointer: &str, message: impl Into<String>, help: impl Into<String>) {
+    pub(crate) fn error(
+        &mut self,
+        pointer: &str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         let mut d = Diagnostic::error(pointer, message).with_help(help);
         d.span = self.doc.spans.value(pointer);
         self.diags.push(d);
     }
 
     /// An error located at the key of `pointer` (for whole entries).
-    pub(crate) fn error_at_key(&mut self, pointer: &str, message: impl Into<String>, help: impl Into<String>) {
+    pub(crate) fn error_at_key(
+        &mut self,
+        pointer: &str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         let mut d = Diagnostic::error(pointer, message).with_help(help);
         d.span = self.doc.spans.key(pointer);
         self.diags.push(d);
@@ -59,7 +69,12 @@ impl Ctx<'_> {
     }
 
     /// Reports names that appear twice in a list (`/phases/N/name`).
-    pub(crate) fn unique_names<'n>(&mut self, list: &str, what: &str, names: impl Iterator<Item = &'n str>) {
+    pub(crate) fn unique_names<'n>(
+        &mut self,
+        list: &str,
+        what: &str,
+        names: impl Iterator<Item = &'n str>,
+    ) {
         let mut seen = HashSet::new();
         for (i, name) in names.enumerate() {
             if !seen.insert(name) {
@@ -103,7 +118,11 @@ pub fn validate(
             .any(|s| matches!(s, SetupStepSpec::RegisterSchemas { .. }));
     let targets = targets(spec, uses_registry);
 
-    cx.unique_names("streams", "stream", spec.streams.iter().map(|s| s.name.as_str()));
+    cx.unique_names(
+        "streams",
+        "stream",
+        spec.streams.iter().map(|s| s.name.as_str()),
+    );
     let streams: Vec<Stream> = spec
         .streams
         .iter()
@@ -121,9 +140,9 @@ pub fn validate(
     // Without a registry, Kafka payloads need a pinned schema id for the wire format.
     if !uses_registry && streams.len() == spec.streams.len() {
         for (i, s) in streams.iter().enumerate() {
-            let on_kafka = phases.iter().any(|p| {
-                p.mode == super::model::Mode::KafkaViaConnect && p.streams.contains(&i)
-            });
+            let on_kafka = phases
+                .iter()
+                .any(|p| p.mode == super::model::Mode::KafkaViaConnect && p.streams.contains(&i));
             if on_kafka && s.schema_id.is_none() {
                 cx.error_at_key(
                     &format!("/streams/{i}/name"),
@@ -236,11 +255,19 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
             let file = cx.file(written);
             let p = format!("{ptr}/imports/{j}");
             if !written.ends_with(".rhai") {
-                cx.error(&p, format!("`{written}` is not a Rhai module"), "imports are `.rhai` files, e.g. `generators/pokemon.rhai`");
+                cx.error(
+                    &p,
+                    format!("`{written}` is not a Rhai module"),
+                    "imports are `.rhai` files, e.g. `generators/pokemon.rhai`",
+                );
                 return None;
             }
             if !file.resolved.is_file() {
-                cx.error(&p, format!("cannot find Rhai module `{written}`"), "paths are relative to the scenario file's folder");
+                cx.error(
+                    &p,
+                    format!("cannot find Rhai module `{written}`"),
+                    "paths are relative to the scenario file's folder",
+                );
                 return None;
             }
             let module = Path::new(written)
@@ -283,7 +310,11 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
         .filter_map(|(path, expr)| {
             let p = pointer_push(&format!("{ptr}/overrides"), path);
             if expr.trim().is_empty() {
-                cx.error(&p, format!("the override of `{path}` is empty"), "write a Rhai expression, e.g. `uniform(1, 100)`");
+                cx.error(
+                    &p,
+                    format!("the override of `{path}` is empty"),
+                    "write a Rhai expression, e.g. `uniform(1, 100)`",
+                );
                 return None;
             }
             let field_type = check_path(cx, &p, path)?;
@@ -295,12 +326,19 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
         })
         .collect();
     let key = match &spec.key {
-        None | Some(KeySpec::Kind { kind: KeyKind::None }) => Key::None,
-        Some(KeySpec::Kind { kind: KeyKind::Random }) => Key::Random,
+        None
+        | Some(KeySpec::Kind {
+            kind: KeyKind::None,
+        }) => Key::None,
+        Some(KeySpec::Kind {
+            kind: KeyKind::Random,
+        }) => Key::Random,
         Some(KeySpec::Expr { expr }) => Key::Expr { expr: expr.clone() },
         Some(KeySpec::Field { field }) => {
             check_path(cx, &format!("{ptr}/key/field"), field);
-            Key::Field { path: split_path(field) }
+            Key::Field {
+                path: split_path(field),
+            }
         }
     };
     let default_topic = format!(
@@ -317,7 +355,11 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
         topic: spec.topic.clone().unwrap_or(default_topic),
         queue: spec.queue.clone(),
         key,
-        headers: spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        headers: spec
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         weight: spec.weight.unwrap_or(1.0),
         imports,
         overrides,

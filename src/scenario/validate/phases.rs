@@ -14,7 +14,11 @@ pub(super) fn phases(
     stream_names: &[String],
     streams: &[Stream],
 ) -> Vec<Phase> {
-    cx.unique_names("phases", "phase", spec.phases.iter().map(|p| p.name.as_str()));
+    cx.unique_names(
+        "phases",
+        "phase",
+        spec.phases.iter().map(|p| p.name.as_str()),
+    );
     let mut mode = Mode::KafkaViaConnect;
     let mut workers = DEFAULT_WORKERS;
     let mut out = Vec::new();
@@ -58,13 +62,21 @@ fn phase(
         }
         Ok(d) => Some(d),
         Err(e) => {
-            cx.error(&format!("{ptr}/duration"), format!("invalid duration: {e}"), DURATION_HELP);
+            cx.error(
+                &format!("{ptr}/duration"),
+                format!("invalid duration: {e}"),
+                DURATION_HELP,
+            );
             None
         }
     };
     let load = load(cx, &format!("{ptr}/rate"), &p.rate, duration);
     if workers == 0 {
-        cx.error(&format!("{ptr}/workers"), "a phase needs at least 1 worker", "set `workers: 1` or more");
+        cx.error(
+            &format!("{ptr}/workers"),
+            "a phase needs at least 1 worker",
+            "set `workers: 1` or more",
+        );
     }
 
     let active: Vec<usize> = match &p.streams {
@@ -82,9 +94,13 @@ fn phase(
                     None => {
                         let help = match closest(name, stream_names) {
                             Some(b) => format!("did you mean `{b}`?"),
-                            None => format!("defined streams: {}", stream_names.join(", ")),
+                            None => format!("defined streams: {}", dedup(stream_names).join(", ")),
                         };
-                        cx.error(&format!("{ptr}/streams/{j}"), format!("unknown stream `{name}`"), help);
+                        cx.error(
+                            &format!("{ptr}/streams/{j}"),
+                            format!("unknown stream `{name}`"),
+                            help,
+                        );
                     }
                 }
             }
@@ -105,8 +121,14 @@ fn phase(
             {
                 cx.error_at_key(
                     &format!("{ptr}/name"),
-                    format!("phase `{}` sends directly to SQS but stream `{}` has no queue", p.name, s.name),
-                    format!("add `queue: <name>` to stream `{}`, or use mode `kafka_via_connect` here", s.name),
+                    format!(
+                        "phase `{}` sends directly to SQS but stream `{}` has no queue",
+                        p.name, s.name
+                    ),
+                    format!(
+                        "add `queue: <name>` to stream `{}`, or use mode `kafka_via_connect` here",
+                        s.name
+                    ),
                 );
             }
         }
@@ -150,7 +172,7 @@ fn load(cx: &mut Ctx<'_>, ptr: &str, spec: &RateSpec, duration: Option<Duration>
     match spec {
         RateSpec::Shorthand(r) => Some(match rate(cx, ptr, r)? {
             RateValue::Max => Load::Max,
-            RateValue::PerSecond(v) if v == 0.0 => Load::Rate(RateShape::Idle),
+            RateValue::PerSecond(0.0) => Load::Rate(RateShape::Idle),
             RateValue::PerSecond(v) => Load::Rate(RateShape::Constant { rate: v }),
         }),
         RateSpec::Shape(RateShapeSpec::Max {}) => Some(Load::Max),
@@ -172,7 +194,11 @@ fn load(cx: &mut Ctx<'_>, ptr: &str, spec: &RateSpec, duration: Option<Duration>
                 let at = match parse_duration(&s.at.0) {
                     Ok(d) => Some(d),
                     Err(e) => {
-                        cx.error(&format!("{sp}/at"), format!("invalid duration: {e}"), DURATION_HELP);
+                        cx.error(
+                            &format!("{sp}/at"),
+                            format!("invalid duration: {e}"),
+                            DURATION_HELP,
+                        );
                         None
                     }
                 };
@@ -217,4 +243,14 @@ fn load(cx: &mut Ctx<'_>, ptr: &str, spec: &RateSpec, duration: Option<Duration>
             ok.then_some(Load::Rate(RateShape::Steps { steps: out }))
         }
     }
+}
+
+fn dedup(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if !out.contains(n) {
+            out.push(n.clone());
+        }
+    }
+    out
 }

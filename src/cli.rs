@@ -27,6 +27,12 @@ pub enum Color {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SampleFormat {
+    Json,
+    Hex,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     Text,
     Json,
@@ -68,6 +74,25 @@ pub enum Command {
     },
     /// Print the scenario JSON Schema (for editors: yaml-language-server).
     Schema,
+    /// Print generated records of a stream (deterministic: same seed, same records).
+    Sample {
+        /// Scenario file.
+        file: PathBuf,
+        /// Stream to sample. Default: the first stream.
+        #[arg(long)]
+        stream: Option<String>,
+        /// Number of records.
+        #[arg(short = 'n', long, default_value_t = 5)]
+        count: u64,
+        /// First sequence number.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Output: JSON lines (the direct-SQS body) or hex of the Kafka payload (Confluent wire format).
+        #[arg(long, value_enum, default_value_t = SampleFormat::Json)]
+        format: SampleFormat,
+        #[command(flatten)]
+        args: ScenarioArgs,
+    },
     /// Run a scenario (not built yet: validates and prints the plan, then exits 3).
     Run {
         /// Scenario file.

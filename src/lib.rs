@@ -14,10 +14,12 @@
 //! - [`scenario`]: the file format, located diagnostics, validation
 //! - [`plan`]: the immutable timed plan and its text form
 //! - [`datagen`]: record *n* of a stream as a pure function of (seed, stream, n)
+//! - [`encode`]: Confluent wire format for Kafka payloads
 //! - [`cli`]: clap types; [`ops`]: one function per command; [`exit`]: exit codes
 
 pub mod cli;
 pub mod datagen;
+pub mod encode;
 pub mod exit;
 pub mod ops;
 pub mod plan;

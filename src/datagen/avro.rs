@@ -138,6 +138,11 @@ impl AvroGenerator {
         Ok(out)
     }
 
+    /// The value as plain JSON (see `json.rs`): the body of direct SQS messages.
+    pub fn to_json(&self, value: &Value) -> serde_json::Value {
+        super::json::to_json(&self.graph, self.graph.root, value)
+    }
+
     /// Like [`Self::encode`], appending to `out` (reuse one buffer per worker).
     pub fn encode_into(&self, value: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         datum::encode(&self.graph, self.graph.root, value, out)

@@ -8,6 +8,8 @@
 //!     logical.rs   decimal, uuid, date/time/timestamp, duration values (fixed base epoch)
 //!     default.rs   field "default" JSON ─▶ Value
 //!     datum.rs     Value ─▶ Avro binary with sorted map keys (byte-deterministic)
+//!     json.rs      Value ─▶ plain JSON (unions unwrapped, decimals scaled) for SQS bodies
+//!   record.rs    StreamRecords: a scenario stream's record(seq) with its envelope (event id)
 //!   draw.rs      value-stable sampling (ranges, floats, strings) over a raw RNG
 //! ```
 //!
@@ -22,10 +24,13 @@ mod compile;
 mod datum;
 mod default;
 pub mod draw;
+mod json;
 mod logical;
+pub mod record;
 pub mod seed;
 mod termination;
 
 pub use avro::{AvroGenerator, GenConfig, GenError};
 pub use datum::EncodeError;
+pub use record::{Record, StreamRecords};
 pub use seed::{RecordRng, StreamSeed};

@@ -1,5 +1,7 @@
 //! One function per command; glue between the CLI, the library and stdout.
 
+pub mod sample;
+
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -24,6 +26,27 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             per_second,
             args,
         } => Ok(plan(&file, format, per_second, &args, fancy)),
+        Command::Sample {
+            file,
+            stream,
+            count,
+            from,
+            format,
+            args,
+        } => {
+            let Ok(scenario) = load(&file, &args, fancy) else {
+                return Ok(Exit::Invalid);
+            };
+            let mut out = std::io::stdout().lock();
+            Ok(sample::sample(
+                &scenario,
+                stream.as_deref(),
+                from,
+                count,
+                format,
+                &mut out,
+            ))
+        }
         Command::Schema => {
             println!("{}", schema_json());
             Ok(Exit::Passed)

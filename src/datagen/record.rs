@@ -1,0 +1,70 @@
+//! One stream's records: generator + seed + envelope, as a pure function of `seq`.
+
+use apache_avro::Schema;
+use apache_avro::types::Value;
+use uuid::Uuid;
+
+use super::{AvroGenerator, GenConfig, GenError, StreamSeed};
+use crate::scenario::model::Stream;
+
+/// A generated record and its envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub seq: u64,
+    pub event_id: Uuid,
+    pub value: Value,
+}
+
+/// Produces record `seq` of a stream. `Send + Sync`: share one per stream.
+#[derive(Debug)]
+pub struct StreamRecords {
+    seed: StreamSeed,
+    generator: AvroGenerator,
+    /// The schema has a top-level `event_id` field to fill with the envelope id.
+    event_id_field: Option<EventIdField>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum EventIdField {
+    String,
+    Uuid,
+}
+
+impl StreamRecords {
+    pub fn new(stream: &Stream, seed: u64) -> Result<Self, GenError> {
+        let generator = AvroGenerator::new(&stream.schema, GenConfig::default())?;
+        let event_id_field = match generator.field_schema(&["event_id"]) {
+            Some(Schema::Uuid(_)) => Some(EventIdField::Uuid),
+            Some(Schema::String) => Some(EventIdField::String),
+            _ => None,
+        };
+        Ok(Self {
+            seed: StreamSeed::new(seed, &stream.name),
+            generator,
+            event_id_field,
+        })
+    }
+
+    pub fn generator(&self) -> &AvroGenerator {
+        &self.generator
+    }
+
+    /// Record `seq`: the same (seed, stream, seq) always gives the same record.
+    pub fn record(&self, seq: u64) -> Record {
+        let event_id = self.seed.event_id(seq);
+        let mut value = self.generator.generate(&mut self.seed.record_rng(seq));
+        if let (Some(kind), Value::Record(fields)) = (self.event_id_field, &mut value)
+            && let Some((_, v)) = fields.iter_mut().find(|(name, _)| name == "event_id")
+        {
+            *v = match kind {
+                EventIdField::Uuid => Value::Uuid(event_id),
+                EventIdField::String => Value::String(event_id.to_string()),
+            };
+        }
+        Record {
+            seq,
+            event_id,
+            value,
+        }
+    }
+}

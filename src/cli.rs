@@ -93,10 +93,19 @@ pub enum Command {
         #[command(flatten)]
         args: ScenarioArgs,
     },
-    /// Run a scenario (not built yet: validates and prints the plan, then exits 3).
+    /// Run a scenario. Without real Kafka/SQS sinks yet, pass `--sink null` or `--sink file:DIR`.
     Run {
         /// Scenario file.
         file: PathBuf,
+        /// Send to `null` (discard), `file:DIR` (JSON lines per route) instead of Kafka/SQS.
+        #[arg(long, value_name = "null|file:DIR", value_parser = parse_sink)]
+        sink: Option<SinkArg>,
+        /// How long in-flight sends may finish after Ctrl-C / SIGTERM.
+        #[arg(long, default_value = "10s", value_parser = parse_grace)]
+        grace: std::time::Duration,
+        /// Also write the run summary as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
         #[command(flatten)]
         args: ScenarioArgs,
     },
@@ -107,4 +116,25 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(format!("expected KEY=VALUE, got `{s}`")),
     }
+}
+
+/// `--sink` values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkArg {
+    Null,
+    File(PathBuf),
+}
+
+fn parse_sink(s: &str) -> Result<SinkArg, String> {
+    match s {
+        "null" => Ok(SinkArg::Null),
+        _ => match s.strip_prefix("file:") {
+            Some(dir) if !dir.is_empty() => Ok(SinkArg::File(PathBuf::from(dir))),
+            _ => Err(format!("expected `null` or `file:DIR`, got `{s}`")),
+        },
+    }
+}
+
+fn parse_grace(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration ({e}); e.g. `10s`"))
 }

@@ -15,12 +15,16 @@
 //! - [`plan`]: the immutable timed plan and its text form
 //! - [`datagen`]: record *n* of a stream as a pure function of (seed, stream, n)
 //! - [`encode`]: Confluent wire format for Kafka payloads
+//! - [`engine`]: the run: schedule → workers → sinks → recorder → RunSummary
+//! - [`sink`]: destinations (memory, file, null); Kafka and SQS to come
 //! - [`cli`]: clap types; [`ops`]: one function per command; [`exit`]: exit codes
 
 pub mod cli;
 pub mod datagen;
 pub mod encode;
+pub mod engine;
 pub mod exit;
 pub mod ops;
 pub mod plan;
 pub mod scenario;
+pub mod sink;

@@ -1,5 +1,6 @@
 //! One function per command; glue between the CLI, the library and stdout.
 
+pub mod run;
 pub mod sample;
 
 use std::collections::BTreeMap;
@@ -51,15 +52,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             println!("{}", schema_json());
             Ok(Exit::Passed)
         }
-        Command::Run { file, args } => {
+        Command::Run {
+            file,
+            sink,
+            grace,
+            summary_json,
+            args,
+        } => {
             let Ok(scenario) = load(&file, &args, fancy) else {
                 return Ok(Exit::Invalid);
             };
-            print!("{}", describe(&Plan::compile(&scenario), false));
-            eprintln!(
-                "\nerror: `mbscenario run` is not built yet: the scenario is valid and its plan is shown above, but nothing was sent"
-            );
-            Ok(Exit::Failure)
+            run::run(&scenario, sink, grace, summary_json.as_deref())
         }
     }
 }

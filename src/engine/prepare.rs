@@ -1,0 +1,50 @@
+//! Per-stream runtime state built once before a run: record source, schema
+//! id for the wire format, destinations and key rule.
+
+use crate::datagen::{GenError, StreamRecords};
+use crate::scenario::model::{Key, Scenario};
+
+/// Everything a worker needs to turn `seq` into a message for one stream.
+#[derive(Debug)]
+pub struct StreamRuntime {
+    pub name: String,
+    pub records: StreamRecords,
+    /// Schema id written in the Confluent frame (pinned, or from the registry).
+    pub schema_id: u32,
+    pub schema_subject: Option<String>,
+    pub topic: String,
+    pub queue: Option<String>,
+    pub key: Key,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Builds the runtime of every stream; `schema_ids` come from setup (registry)
+/// or are `None` to use each stream's pinned id.
+pub fn streams(
+    scenario: &Scenario,
+    seed: u64,
+    schema_ids: Option<&[(u32, String)]>,
+) -> Result<Vec<StreamRuntime>, (String, GenError)> {
+    scenario
+        .streams
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let records = StreamRecords::new(s, seed).map_err(|e| (s.name.clone(), e))?;
+            let (schema_id, schema_subject) = match schema_ids.and_then(|ids| ids.get(i)) {
+                Some((id, subject)) => (*id, Some(subject.clone())),
+                None => (s.schema_id.unwrap_or(0), None),
+            };
+            Ok(StreamRuntime {
+                name: s.name.clone(),
+                records,
+                schema_id,
+                schema_subject,
+                topic: s.topic.clone(),
+                queue: s.queue.clone(),
+                key: s.key.clone(),
+                headers: s.headers.clone(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,136 @@
+//! What happened, per phase × stream: every scheduled message ends up exactly
+//! once as acked, failed or dropped (or is still in flight at an abort).
+//!
+//! Latency is measured from the *scheduled* instant, not from when a worker
+//! got to it, so a saturated system shows its queueing delay instead of hiding
+//! it (no coordinated omission). Schedule lag (dispatch − scheduled) shows how
+//! late the generator itself was.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Counters and histograms of one phase × stream.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub scheduled: u64,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: BTreeMap<&'static str, u64>,
+    pub dropped: u64,
+    pub retried: u64,
+    /// Send → ack latency from the scheduled instant, µs.
+    pub latency: Histogram<u64>,
+    /// Dispatch lag behind the scheduled instant, µs.
+    pub lag: Histogram<u64>,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 1 h at 3 significant digits; auto-resize beyond.
+    // The bounds are constants that hdrhistogram accepts; this cannot fail at run time.
+    let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 3)
+        .expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
+}
+
+impl Default for Cell {
+    fn default() -> Self {
+        Self {
+            scheduled: 0,
+            sent: 0,
+            acked: 0,
+            failed: BTreeMap::new(),
+            dropped: 0,
+            retried: 0,
+            latency: histogram(),
+            lag: histogram(),
+        }
+    }
+}
+
+impl Cell {
+    pub fn failed_total(&self) -> u64 {
+        self.failed.values().sum()
+    }
+}
+
+/// Per-second outcome counts (seconds from the run start).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Second {
+    pub scheduled: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
+/// Mutable run state; the engine holds it behind a mutex.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    cells: BTreeMap<(usize, usize), Cell>,
+    seconds: Vec<Second>,
+}
+
+fn us(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+impl Recorder {
+    fn cell(&mut self, phase: usize, stream: usize) -> &mut Cell {
+        self.cells.entry((phase, stream)).or_default()
+    }
+
+    fn second(&mut self, at: Duration) -> &mut Second {
+        let i = at.as_secs() as usize;
+        if self.seconds.len() <= i {
+            self.seconds.resize(i + 1, Second::default());
+        }
+        &mut self.seconds[i]
+    }
+
+    /// A message became due at `scheduled_at` (offset from the run start).
+    pub fn scheduled(&mut self, phase: usize, stream: usize, scheduled_at: Duration) {
+        self.cell(phase, stream).scheduled += 1;
+        self.second(scheduled_at).scheduled += 1;
+    }
+
+    /// A due message found no free worker.
+    pub fn dropped(&mut self, phase: usize, stream: usize, scheduled_at: Duration) {
+        self.cell(phase, stream).dropped += 1;
+        self.second(scheduled_at).dropped += 1;
+    }
+
+    /// A worker picked the message up `lag` after it was due and sent it.
+    pub fn sent(&mut self, phase: usize, stream: usize, lag: Duration) {
+        let c = self.cell(phase, stream);
+        c.sent += 1;
+        let _ = c.lag.record(us(lag));
+    }
+
+    /// The destination acknowledged, `latency` after the scheduled instant.
+    pub fn acked(&mut self, phase: usize, stream: usize, latency: Duration, at: Duration) {
+        let c = self.cell(phase, stream);
+        c.acked += 1;
+        let _ = c.latency.record(us(latency));
+        self.second(at).acked += 1;
+    }
+
+    pub fn failed(&mut self, phase: usize, stream: usize, kind: &'static str, at: Duration) {
+        *self.cell(phase, stream).failed.entry(kind).or_default() += 1;
+        self.second(at).failed += 1;
+    }
+
+    pub fn retried(&mut self, phase: usize, stream: usize) {
+        self.cell(phase, stream).retried += 1;
+    }
+
+    pub fn cells(&self) -> &BTreeMap<(usize, usize), Cell> {
+        &self.cells
+    }
+
+    pub fn seconds(&self) -> &[Second] {
+        &self.seconds
+    }
+}

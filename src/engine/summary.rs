@@ -1,0 +1,327 @@
+//! `RunSummary`: the data a report is made of. Every scheduled message is
+//! accounted: scheduled = acked + failed + dropped + in_flight.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::recorder::{Cell, Recorder};
+use crate::plan::Plan;
+use crate::scenario::model::{Mode, serde_duration};
+use crate::scenario::units::{format_duration, format_number};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub scenario: String,
+    pub seed: u64,
+    pub interrupted: bool,
+    #[serde(with = "serde_duration")]
+    pub elapsed: Duration,
+    pub phases: Vec<PhaseSummary>,
+    pub totals: Counts,
+    pub timeline: Vec<TimelinePoint>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseSummary {
+    pub name: String,
+    pub mode: Mode,
+    pub workers: u32,
+    pub started: bool,
+    /// Planned messages (`None` for closed-model phases).
+    pub planned: Option<u64>,
+    #[serde(with = "serde_duration")]
+    pub duration: Duration,
+    pub counts: Counts,
+    /// Acked messages per second of phase duration.
+    pub achieved_rate: f64,
+    /// Planned messages per second (`None` for closed-model phases).
+    pub target_rate: Option<f64>,
+    pub streams: Vec<StreamSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamSummary {
+    pub name: String,
+    pub counts: Counts,
+    pub latency: Percentiles,
+    pub schedule_lag: Percentiles,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counts {
+    pub scheduled: u64,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub failed_by_kind: BTreeMap<String, u64>,
+    pub dropped: u64,
+    pub retried: u64,
+    /// Scheduled but neither acked, failed nor dropped when the run ended (abort).
+    pub in_flight: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.scheduled += o.scheduled;
+        self.sent += o.sent;
+        self.acked += o.acked;
+        self.failed += o.failed;
+        for (k, v) in &o.failed_by_kind {
+            *self.failed_by_kind.entry(k.clone()).or_default() += v;
+        }
+        self.dropped += o.dropped;
+        self.retried += o.retried;
+        self.in_flight += o.in_flight;
+    }
+
+    fn of(c: &Cell) -> Counts {
+        let failed = c.failed_total();
+        Counts {
+            scheduled: c.scheduled,
+            sent: c.sent,
+            acked: c.acked,
+            failed,
+            failed_by_kind: c
+                .failed
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), *v))
+                .collect(),
+            dropped: c.dropped,
+            retried: c.retried,
+            in_flight: c.scheduled.saturating_sub(c.acked + failed + c.dropped),
+        }
+    }
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+}
+
+impl Percentiles {
+    fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        Self {
+            count: h.len(),
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TimelinePoint {
+    pub second: u64,
+    /// Planned messages due in this second (sum over rate-limited phases).
+    pub target: u64,
+    pub scheduled: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
+pub fn summarize(
+    plan: &Plan,
+    rec: &Recorder,
+    elapsed: Duration,
+    interrupted: bool,
+    phases_started: usize,
+) -> RunSummary {
+    let mut totals = Counts::default();
+    let phases = plan
+        .phases
+        .iter()
+        .map(|p| {
+            let mut counts = Counts::default();
+            let streams = p
+                .streams
+                .iter()
+                .map(|ps| {
+                    let cell = rec
+                        .cells()
+                        .get(&(p.index, ps.stream))
+                        .cloned()
+                        .unwrap_or_default();
+                    let c = Counts::of(&cell);
+                    counts.add(&c);
+                    StreamSummary {
+                        name: ps.name.clone(),
+                        counts: c,
+                        latency: Percentiles::of(&cell.latency),
+                        schedule_lag: Percentiles::of(&cell.lag),
+                    }
+                })
+                .collect();
+            totals.add(&counts);
+            let secs = p.duration.as_secs_f64();
+            PhaseSummary {
+                name: p.name.clone(),
+                mode: p.mode,
+                workers: p.workers,
+                started: p.index < phases_started,
+                planned: p.expected_messages,
+                duration: p.duration,
+                achieved_rate: counts.acked as f64 / secs,
+                target_rate: p.expected_messages.map(|n| n as f64 / secs),
+                counts,
+                streams,
+            }
+        })
+        .collect();
+    let timeline = timeline(plan, rec);
+    RunSummary {
+        scenario: plan.scenario.clone(),
+        seed: plan.seed,
+        interrupted,
+        elapsed,
+        phases,
+        totals,
+        timeline,
+    }
+}
+
+fn timeline(plan: &Plan, rec: &Recorder) -> Vec<TimelinePoint> {
+    let secs = plan.total_duration.as_secs_f64().ceil() as usize;
+    let n = secs.max(rec.seconds().len());
+    (0..n)
+        .map(|i| {
+            let s = rec.seconds().get(i).cloned().unwrap_or_default();
+            TimelinePoint {
+                second: i as u64,
+                target: target_in_second(plan, i as u64),
+                scheduled: s.scheduled,
+                acked: s.acked,
+                failed: s.failed,
+                dropped: s.dropped,
+            }
+        })
+        .collect()
+}
+
+/// Planned messages due in `[second, second + 1)` of the run.
+fn target_in_second(plan: &Plan, second: u64) -> u64 {
+    let lo = Duration::from_secs(second);
+    let hi = Duration::from_secs(second + 1);
+    plan.phases
+        .iter()
+        .filter(|p| p.offset < hi && p.end() > lo)
+        .flat_map(|p| p.streams.iter().map(move |s| (p, s)))
+        .filter_map(|(p, s)| {
+            let c = s.curve.as_ref()?;
+            let a = lo.saturating_sub(p.offset);
+            let b = (hi.saturating_sub(p.offset)).min(p.duration);
+            Some(count_before(c, b, p.duration) - count_before(c, a, p.duration))
+        })
+        .sum()
+}
+
+/// Messages of a curve due strictly before `t` (all of them at the phase end).
+fn count_before(c: &crate::plan::RateCurve, t: Duration, duration: Duration) -> u64 {
+    if t >= duration {
+        return c.event_count();
+    }
+    // Binary search on the monotone arrival offsets.
+    let (mut lo, mut hi) = (0u64, c.event_count());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match c.arrival_offset(mid) {
+            Some(x) if x < t => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    lo
+}
+
+impl RunSummary {
+    /// The console summary printed at the end of `run`.
+    pub fn render_text(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "run {}: {} in {} (seed {})",
+            self.scenario,
+            if self.interrupted {
+                "INTERRUPTED"
+            } else {
+                "finished"
+            },
+            format_duration(Duration::from_millis(self.elapsed.as_millis() as u64)),
+            self.seed
+        );
+        let _ = writeln!(
+            o,
+            "  {:<14} {:>9} {:>9} {:>9} {:>7} {:>8} {:>9} {:>10} {:>9} {:>9}",
+            "phase",
+            "planned",
+            "scheduled",
+            "acked",
+            "failed",
+            "dropped",
+            "in-flight",
+            "rate",
+            "p50",
+            "p99"
+        );
+        for p in &self.phases {
+            let lat = p
+                .streams
+                .iter()
+                .map(|s| &s.latency)
+                .max_by_key(|l| l.p99_us);
+            let _ = writeln!(
+                o,
+                "  {:<14} {:>9} {:>9} {:>9} {:>7} {:>8} {:>9} {:>10} {:>9} {:>9}",
+                p.name,
+                p.planned.map_or("max".into(), |n| n.to_string()),
+                p.counts.scheduled,
+                p.counts.acked,
+                p.counts.failed,
+                p.counts.dropped,
+                p.counts.in_flight,
+                format!("{}/s", format_number(p.achieved_rate)),
+                lat.map_or("-".into(), |l| micros(l.p50_us)),
+                lat.map_or("-".into(), |l| micros(l.p99_us)),
+            );
+        }
+        let t = &self.totals;
+        let _ = writeln!(
+            o,
+            "  total: scheduled {} = acked {} + failed {} + dropped {} + in flight {}",
+            t.scheduled, t.acked, t.failed, t.dropped, t.in_flight
+        );
+        if !t.failed_by_kind.is_empty() {
+            let kinds: Vec<String> = t
+                .failed_by_kind
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = writeln!(o, "  failures by kind: {}", kinds.join(", "));
+        }
+        o
+    }
+}
+
+fn micros(us: u64) -> String {
+    if us >= 1_000_000 {
+        format!("{}s", format_number(us as f64 / 1e6))
+    } else if us >= 1_000 {
+        format!("{}ms", format_number(us as f64 / 1e3))
+    } else {
+        format!("{us}µs")
+    }
+}

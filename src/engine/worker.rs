@@ -1,0 +1,201 @@
+//! A worker turns a due tick into a message and sends it:
+//! record(seq) → envelope → encode for the route → sink → recorder.
+//!
+//! Workers are long-lived tasks pulling jobs from one channel; how many may be
+//! busy at once is bounded by the phase's semaphore (the permit travels with
+//! the job and is released when the send is acknowledged or fails).
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use apache_avro::types::Value;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+
+use super::prepare::StreamRuntime;
+use super::recorder::Recorder;
+use crate::encode;
+use crate::scenario::model::Key;
+use crate::sink::{OutMessage, Route, Sinks};
+
+/// One message to produce.
+#[derive(Debug)]
+pub struct Job {
+    pub phase: usize,
+    pub stream: usize,
+    pub seq: u64,
+    pub route: Route,
+    pub scheduled: Instant,
+    pub permit: OwnedSemaphorePermit,
+}
+
+/// What every worker shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub streams: Vec<StreamRuntime>,
+    pub sinks: Sinks,
+    pub recorder: Mutex<Recorder>,
+    pub start: Instant,
+}
+
+impl Shared {
+    pub fn record<T>(&self, f: impl FnOnce(&mut Recorder) -> T) -> T {
+        let mut guard = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+/// Runs until the job channel closes.
+pub async fn run(shared: Arc<Shared>, jobs: async_channel::Receiver<Job>) {
+    let mut buf = Vec::with_capacity(512);
+    while let Ok(job) = jobs.recv().await {
+        process(&shared, job, &mut buf).await;
+    }
+}
+
+async fn process(shared: &Shared, job: Job, buf: &mut Vec<u8>) {
+    let Job {
+        phase,
+        stream,
+        seq,
+        route,
+        scheduled,
+        permit,
+    } = job;
+    let picked = Instant::now();
+    shared.record(|r| r.sent(phase, stream, picked.saturating_duration_since(scheduled)));
+    let outcome = match build(shared, phase, stream, seq, route, scheduled, buf) {
+        Ok(msg) => shared.sinks.for_route(route).send(msg).await,
+        Err(e) => Err(e),
+    };
+    let done = Instant::now();
+    let at = done.saturating_duration_since(shared.start);
+    match outcome {
+        Ok(()) => {
+            shared.record(|r| r.acked(phase, stream, done.saturating_duration_since(scheduled), at))
+        }
+        Err(e) => shared.record(|r| r.failed(phase, stream, e.kind, at)),
+    }
+    drop(permit);
+}
+
+fn build(
+    shared: &Shared,
+    phase: usize,
+    stream: usize,
+    seq: u64,
+    route: Route,
+    scheduled: Instant,
+    buf: &mut Vec<u8>,
+) -> Result<OutMessage, crate::sink::SendError> {
+    let s = &shared.streams[stream];
+    let mut record = s.records.record(seq);
+    let sent_at = SystemTime::now();
+    set_sent_at(&mut record.value, sent_at);
+    let event_id = record.event_id.to_string();
+    let key = match &s.key {
+        Key::None => None,
+        Key::Random => Some(event_id.clone()),
+        Key::Field { path } => field_text(&record.value, path),
+        // Expression keys need the Rhai evaluator (record generation issue).
+        Key::Expr { .. } => None,
+    };
+    let mut headers = vec![
+        (
+            "content-type".to_string(),
+            match route {
+                Route::Kafka => "application/avro-binary",
+                Route::Sqs => "application/json",
+            }
+            .to_string(),
+        ),
+        ("event_id".to_string(), event_id.clone()),
+        // Microsecond RFC 3339: Connect's SimpleHeaderConverter keeps it a string.
+        (
+            "sent_at".to_string(),
+            humantime::format_rfc3339_micros(sent_at).to_string(),
+        ),
+        ("schema_id".to_string(), s.schema_id.to_string()),
+    ];
+    if let Some(subject) = &s.schema_subject {
+        headers.push(("schema_subject".to_string(), subject.clone()));
+    }
+    headers.extend(s.headers.iter().cloned());
+    let (destination, payload) = match route {
+        Route::Kafka => {
+            buf.clear();
+            encode::confluent_into(s.records.generator(), s.schema_id, &record.value, buf)
+                .map_err(|e| crate::sink::SendError {
+                    kind: "encode",
+                    message: format!("stream {} record {seq}: {e:?}", s.name),
+                })?;
+            (s.topic.clone(), buf.clone())
+        }
+        Route::Sqs => (
+            s.queue.clone().unwrap_or_default(),
+            s.records
+                .generator()
+                .to_json(&record.value)
+                .to_string()
+                .into_bytes(),
+        ),
+    };
+    Ok(OutMessage {
+        route,
+        destination,
+        phase,
+        stream,
+        seq,
+        event_id,
+        key,
+        headers,
+        payload,
+        scheduled,
+    })
+}
+
+/// Fills a top-level `sent_at` field (long / timestamp) with the wall clock.
+fn set_sent_at(value: &mut Value, at: SystemTime) {
+    let Value::Record(fields) = value else { return };
+    let Some((_, v)) = fields.iter_mut().find(|(n, _)| n == "sent_at") else {
+        return;
+    };
+    let since = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let millis = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
+    let micros = i64::try_from(since.as_micros()).unwrap_or(i64::MAX);
+    *v = match v {
+        Value::TimestampMillis(_) => Value::TimestampMillis(millis),
+        Value::TimestampMicros(_) => Value::TimestampMicros(micros),
+        Value::Long(_) => Value::Long(millis),
+        Value::String(_) => Value::String(humantime::format_rfc3339_micros(at).to_string()),
+        _ => return,
+    };
+}
+
+/// The text of a (nested) field, for Kafka keys.
+fn field_text(value: &Value, path: &[String]) -> Option<String> {
+    let mut v = value;
+    for name in path {
+        while let Value::Union(_, inner) = v {
+            v = inner;
+        }
+        let Value::Record(fields) = v else {
+            return None;
+        };
+        v = &fields.iter().find(|(n, _)| n == name)?.1;
+    }
+    while let Value::Union(_, inner) = v {
+        v = inner;
+    }
+    Some(match v {
+        Value::Null => return None,
+        Value::String(s) | Value::Enum(_, s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Long(l) => l.to_string(),
+        Value::Uuid(u) => u.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        other => format!("{other:?}"),
+    })
+}

@@ -1,0 +1,77 @@
+//! In-memory sink for tests and virtual-clock runs: keeps every message, can
+//! simulate acknowledgement latency and failures.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{OutMessage, SendError};
+
+/// A message as the memory sink saw it.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub message: OutMessage,
+    /// When the send started (virtual time in paused-clock tests).
+    pub at: Instant,
+}
+
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    delivered: Mutex<Vec<Delivered>>,
+    latency: Duration,
+    /// Fail every n-th send (by arrival order), for error accounting tests.
+    fail_every: Option<u64>,
+    attempts: Mutex<u64>,
+}
+
+impl MemorySink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Each send takes `latency` before it is acknowledged.
+    pub fn with_latency(latency: Duration) -> Self {
+        Self {
+            latency,
+            ..Self::default()
+        }
+    }
+
+    /// Every `n`-th send fails with kind `injected`.
+    pub fn failing_every(mut self, n: u64) -> Self {
+        self.fail_every = Some(n.max(1));
+        self
+    }
+
+    pub async fn send(&self, message: OutMessage) -> Result<(), SendError> {
+        let at = Instant::now();
+        let attempt = {
+            let mut a = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+            *a += 1;
+            *a
+        };
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        if self.fail_every.is_some_and(|n| attempt % n == 0) {
+            return Err(SendError {
+                kind: "injected",
+                message: format!("injected failure on attempt {attempt}"),
+            });
+        }
+        self.delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Delivered { message, at });
+        Ok(())
+    }
+
+    /// Everything delivered so far, in delivery order.
+    pub fn delivered(&self) -> Vec<Delivered> {
+        self.delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}

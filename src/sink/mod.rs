@@ -1,0 +1,113 @@
+//! Where messages go: the `SinkHandle` enum over every destination.
+//!
+//! The engine builds an [`OutMessage`] per record and hands it to the sink of
+//! the phase's route. A send returns `Ok` once the destination acknowledged
+//! it, or a [`SendError`] whose kind the recorder counts; saturation (a full
+//! producer queue) is an error kind, never a hidden wait.
+//!
+//! - [`memory`]: keeps every message (tests, virtual-clock runs)
+//! - [`file`]: JSON lines per route, for runs without infrastructure
+//! - `Null`: acknowledges and forgets (generator/engine overhead)
+
+pub mod file;
+pub mod memory;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+/// Which leg of the pipeline a message takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// To a Kafka topic (then Kafka Connect delivers it to SQS).
+    Kafka,
+    /// Straight to an SQS queue.
+    Sqs,
+}
+
+/// One message ready to send.
+#[derive(Debug, Clone)]
+pub struct OutMessage {
+    pub route: Route,
+    /// Topic (Kafka) or queue name (SQS).
+    pub destination: String,
+    pub phase: usize,
+    pub stream: usize,
+    pub seq: u64,
+    pub event_id: String,
+    pub key: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub payload: Vec<u8>,
+    /// The planned instant (latency is measured from here: no coordinated omission).
+    pub scheduled: Instant,
+}
+
+/// Why a send failed; `kind` is a low-cardinality label for counting.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct SendError {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// Every sink the engine can drive (an enum, so sends are static dispatch).
+#[derive(Debug, Clone)]
+pub enum SinkHandle {
+    Null,
+    Memory(Arc<memory::MemorySink>),
+    File(Arc<file::FileSink>),
+}
+
+impl SinkHandle {
+    /// Sends one message and waits for its acknowledgement.
+    pub async fn send(&self, msg: OutMessage) -> Result<(), SendError> {
+        match self {
+            SinkHandle::Null => Ok(()),
+            SinkHandle::Memory(m) => m.send(msg).await,
+            SinkHandle::File(f) => f.send(msg).await,
+        }
+    }
+
+    /// Flushes buffered sends, giving up at `deadline`.
+    pub async fn flush(&self, deadline: Instant) -> Result<(), SendError> {
+        match self {
+            SinkHandle::Null | SinkHandle::Memory(_) => Ok(()),
+            SinkHandle::File(f) => f.flush(deadline).await,
+        }
+    }
+
+    /// Short name for labels and summaries.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SinkHandle::Null => "null",
+            SinkHandle::Memory(_) => "memory",
+            SinkHandle::File(_) => "file",
+        }
+    }
+}
+
+/// The sinks of a run, one per route (the same handle may serve both).
+#[derive(Debug, Clone)]
+pub struct Sinks {
+    pub kafka: SinkHandle,
+    pub sqs: SinkHandle,
+}
+
+impl Sinks {
+    /// The same sink for both routes (offline modes).
+    pub fn both(sink: SinkHandle) -> Self {
+        Self {
+            kafka: sink.clone(),
+            sqs: sink,
+        }
+    }
+
+    pub fn for_route(&self, route: Route) -> &SinkHandle {
+        match route {
+            Route::Kafka => &self.kafka,
+            Route::Sqs => &self.sqs,
+        }
+    }
+}

@@ -11,6 +11,8 @@
 //!     json.rs      Value ─▶ plain JSON (unions unwrapped, decimals scaled) for SQS bodies
 //!   record.rs    StreamRecords: a scenario stream's record(seq) with its envelope (event id)
 //!   draw.rs      value-stable sampling (ranges, floats, strings) over a raw RNG
+//!   expr/        field overrides: Rhai expressions compiled once per stream, applied per
+//!                record by a per-worker OverrideEvaluator, drawing from the record's RNG
 //! ```
 //!
 //! The contract the rest of the crate relies on: for a fixed schema and [`avro::GenConfig`],
@@ -24,6 +26,7 @@ mod compile;
 mod datum;
 mod default;
 pub mod draw;
+pub mod expr;
 mod json;
 mod logical;
 pub mod record;
@@ -32,5 +35,5 @@ mod termination;
 
 pub use avro::{AvroGenerator, GenConfig, GenError};
 pub use datum::EncodeError;
-pub use record::{Record, StreamRecords};
+pub use record::{Evaluators, Record, StreamRecords};
 pub use seed::{RecordRng, StreamSeed};

@@ -4,6 +4,9 @@ use apache_avro::Schema;
 use apache_avro::types::Value;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use super::expr::{CompiledOverrides, EvalCtx, ExprError, OverrideEvaluator};
 use super::{AvroGenerator, GenConfig, GenError, StreamSeed};
 use crate::scenario::model::Stream;
 
@@ -22,7 +25,12 @@ pub struct StreamRecords {
     generator: AvroGenerator,
     /// The schema has a top-level `event_id` field to fill with the envelope id.
     event_id_field: Option<EventIdField>,
+    overrides: Option<Arc<CompiledOverrides>>,
 }
+
+/// Per-worker override state: one Rhai evaluator per stream, created on first use.
+#[derive(Debug, Default)]
+pub struct Evaluators(Vec<Option<OverrideEvaluator>>);
 
 #[derive(Debug, Clone, Copy)]
 enum EventIdField {
@@ -42,17 +50,34 @@ impl StreamRecords {
             seed: StreamSeed::new(seed, &stream.name),
             generator,
             event_id_field,
+            overrides: stream.compiled.clone(),
         })
     }
 
-    pub fn generator(&self) -> &AvroGenerator {
-        &self.generator
+    /// Record `seq` with the stream's overrides applied (the records a run sends).
+    /// `stream` indexes `evaluators`; `ctx` carries the planned phase and offset.
+    pub fn record_with(
+        &self,
+        seq: u64,
+        stream: usize,
+        evaluators: &mut Evaluators,
+        ctx: &EvalCtx<'_>,
+    ) -> Result<Record, ExprError> {
+        let mut rng = self.seed.record_rng(seq);
+        let mut value = self.generator.generate(&mut rng);
+        if let Some(compiled) = &self.overrides {
+            if evaluators.0.len() <= stream {
+                evaluators.0.resize_with(stream + 1, || None);
+            }
+            let evaluator = evaluators.0[stream]
+                .get_or_insert_with(|| OverrideEvaluator::new(compiled.clone()));
+            evaluator.apply(&mut value, ctx, &mut rng)?;
+        }
+        Ok(self.finish(seq, value))
     }
 
-    /// Record `seq`: the same (seed, stream, seq) always gives the same record.
-    pub fn record(&self, seq: u64) -> Record {
+    fn finish(&self, seq: u64, mut value: Value) -> Record {
         let event_id = self.seed.event_id(seq);
-        let mut value = self.generator.generate(&mut self.seed.record_rng(seq));
         if let (Some(kind), Value::Record(fields)) = (self.event_id_field, &mut value)
             && let Some((_, v)) = fields.iter_mut().find(|(name, _)| name == "event_id")
         {
@@ -66,5 +91,15 @@ impl StreamRecords {
             event_id,
             value,
         }
+    }
+
+    pub fn generator(&self) -> &AvroGenerator {
+        &self.generator
+    }
+
+    /// Record `seq` as generated from the schema alone, without overrides.
+    pub fn record(&self, seq: u64) -> Record {
+        let value = self.generator.generate(&mut self.seed.record_rng(seq));
+        self.finish(seq, value)
     }
 }

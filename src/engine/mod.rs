@@ -47,6 +47,9 @@ pub async fn run(
     let start = Instant::now();
     let shared = Arc::new(Shared {
         streams,
+        phase_names: plan.phases.iter().map(|p| p.name.clone()).collect(),
+        fatal: Mutex::new(None),
+        stop: shutdown.stop.clone(),
         sinks: sinks.clone(),
         recorder: Mutex::new(recorder::Recorder::default()),
         start,
@@ -120,11 +123,17 @@ pub async fn run(
     let _ = sinks.sqs.flush(flush_deadline).await;
     let elapsed = start.elapsed();
     let recorder = shared.recorder.lock().unwrap_or_else(|p| p.into_inner());
-    summary::summarize(
+    let mut summary = summary::summarize(
         plan,
         &recorder,
         elapsed,
         interrupted || shutdown.stop.is_cancelled(),
         phases_started,
-    )
+    );
+    summary.fatal = shared
+        .fatal
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    summary
 }

@@ -18,6 +18,9 @@ pub struct RunSummary {
     pub scenario: String,
     pub seed: u64,
     pub interrupted: bool,
+    /// Why the run stopped early on an invalid scenario (e.g. an override failing at run time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fatal: Option<String>,
     #[serde(with = "serde_duration")]
     pub elapsed: Duration,
     pub phases: Vec<PhaseSummary>,
@@ -188,6 +191,7 @@ pub fn summarize(
         scenario: plan.scenario.clone(),
         seed: plan.seed,
         interrupted,
+        fatal: None,
         elapsed,
         phases,
         totals,

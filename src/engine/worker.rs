@@ -14,6 +14,8 @@ use tokio::time::Instant;
 
 use super::prepare::StreamRuntime;
 use super::recorder::Recorder;
+use crate::datagen::Evaluators;
+use crate::datagen::expr::EvalCtx;
 use crate::encode;
 use crate::scenario::model::Key;
 use crate::sink::{OutMessage, Route, Sinks};
@@ -33,6 +35,11 @@ pub struct Job {
 #[derive(Debug)]
 pub struct Shared {
     pub streams: Vec<StreamRuntime>,
+    pub phase_names: Vec<String>,
+    /// First fatal error (an override that fails at run time): the run stops
+    /// and is reported as an invalid scenario rather than sending garbage.
+    pub fatal: Mutex<Option<String>>,
+    pub stop: tokio_util::sync::CancellationToken,
     pub sinks: Sinks,
     pub recorder: Mutex<Recorder>,
     pub start: Instant,
@@ -48,12 +55,13 @@ impl Shared {
 /// Runs until the job channel closes.
 pub async fn run(shared: Arc<Shared>, jobs: async_channel::Receiver<Job>) {
     let mut buf = Vec::with_capacity(512);
+    let mut evaluators = Evaluators::default();
     while let Ok(job) = jobs.recv().await {
-        process(&shared, job, &mut buf).await;
+        process(&shared, job, &mut buf, &mut evaluators).await;
     }
 }
 
-async fn process(shared: &Shared, job: Job, buf: &mut Vec<u8>) {
+async fn process(shared: &Shared, job: Job, buf: &mut Vec<u8>, evaluators: &mut Evaluators) {
     let Job {
         phase,
         stream,
@@ -64,7 +72,9 @@ async fn process(shared: &Shared, job: Job, buf: &mut Vec<u8>) {
     } = job;
     let picked = Instant::now();
     shared.record(|r| r.sent(phase, stream, picked.saturating_duration_since(scheduled)));
-    let outcome = match build(shared, phase, stream, seq, route, scheduled, buf) {
+    let outcome = match build(
+        shared, phase, stream, seq, route, scheduled, buf, evaluators,
+    ) {
         Ok(msg) => shared.sinks.for_route(route).send(msg).await,
         Err(e) => Err(e),
     };
@@ -79,6 +89,7 @@ async fn process(shared: &Shared, job: Job, buf: &mut Vec<u8>) {
     drop(permit);
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the arguments
 fn build(
     shared: &Shared,
     phase: usize,
@@ -87,9 +98,33 @@ fn build(
     route: Route,
     scheduled: Instant,
     buf: &mut Vec<u8>,
+    evaluators: &mut Evaluators,
 ) -> Result<OutMessage, crate::sink::SendError> {
     let s = &shared.streams[stream];
-    let mut record = s.records.record(seq);
+    let ctx = EvalCtx {
+        seq,
+        phase: &shared.phase_names[phase],
+        t_ms: i64::try_from(
+            scheduled
+                .saturating_duration_since(shared.start)
+                .as_millis(),
+        )
+        .unwrap_or(i64::MAX),
+    };
+    let mut record = match s.records.record_with(seq, stream, evaluators, &ctx) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner());
+            if fatal.is_none() {
+                *fatal = Some(e.to_string());
+                shared.stop.cancel();
+            }
+            return Err(crate::sink::SendError {
+                kind: "expr",
+                message: e.to_string(),
+            });
+        }
+    };
     let sent_at = SystemTime::now();
     set_sent_at(&mut record.value, sent_at);
     let event_id = record.event_id.to_string();

@@ -40,12 +40,6 @@ pub fn run(
             return Ok(Exit::Invalid);
         }
     };
-    let unapplied: usize = scenario.streams.iter().map(|s| s.overrides.len()).sum();
-    if unapplied > 0 {
-        eprintln!(
-            "warning: {unapplied} override(s) are not applied yet (Rhai evaluation is being built)"
-        );
-    }
     eprintln!(
         "running {}: {} phase(s), {} planned, sink {}",
         plan.scenario,
@@ -72,6 +66,13 @@ pub fn run(
         eprintln!(
             "note: assertions are not evaluated yet (reports issue); exit code reflects the run only"
         );
+    }
+    if let Some(fatal) = &summary.fatal {
+        eprintln!("error: the run was stopped: {fatal}");
+        eprintln!(
+            "  = help: fix the override in the scenario; `mbscenario sample` shows records without sending them"
+        );
+        return Ok(Exit::Invalid);
     }
     Ok(if summary.interrupted {
         Exit::Failure

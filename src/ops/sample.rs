@@ -3,9 +3,11 @@
 use std::io::Write;
 
 use crate::cli::SampleFormat;
-use crate::datagen::StreamRecords;
+use crate::datagen::expr::EvalCtx;
+use crate::datagen::{Evaluators, StreamRecords};
 use crate::encode;
 use crate::exit::Exit;
+use crate::plan::Plan;
 use crate::scenario::Scenario;
 
 /// Writes `count` records of a stream from `from` on; returns the exit status.
@@ -41,17 +43,38 @@ pub fn sample(
             return Exit::Invalid;
         }
     };
-    if !stream.overrides.is_empty() {
-        eprintln!(
-            "warning: stream `{}` has {} override(s); overrides are not applied yet (Rhai evaluation is being built)",
-            stream.name,
-            stream.overrides.len()
-        );
-    }
     let schema_id = stream.schema_id.unwrap_or(0);
     let mut buf = Vec::new();
+    let plan = Plan::compile(scenario);
+    let index = scenario
+        .streams
+        .iter()
+        .position(|s| s.name == stream.name)
+        .unwrap_or(0);
+    let mut evaluators = Evaluators::default();
     for seq in from..from.saturating_add(count) {
-        let r = records.record(seq);
+        // Overrides see the phase and planned offset the run would give this record.
+        let (phase, t) = plan.locate(index, seq).map_or(
+            (plan.phases.last().map_or("", |p| p.name.as_str()), 0),
+            |(p, t)| {
+                (
+                    p.name.as_str(),
+                    i64::try_from(t.as_millis()).unwrap_or(i64::MAX),
+                )
+            },
+        );
+        let ctx = EvalCtx {
+            seq,
+            phase,
+            t_ms: t,
+        };
+        let r = match records.record_with(seq, index, &mut evaluators, &ctx) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Invalid;
+            }
+        };
         let line = match format {
             SampleFormat::Json => serde_json::json!({
                 "stream": stream.name,

@@ -182,6 +182,18 @@ impl Plan {
         }
     }
 
+    /// Where record `seq` of stream `stream` is planned: its phase and its
+    /// offset from the run start. `None` past the planned ranges (after a
+    /// closed-model phase, whose counts are only known at run time).
+    pub fn locate(&self, stream: usize, seq: u64) -> Option<(&PlanPhase, Duration)> {
+        self.phases.iter().find_map(|p| {
+            let ps = p.streams.iter().find(|s| s.stream == stream)?;
+            let (first, curve) = (ps.first_seq?, ps.curve.as_ref()?);
+            let n = seq.checked_sub(first)?;
+            curve.arrival_offset(n).map(|off| (p, p.offset + off))
+        })
+    }
+
     /// Looks a phase up by name.
     pub fn phase(&self, name: &str) -> Option<&PlanPhase> {
         self.phases.iter().find(|p| p.name == name)

@@ -106,6 +106,8 @@ pub struct Stream {
     pub weight: f64,
     pub imports: Vec<Import>,
     pub overrides: Vec<Override>,
+    /// Overrides and imported modules compiled once at load time (`None` without overrides).
+    pub compiled: Option<Arc<crate::datagen::expr::CompiledOverrides>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

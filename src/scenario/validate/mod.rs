@@ -27,6 +27,7 @@ use super::model::{
 use super::schema_check::closest;
 use super::source::Document;
 use super::spec::{KeyKind, KeySpec, ScenarioSpec, SetupStepSpec, StreamSpec};
+use crate::datagen::expr::{CompiledOverrides, ExprError};
 
 /// Collects located problems while validating.
 pub(crate) struct Ctx<'a> {
@@ -333,7 +334,14 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
         Some(KeySpec::Kind {
             kind: KeyKind::Random,
         }) => Key::Random,
-        Some(KeySpec::Expr { expr }) => Key::Expr { expr: expr.clone() },
+        Some(KeySpec::Expr { expr }) => {
+            cx.error(
+                &format!("{ptr}/key/expr"),
+                "expression keys are not supported yet",
+                "use `key: { field: <path> }` (set the field with an override if it must be computed) or `key: { type: random }`",
+            );
+            Key::Expr { expr: expr.clone() }
+        }
         Some(KeySpec::Field { field }) => {
             check_path(cx, &format!("{ptr}/key/field"), field);
             Key::Field {
@@ -345,7 +353,7 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
         "events.{}",
         snake_case(record_name.rsplit('.').next().unwrap_or(&record_name))
     );
-    Some(Stream {
+    let mut stream = Stream {
         name: spec.name.clone(),
         schema_file,
         schema: Arc::new(schema),
@@ -363,7 +371,38 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
         weight: spec.weight.unwrap_or(1.0),
         imports,
         overrides,
-    })
+        compiled: None,
+    };
+    if !stream.overrides.is_empty() && stream.overrides.len() == spec.overrides.len() {
+        match CompiledOverrides::compile(&stream) {
+            Ok(c) => stream.compiled = Some(Arc::new(c)),
+            Err(errors) => {
+                for e in errors {
+                    expr_diagnostic(cx, &ptr, spec, e);
+                }
+            }
+        }
+    }
+    Some(stream)
+}
+
+/// Places a compile-time expression error at the override or import it is about.
+fn expr_diagnostic(cx: &mut Ctx<'_>, ptr: &str, spec: &StreamSpec, e: ExprError) {
+    let (pointer, help) = match &e {
+        ExprError::Syntax { field, .. } | ExprError::UnknownField { field, .. } => (
+            pointer_push(&format!("{ptr}/overrides"), field),
+            "fix the Rhai expression; see docs/scenario-format.md for the built-in functions (uniform, pick, weighted, fake::city, …)",
+        ),
+        ExprError::Module { file, .. } => {
+            let j = spec.imports.iter().position(|i| i == file).unwrap_or(0);
+            (
+                format!("{ptr}/imports/{j}"),
+                "fix the Rhai module; modules may define functions and constants",
+            )
+        }
+        _ => (format!("{ptr}/schema"), "overrides need a record schema"),
+    };
+    cx.error(&pointer, e.to_string(), help);
 }
 
 /// `PokemonCard` → `pokemon_card` (for default topic names).

@@ -1,0 +1,353 @@
+//! Field overrides: Rhai expressions that replace generated values.
+//!
+//! ```text
+//!   Stream.overrides + imports
+//!     └─ CompiledOverrides::compile(&stream)    once per stream; Send + Sync, share it
+//!          ├─ each `.rhai` import ─▶ Module (run once, as `<module>::fn()`)
+//!          └─ each override ─▶ AST + the field's schema
+//!   OverrideEvaluator::new(Arc<CompiledOverrides>)  one per worker: its own Engine + Scope
+//!     └─ apply(&mut record, &EvalCtx, &mut rng)  per record, overrides in file order:
+//!          scope {default, record, seq, phase, t} ─▶ eval ─▶ coerce to the field's type
+//! ```
+//!
+//! - [`sandbox`]: the engine (limits, no I/O) and the built-in functions
+//! - `fake`: the `fake::` module
+//! - `value`: Avro ⇄ Rhai conversion and path look-ups
+//!
+//! Determinism: expressions draw only from the record's own [`RecordRng`] (after the
+//! generator has drawn the record), so the record after overrides is still a pure
+//! function of `(seed, stream, n)`, whichever evaluator runs it and in whatever order.
+//! Expressions are user input: every failure (syntax, unknown function, runtime error,
+//! a limit, a type mismatch) is an [`ExprError`], never a panic.
+
+mod fake;
+pub mod sandbox;
+mod value;
+
+use std::sync::Arc;
+
+use apache_avro::Schema;
+use apache_avro::types::Value;
+use rhai::{AST, Dynamic, Engine, EvalAltResult, INT, Module, Scope};
+
+use crate::datagen::seed::RecordRng;
+use crate::scenario::model::Stream;
+use value::Types;
+
+/// Why an override could not be compiled or evaluated. Every variant names the stream,
+/// and those about one override name its field path and expression.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExprError {
+    #[error("stream `{stream}`, override `{field}`: cannot compile `{expr}`: {message}")]
+    Syntax {
+        stream: String,
+        field: String,
+        expr: String,
+        message: String,
+    },
+    #[error("stream `{stream}`, override `{field}`: the schema has no field at this path")]
+    UnknownField { stream: String, field: String },
+    #[error("stream `{stream}`: import `{module}` ({file}): {message}")]
+    Module {
+        stream: String,
+        module: String,
+        file: String,
+        message: String,
+    },
+    #[error("stream `{stream}`: schema cannot be used for overrides: {message}")]
+    Schema { stream: String, message: String },
+    #[error("stream `{stream}`, override `{field}`, record {seq}: `{expr}` failed: {message}")]
+    Runtime {
+        stream: String,
+        field: String,
+        seq: u64,
+        expr: String,
+        message: String,
+    },
+    /// Boxed: it is the largest variant, and errors travel by value on the hot path.
+    #[error(transparent)]
+    TypeMismatch(Box<TypeMismatch>),
+}
+
+/// An expression's result does not fit its field's Avro type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "stream `{stream}`, override `{field}`, record {seq}: `{expr}` returned {actual}, \
+     but the field is Avro {expected}{}",
+    detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+)]
+pub struct TypeMismatch {
+    pub stream: String,
+    pub field: String,
+    pub seq: u64,
+    pub expr: String,
+    /// The field's type as written in messages: `int`, `enum Status`, `union[null,string]`.
+    pub expected: String,
+    /// The Rhai type of the result: `string`, `i64`, `()`.
+    pub actual: String,
+    /// More about the mismatch, e.g. the enum's symbols.
+    pub detail: Option<String>,
+}
+
+/// What an expression can see besides the record: `seq`, `phase` and `t`.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalCtx<'a> {
+    /// The record's sequence number `n` within its stream.
+    pub seq: u64,
+    /// Name of the phase the record is sent in.
+    pub phase: &'a str,
+    /// Milliseconds since the run started.
+    pub t_ms: i64,
+}
+
+#[derive(Debug)]
+struct CompiledOverride {
+    path: Vec<String>,
+    /// `a.b.c`, for messages.
+    field: String,
+    expr: String,
+    ast: AST,
+    schema: Schema,
+    /// Building the `record` map costs a whole-record conversion; skip it for
+    /// expressions that cannot mention it.
+    uses_record: bool,
+}
+
+/// A stream's overrides and imported modules, compiled once. `Send + Sync`: share one
+/// `Arc` between the workers of the stream.
+#[derive(Debug)]
+pub struct CompiledOverrides {
+    stream: String,
+    overrides: Vec<CompiledOverride>,
+    modules: Vec<(String, Arc<Module>)>,
+    types: Types,
+}
+
+impl CompiledOverrides {
+    /// Compiles every import and override of `stream`, reporting all problems at once.
+    /// Imported files are read here, never at evaluation time.
+    pub fn compile(stream: &Stream) -> Result<CompiledOverrides, Vec<ExprError>> {
+        let mut errors = Vec::new();
+        let types = Types::new(&stream.schema).map_err(|message| {
+            vec![ExprError::Schema {
+                stream: stream.name.clone(),
+                message,
+            }]
+        })?;
+
+        let slot = sandbox::idle_slot();
+        let mut modules: Vec<(String, Arc<Module>)> = Vec::new();
+        for import in &stream.imports {
+            let fail = |message: String| ExprError::Module {
+                stream: stream.name.clone(),
+                module: import.module.clone(),
+                file: import.file.written.clone(),
+                message,
+            };
+            if import.module == "fake" || modules.iter().any(|(m, _)| *m == import.module) {
+                errors.push(fail(format!(
+                    "the module name `{}` is already taken (built-in or imported twice)",
+                    import.module
+                )));
+                continue;
+            }
+            let source = match std::fs::read_to_string(&import.file.resolved) {
+                Ok(s) => s,
+                Err(e) => {
+                    errors.push(fail(format!("cannot read the file: {e}")));
+                    continue;
+                }
+            };
+            // Each module is compiled by an engine that knows the modules imported
+            // before it, so later imports may build on earlier ones.
+            let engine = sandbox::build_engine(&slot, &modules);
+            let module = engine
+                .compile(&source)
+                .map_err(|e| e.to_string())
+                .and_then(|ast| {
+                    Module::eval_ast_as_new(Scope::new(), &ast, &engine)
+                        .map_err(|e| describe_eval_error(&e))
+                });
+            match module {
+                Ok(m) => modules.push((import.module.clone(), m.into())),
+                Err(message) => errors.push(fail(message)),
+            }
+        }
+
+        let engine = sandbox::build_engine(&slot, &modules);
+        let mut overrides = Vec::with_capacity(stream.overrides.len());
+        for o in &stream.overrides {
+            let field = o.path.join(".");
+            let Some(schema) = types.field(&o.path) else {
+                errors.push(ExprError::UnknownField {
+                    stream: stream.name.clone(),
+                    field,
+                });
+                continue;
+            };
+            match engine.compile(&o.expr) {
+                Ok(ast) => overrides.push(CompiledOverride {
+                    path: o.path.clone(),
+                    field,
+                    uses_record: o.expr.contains("record"),
+                    expr: o.expr.clone(),
+                    ast,
+                    schema: schema.clone(),
+                }),
+                Err(e) => errors.push(ExprError::Syntax {
+                    stream: stream.name.clone(),
+                    field,
+                    expr: o.expr.clone(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(CompiledOverrides {
+                stream: stream.name.clone(),
+                overrides,
+                modules,
+                types,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The stream these overrides belong to.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// Number of compiled overrides.
+    pub fn len(&self) -> usize {
+        self.overrides.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.overrides.is_empty()
+    }
+}
+
+/// Applies a stream's overrides to records. One per worker: it owns its engine (whose
+/// random functions are wired to this evaluator's RNG slot) and a reused scope.
+pub struct OverrideEvaluator {
+    compiled: Arc<CompiledOverrides>,
+    engine: Engine,
+    scope: Scope<'static>,
+    slot: sandbox::SharedRng,
+}
+
+impl std::fmt::Debug for OverrideEvaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OverrideEvaluator")
+            .field("stream", &self.compiled.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OverrideEvaluator {
+    pub fn new(compiled: Arc<CompiledOverrides>) -> Self {
+        let slot = sandbox::idle_slot();
+        let engine = sandbox::build_engine(&slot, &compiled.modules);
+        Self {
+            compiled,
+            engine,
+            scope: Scope::new(),
+            slot,
+        }
+    }
+
+    /// Runs every override on `record` in order; each sees the effect of the ones before.
+    /// An override whose field sits inside an absent (null) optional record is skipped:
+    /// there is no field to replace. Stops at the first error.
+    pub fn apply(
+        &mut self,
+        record: &mut Value,
+        ctx: &EvalCtx<'_>,
+        rng: &mut RecordRng,
+    ) -> Result<(), ExprError> {
+        let Self {
+            compiled,
+            engine,
+            scope,
+            slot,
+        } = self;
+        sandbox::with_record_rng(slot, rng, || {
+            compiled
+                .overrides
+                .iter()
+                .try_for_each(|o| apply_one(compiled, engine, scope, o, record, ctx))
+        })
+    }
+}
+
+fn apply_one(
+    compiled: &CompiledOverrides,
+    engine: &Engine,
+    scope: &mut Scope<'static>,
+    o: &CompiledOverride,
+    record: &mut Value,
+    ctx: &EvalCtx<'_>,
+) -> Result<(), ExprError> {
+    let whole = if o.uses_record {
+        value::to_dynamic(record)
+    } else {
+        Dynamic::UNIT
+    };
+    let Some(slot) = value::field_mut(record, &o.path) else {
+        return Ok(());
+    };
+    scope.clear();
+    scope
+        .push("default", value::to_dynamic(slot))
+        .push("record", whole)
+        // Sequence numbers beyond i64::MAX cannot occur in practice; saturate rather than wrap.
+        .push("seq", INT::try_from(ctx.seq).unwrap_or(INT::MAX))
+        .push("phase", ctx.phase.to_owned())
+        .push("t", ctx.t_ms);
+    let result = engine
+        .eval_ast_with_scope::<Dynamic>(scope, &o.ast)
+        .map_err(|e| ExprError::Runtime {
+            stream: compiled.stream.clone(),
+            field: o.field.clone(),
+            seq: ctx.seq,
+            expr: o.expr.clone(),
+            message: describe_eval_error(&e),
+        })?;
+    *slot = compiled.types.coerce(&o.schema, result).map_err(|m| {
+        ExprError::TypeMismatch(Box::new(TypeMismatch {
+            stream: compiled.stream.clone(),
+            field: o.field.clone(),
+            seq: ctx.seq,
+            expr: o.expr.clone(),
+            expected: m.expected,
+            actual: m.actual,
+            detail: m.detail,
+        }))
+    })?;
+    Ok(())
+}
+
+/// Rhai's message, with the sandbox limits spelled out (Rhai says only "Too many
+/// operations", which does not tell the user what to change).
+fn describe_eval_error(err: &EvalAltResult) -> String {
+    let hint = match err.unwrap_inner() {
+        EvalAltResult::ErrorTooManyOperations(_) => format!(
+            " (an expression may run at most {} operations: is there an endless loop?)",
+            sandbox::MAX_OPERATIONS
+        ),
+        EvalAltResult::ErrorDataTooLarge(..) => format!(
+            " (limits: strings {} bytes, arrays {} items, maps {} entries)",
+            sandbox::MAX_STRING_SIZE,
+            sandbox::MAX_ARRAY_SIZE,
+            sandbox::MAX_MAP_SIZE
+        ),
+        EvalAltResult::ErrorStackOverflow(_) => format!(
+            " (function calls may nest at most {} deep)",
+            sandbox::MAX_CALL_LEVELS
+        ),
+        _ => String::new(),
+    };
+    format!("{err}{hint}")
+}

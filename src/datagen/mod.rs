@@ -10,6 +10,8 @@
 //!     datum.rs     Value ─▶ Avro binary with sorted map keys (byte-deterministic)
 //!     json.rs      Value ─▶ plain JSON (unions unwrapped, decimals scaled) for SQS bodies
 //!   record.rs    StreamRecords: a scenario stream's record(seq) with its envelope (event id)
+//!   replay/      ReplaySource: records read from a CSV / JSON-lines file instead
+//!                (loaded and type-checked once; record(seq) loops or stops at the end)
 //!   draw.rs      value-stable sampling (ranges, floats, strings) over a raw RNG
 //!   expr/        field overrides: Rhai expressions compiled once per stream, applied per
 //!                record by a per-worker OverrideEvaluator, drawing from the record's RNG
@@ -30,10 +32,12 @@ pub mod expr;
 mod json;
 mod logical;
 pub mod record;
+pub mod replay;
 pub mod seed;
 mod termination;
 
 pub use avro::{AvroGenerator, GenConfig, GenError};
 pub use datum::EncodeError;
 pub use record::{Evaluators, Record, StreamRecords};
+pub use replay::{OnEnd, ReplayError, ReplayFormat, ReplaySource};
 pub use seed::{RecordRng, StreamSeed};

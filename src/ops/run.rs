@@ -25,12 +25,10 @@ pub fn run(
             FileSink::new(&dir)
                 .with_context(|| format!("cannot create sink folder {}", dir.display()))?,
         ))),
-        None => {
-            eprintln!(
-                "error: sending to Kafka and SQS is not built yet; run offline with `--sink null` or `--sink file:DIR`"
-            );
-            return Ok(Exit::Invalid);
-        }
+        None => match real_sinks(scenario) {
+            Ok(s) => s,
+            Err(exit) => return Ok(exit),
+        },
     };
     let plan = Plan::compile(scenario);
     let streams = match engine::prepare::streams(scenario, scenario.seed, None) {
@@ -79,4 +77,33 @@ pub fn run(
     } else {
         Exit::Passed
     })
+}
+
+/// Kafka for `kafka_via_connect` phases; direct SQS is not built yet.
+fn real_sinks(scenario: &Scenario) -> Result<Sinks, Exit> {
+    use crate::scenario::model::Mode;
+    if scenario.phases.iter().any(|p| p.mode == Mode::DirectSqs) {
+        eprintln!(
+            "error: sending directly to SQS is not built yet, and this scenario has `direct_sqs` phases"
+        );
+        eprintln!("  = help: run offline with `--sink null` or `--sink file:DIR`");
+        return Err(Exit::Invalid);
+    }
+    let t = &scenario.targets;
+    match crate::sink::kafka::KafkaSink::new(&t.kafka_bootstrap, &t.producer) {
+        Ok(k) => Ok(Sinks {
+            kafka: SinkHandle::Kafka(std::sync::Arc::new(k)),
+            sqs: SinkHandle::Unavailable("direct SQS sending is not built yet"),
+        }),
+        Err(e) => {
+            eprintln!(
+                "error: cannot create the Kafka producer for {}: {e}",
+                t.kafka_bootstrap
+            );
+            eprintln!(
+                "  = help: check `targets.kafka.producer` (librdkafka property names and values)"
+            );
+            Err(Exit::Invalid)
+        }
+    }
 }

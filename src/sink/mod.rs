@@ -7,9 +7,11 @@
 //!
 //! - [`memory`]: keeps every message (tests, virtual-clock runs)
 //! - [`file`]: JSON lines per route, for runs without infrastructure
+//! - [`kafka`]: rdkafka producer with delivery reports
 //! - `Null`: acknowledges and forgets (generator/engine overhead)
 
 pub mod file;
+pub mod kafka;
 pub mod memory;
 
 use std::sync::Arc;
@@ -58,6 +60,9 @@ pub enum SinkHandle {
     Null,
     Memory(Arc<memory::MemorySink>),
     File(Arc<file::FileSink>),
+    Kafka(Arc<kafka::KafkaSink>),
+    /// A route the run has no sink for: every send fails with this reason.
+    Unavailable(&'static str),
 }
 
 impl SinkHandle {
@@ -67,14 +72,20 @@ impl SinkHandle {
             SinkHandle::Null => Ok(()),
             SinkHandle::Memory(m) => m.send(msg).await,
             SinkHandle::File(f) => f.send(msg).await,
+            SinkHandle::Kafka(k) => k.send(msg).await,
+            SinkHandle::Unavailable(why) => Err(SendError {
+                kind: "no_sink",
+                message: (*why).to_string(),
+            }),
         }
     }
 
     /// Flushes buffered sends, giving up at `deadline`.
     pub async fn flush(&self, deadline: Instant) -> Result<(), SendError> {
         match self {
-            SinkHandle::Null | SinkHandle::Memory(_) => Ok(()),
+            SinkHandle::Null | SinkHandle::Memory(_) | SinkHandle::Unavailable(_) => Ok(()),
             SinkHandle::File(f) => f.flush(deadline).await,
+            SinkHandle::Kafka(k) => k.flush(deadline).await,
         }
     }
 
@@ -84,6 +95,8 @@ impl SinkHandle {
             SinkHandle::Null => "null",
             SinkHandle::Memory(_) => "memory",
             SinkHandle::File(_) => "file",
+            SinkHandle::Kafka(_) => "kafka",
+            SinkHandle::Unavailable(_) => "unavailable",
         }
     }
 }

@@ -1,0 +1,75 @@
+//! Shared helpers for integration tests against the real local stack
+//! (`scripts/dev-stack start`). Outside CI a missing stack skips the test
+//! loudly; in CI (`CI=true`) it is a failure, never a silent skip.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// Endpoints of the running stack, from `stack.env` or the environment.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub vars: BTreeMap<String, String>,
+}
+
+impl Stack {
+    pub fn get(&self, key: &str) -> &str {
+        self.vars.get(key).map(String::as_str).unwrap_or_default()
+    }
+}
+
+fn stack_env_file() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("MBS_STACK_ENV") {
+        return Some(p.into());
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))?;
+    let dir = std::env::var_os("MBS_STACK_DIR")
+        .map_or_else(|| cache.join("mbscenario-stack"), Into::into);
+    Some(dir.join("stack.env"))
+}
+
+fn reachable(hostport: &str) -> bool {
+    hostport
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
+}
+
+/// The stack, or `None` after printing why the test is skipped (panics in CI).
+pub fn stack(test: &str) -> Option<Stack> {
+    let mut vars = BTreeMap::new();
+    if let Some(text) = stack_env_file().and_then(|f| std::fs::read_to_string(f).ok()) {
+        for line in text.lines() {
+            if let Some((k, v)) = line.split_once('=')
+                && !k.trim_start().starts_with('#')
+            {
+                vars.insert(
+                    k.trim().to_string(),
+                    v.trim().trim_matches('"').trim_matches('\'').to_string(),
+                );
+            }
+        }
+    }
+    for key in ["KAFKA_BOOTSTRAP", "SQS_ENDPOINT", "CONNECT_URL"] {
+        if let Ok(v) = std::env::var(key) {
+            vars.insert(key.to_string(), v);
+        }
+    }
+    let kafka = vars.get("KAFKA_BOOTSTRAP").cloned().unwrap_or_default();
+    if !kafka.is_empty() && reachable(&kafka) {
+        return Some(Stack { vars });
+    }
+    let why = format!(
+        "{test}: the local stack is not running (Kafka at `{kafka}` unreachable); start it with `scripts/dev-stack install && scripts/dev-stack start`"
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why} — in CI a missing stack is a failure");
+    }
+    eprintln!("\n!!!!!!!! SKIPPED {why}\n");
+    None
+}

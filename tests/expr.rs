@@ -61,6 +61,7 @@ fn stream(overrides: &[(&str, &str)], imports: &[(&str, &str)]) -> Stream {
         headers: Vec::new(),
         weight: 1.0,
         compiled: None,
+        replay: None,
         imports: imports
             .iter()
             .map(|(module, file)| Import {

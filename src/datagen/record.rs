@@ -26,6 +26,8 @@ pub struct StreamRecords {
     /// The schema has a top-level `event_id` field to fill with the envelope id.
     event_id_field: Option<EventIdField>,
     overrides: Option<Arc<CompiledOverrides>>,
+    /// Rows replayed instead of generated values.
+    replay: Option<Arc<super::ReplaySource>>,
 }
 
 /// Per-worker override state: one Rhai evaluator per stream, created on first use.
@@ -51,6 +53,7 @@ impl StreamRecords {
             generator,
             event_id_field,
             overrides: stream.compiled.clone(),
+            replay: stream.replay.as_ref().map(|r| r.source.clone()),
         })
     }
 
@@ -64,7 +67,7 @@ impl StreamRecords {
         ctx: &EvalCtx<'_>,
     ) -> Result<Record, ExprError> {
         let mut rng = self.seed.record_rng(seq);
-        let mut value = self.generator.generate(&mut rng);
+        let mut value = self.base(seq, &mut rng);
         if let Some(compiled) = &self.overrides {
             if evaluators.0.len() <= stream {
                 evaluators.0.resize_with(stream + 1, || None);
@@ -97,9 +100,19 @@ impl StreamRecords {
         &self.generator
     }
 
-    /// Record `seq` as generated from the schema alone, without overrides.
+    /// Record `seq` before overrides, from the schema alone (or the replay file).
     pub fn record(&self, seq: u64) -> Record {
-        let value = self.generator.generate(&mut self.seed.record_rng(seq));
+        let value = self.base(seq, &mut self.seed.record_rng(seq));
         self.finish(seq, value)
+    }
+
+    /// The replayed row for `seq`, or a generated value. Past the end of a
+    /// replay that stops, the generator fills in (the engine never asks: the
+    /// plan caps such streams at the file's length).
+    fn base(&self, seq: u64, rng: &mut super::RecordRng) -> Value {
+        match self.replay.as_ref().and_then(|r| r.record(seq)) {
+            Some(row) => row,
+            None => self.generator.generate(rng),
+        }
     }
 }

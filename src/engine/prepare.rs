@@ -16,6 +16,8 @@ pub struct StreamRuntime {
     pub queue: Option<String>,
     pub key: Key,
     pub headers: Vec<(String, String)>,
+    /// Most records the stream can send (a replay that stops at its end).
+    pub limit: Option<u64>,
 }
 
 /// Builds the runtime of every stream; `schema_ids` come from setup (registry)
@@ -44,6 +46,7 @@ pub fn streams(
                 queue: s.queue.clone(),
                 key: s.key.clone(),
                 headers: s.headers.clone(),
+                limit: s.record_limit(),
             })
         })
         .collect()

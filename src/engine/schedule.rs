@@ -136,12 +136,32 @@ pub async fn closed_phase(
         if now >= end {
             break;
         }
-        for (c, ps) in credit.iter_mut().zip(&phase.streams) {
-            *c += ps.share;
+        // Streams whose replay file has run out take no more turns.
+        let live: Vec<usize> = (0..phase.streams.len())
+            .filter(|&k| {
+                shared.streams[phase.streams[k].stream]
+                    .limit
+                    .is_none_or(|l| first_seq[k] + next[k] < l)
+            })
+            .collect();
+        if live.is_empty() {
+            drop(permit);
+            tokio::select! {
+                _ = sleep_until(end) => {}
+                _ = stop.cancelled() => {}
+            }
+            break;
         }
-        let i = (0..credit.len())
+        for &k in &live {
+            credit[k] += phase.streams[k].share;
+        }
+        let Some(i) = live
+            .iter()
+            .copied()
             .max_by(|&a, &b| credit[a].total_cmp(&credit[b]).then(b.cmp(&a)))
-            .unwrap_or(0);
+        else {
+            break;
+        };
         credit[i] -= 1.0;
         let stream = phase.streams[i].stream;
         shared.record(|r| {

@@ -111,6 +111,9 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
         if !s.overrides.is_empty() {
             let _ = writeln!(o, "    overrides: {}", s.overrides.join(", "));
         }
+        if let Some(r) = &s.replay {
+            let _ = writeln!(o, "    replay: {r}");
+        }
         if !s.imports.is_empty() {
             let _ = writeln!(o, "    imports: {}", s.imports.join(", "));
         }

@@ -59,6 +59,9 @@ pub struct PlanStream {
     pub key: crate::scenario::model::Key,
     pub overrides: Vec<String>,
     pub imports: Vec<String>,
+    /// `file (N rows, loop|stop)` when records are replayed from a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
     /// Messages planned over all rate-limited phases.
     pub expected_messages: u64,
 }
@@ -119,11 +122,17 @@ impl Plan {
                     } else {
                         0.0
                     };
+                    let first_seq = next_seq[i];
+                    // A replay that stops at its end caps the stream's messages.
+                    let limit = scenario.streams[i]
+                        .record_limit()
+                        .map(|l| l.saturating_sub(first_seq.unwrap_or(0)));
                     let curve = match &p.load {
-                        Load::Rate(shape) => Some(RateCurve::new(shape, p.duration, share)),
+                        Load::Rate(shape) => {
+                            Some(RateCurve::new(shape, p.duration, share).with_limit(limit))
+                        }
                         Load::Max => None,
                     };
-                    let first_seq = next_seq[i];
                     next_seq[i] = match (&curve, first_seq) {
                         (Some(c), Some(s)) => Some(s + c.event_count()),
                         _ => None,
@@ -217,6 +226,13 @@ fn plan_stream(s: &Stream, index: usize, phases: &[PlanPhase]) -> PlanStream {
         key: s.key.clone(),
         overrides: s.overrides.iter().map(|o| o.path.join(".")).collect(),
         imports: s.imports.iter().map(|i| i.file.written.clone()).collect(),
+        replay: s.replay.as_ref().map(|r| {
+            let on_end = match r.source.on_end() {
+                crate::datagen::OnEnd::Loop => "loop",
+                crate::datagen::OnEnd::Stop => "stop",
+            };
+            format!("{} ({} rows, {on_end})", r.file.written, r.source.len())
+        }),
         expected_messages,
     }
 }

@@ -138,6 +138,15 @@ impl RateCurve {
         }
     }
 
+    /// Caps the number of messages (a replay file that stops at its end):
+    /// the due times of the first messages are unchanged.
+    pub fn with_limit(mut self, limit: Option<u64>) -> Self {
+        if let Some(l) = limit {
+            self.events = self.events.min(l);
+        }
+        self
+    }
+
     /// Phase length.
     pub fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.duration)

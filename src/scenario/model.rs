@@ -108,6 +108,23 @@ pub struct Stream {
     pub overrides: Vec<Override>,
     /// Overrides and imported modules compiled once at load time (`None` without overrides).
     pub compiled: Option<Arc<crate::datagen::expr::CompiledOverrides>>,
+    /// Recorded rows replayed instead of random generation.
+    pub replay: Option<Replay>,
+}
+
+/// A loaded replay file.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub file: FileRef,
+    pub source: Arc<crate::datagen::ReplaySource>,
+}
+
+impl Stream {
+    /// How many records the stream can produce at most (`Some` for replays that stop at the end).
+    pub fn record_limit(&self) -> Option<u64> {
+        let r = self.replay.as_ref()?;
+        (r.source.on_end() == crate::datagen::OnEnd::Stop).then(|| r.source.len() as u64)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

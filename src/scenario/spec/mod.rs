@@ -159,6 +159,28 @@ pub struct StreamSpec {
     /// Field path (`a.b.c`) → Rhai expression, evaluated in order.
     #[serde(default)]
     pub overrides: IndexMap<String, String>,
+    /// Take records from a CSV or JSON-lines file instead of generating them (overrides still apply).
+    #[serde(default)]
+    pub replay: Option<ReplaySpec>,
+}
+
+/// A recorded data file replayed as the stream's records.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySpec {
+    /// `.csv` (header row = field names) or `.jsonl` / `.ndjson` (one JSON object per line), relative to the scenario.
+    pub file: String,
+    /// What happens after the last row: `loop` (start again) or `stop` (the stream sends no more). Default `loop`.
+    #[serde(default)]
+    pub on_end: Option<OnEndSpec>,
+}
+
+/// End-of-file behaviour of a replayed stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnEndSpec {
+    Loop,
+    Stop,
 }
 
 /// Kafka key selection: one of `field`, `expr` or `type: random`.

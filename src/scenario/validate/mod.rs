@@ -372,7 +372,11 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
         imports,
         overrides,
         compiled: None,
+        replay: None,
     };
+    if let Some(r) = &spec.replay {
+        stream.replay = replay(cx, &ptr, r, &stream.schema);
+    }
     if !stream.overrides.is_empty() && stream.overrides.len() == spec.overrides.len() {
         match CompiledOverrides::compile(&stream) {
             Ok(c) => stream.compiled = Some(Arc::new(c)),
@@ -422,4 +426,38 @@ fn snake_case(name: &str) -> String {
         }
     }
     out
+}
+
+fn replay(
+    cx: &mut Ctx<'_>,
+    ptr: &str,
+    spec: &crate::scenario::spec::ReplaySpec,
+    schema: &apache_avro::Schema,
+) -> Option<crate::scenario::model::Replay> {
+    use crate::datagen::{OnEnd, ReplayFormat, ReplaySource};
+    use crate::scenario::spec::OnEndSpec;
+    let file = cx.file(&spec.file);
+    let pointer = format!("{ptr}/replay/file");
+    let loaded = ReplayFormat::infer(&file.resolved, &spec.file)
+        .and_then(|format| ReplaySource::load(&file.resolved, &spec.file, format, schema));
+    match loaded {
+        Ok(source) => {
+            let on_end = match spec.on_end {
+                Some(OnEndSpec::Stop) => OnEnd::Stop,
+                _ => OnEnd::Loop,
+            };
+            Some(crate::scenario::model::Replay {
+                file,
+                source: Arc::new(source.with_on_end(on_end)),
+            })
+        }
+        Err(e) => {
+            cx.error(
+                &pointer,
+                e.to_string(),
+                "fix the data file, or map it onto the schema's field names (CSV header / JSON keys); paths are relative to the scenario",
+            );
+            None
+        }
+    }
 }

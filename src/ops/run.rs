@@ -79,22 +79,11 @@ pub fn run(
     })
 }
 
-/// Kafka for `kafka_via_connect` phases; direct SQS is not built yet.
+/// Kafka for `kafka_via_connect` phases, SQS for `direct_sqs` phases.
 fn real_sinks(scenario: &Scenario) -> Result<Sinks, Exit> {
-    use crate::scenario::model::Mode;
-    if scenario.phases.iter().any(|p| p.mode == Mode::DirectSqs) {
-        eprintln!(
-            "error: sending directly to SQS is not built yet, and this scenario has `direct_sqs` phases"
-        );
-        eprintln!("  = help: run offline with `--sink null` or `--sink file:DIR`");
-        return Err(Exit::Invalid);
-    }
     let t = &scenario.targets;
-    match crate::sink::kafka::KafkaSink::new(&t.kafka_bootstrap, &t.producer) {
-        Ok(k) => Ok(Sinks {
-            kafka: SinkHandle::Kafka(std::sync::Arc::new(k)),
-            sqs: SinkHandle::Unavailable("direct SQS sending is not built yet"),
-        }),
+    let kafka = match crate::sink::kafka::KafkaSink::new(&t.kafka_bootstrap, &t.producer) {
+        Ok(k) => SinkHandle::Kafka(std::sync::Arc::new(k)),
         Err(e) => {
             eprintln!(
                 "error: cannot create the Kafka producer for {}: {e}",
@@ -103,7 +92,19 @@ fn real_sinks(scenario: &Scenario) -> Result<Sinks, Exit> {
             eprintln!(
                 "  = help: check `targets.kafka.producer` (librdkafka property names and values)"
             );
-            Err(Exit::Invalid)
+            return Err(Exit::Invalid);
         }
-    }
+    };
+    let settings = crate::sink::sqs::SqsSettings {
+        endpoint: t.sqs_endpoint.clone(),
+        region: t.sqs_region.clone(),
+    };
+    let sqs = match crate::sink::sqs::SqsSink::new(&settings) {
+        Ok(s) => SinkHandle::Sqs(std::sync::Arc::new(s)),
+        Err(e) => {
+            eprintln!("error: cannot set up SQS: {e}");
+            return Err(Exit::Failure);
+        }
+    };
+    Ok(Sinks { kafka, sqs })
 }

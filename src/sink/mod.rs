@@ -8,11 +8,13 @@
 //! - [`memory`]: keeps every message (tests, virtual-clock runs)
 //! - [`file`]: JSON lines per route, for runs without infrastructure
 //! - [`kafka`]: rdkafka producer with delivery reports
+//! - [`sqs`]: batched SendMessageBatch with retries and a circuit breaker
 //! - `Null`: acknowledges and forgets (generator/engine overhead)
 
 pub mod file;
 pub mod kafka;
 pub mod memory;
+pub mod sqs;
 
 use std::sync::Arc;
 
@@ -61,6 +63,7 @@ pub enum SinkHandle {
     Memory(Arc<memory::MemorySink>),
     File(Arc<file::FileSink>),
     Kafka(Arc<kafka::KafkaSink>),
+    Sqs(Arc<sqs::SqsSink>),
     /// A route the run has no sink for: every send fails with this reason.
     Unavailable(&'static str),
 }
@@ -73,6 +76,7 @@ impl SinkHandle {
             SinkHandle::Memory(m) => m.send(msg).await,
             SinkHandle::File(f) => f.send(msg).await,
             SinkHandle::Kafka(k) => k.send(msg).await,
+            SinkHandle::Sqs(q) => q.send(msg).await,
             SinkHandle::Unavailable(why) => Err(SendError {
                 kind: "no_sink",
                 message: (*why).to_string(),
@@ -83,7 +87,11 @@ impl SinkHandle {
     /// Flushes buffered sends, giving up at `deadline`.
     pub async fn flush(&self, deadline: Instant) -> Result<(), SendError> {
         match self {
-            SinkHandle::Null | SinkHandle::Memory(_) | SinkHandle::Unavailable(_) => Ok(()),
+            // SQS sends are awaited per message: nothing is buffered.
+            SinkHandle::Null
+            | SinkHandle::Memory(_)
+            | SinkHandle::Sqs(_)
+            | SinkHandle::Unavailable(_) => Ok(()),
             SinkHandle::File(f) => f.flush(deadline).await,
             SinkHandle::Kafka(k) => k.flush(deadline).await,
         }
@@ -96,6 +104,7 @@ impl SinkHandle {
             SinkHandle::Memory(_) => "memory",
             SinkHandle::File(_) => "file",
             SinkHandle::Kafka(_) => "kafka",
+            SinkHandle::Sqs(_) => "sqs",
             SinkHandle::Unavailable(_) => "unavailable",
         }
     }

@@ -46,7 +46,7 @@ streams:
     imports: [../../../generators/pokemon.rhai]
 phases:
   - {{ name: kafka-1, duration: 1s, rate: 40/s, mode: kafka_via_connect }}
-  - {{ name: direct, duration: 2s, rate: 30/s, mode: direct_sqs }}
+  - {{ name: direct, duration: 2s, rate: 30/s, mode: direct_sqs, workers: 32 }}
   - {{ name: kafka-2, duration: 1s, rate: 20/s, mode: kafka_via_connect }}
 "
     );

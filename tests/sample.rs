@@ -92,3 +92,26 @@ fn unknown_stream_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("streams: cards"));
 }
+
+#[test]
+fn iot_module_produces_consistent_readings() {
+    let lines = sample(&["scenarios/iot-sensors.yaml", "-n", "300"]);
+    let mut ids = std::collections::HashSet::new();
+    for l in &lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let r = &v["value"];
+        let unit = match r["device_type"].as_str().unwrap() {
+            "THERMOMETER" => "C",
+            "HYGROMETER" => "%RH",
+            "BAROMETER" => "hPa",
+            "GAS_DETECTOR" => "ppm",
+            other => panic!("device type {other} is not in the weighted list"),
+        };
+        // `unit` is computed from the `device_type` override before it (record chaining).
+        assert_eq!(r["unit"], unit);
+        let lat = r["location"]["lat"].as_f64();
+        assert!(r["location"].is_null() || (-60.0..=70.0).contains(&lat.unwrap()));
+        ids.insert(r["sensor_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 300);
+}

@@ -127,6 +127,7 @@ fn build(
     };
     let sent_at = SystemTime::now();
     set_sent_at(&mut record.value, sent_at);
+    set_envelope_ids(&mut record.value, s.schema_id, s.schema_subject.as_deref());
     let event_id = record.event_id.to_string();
     let key = match &s.key {
         Key::None => None,
@@ -209,6 +210,26 @@ fn set_sent_at(value: &mut Value, at: SystemTime) {
     };
 }
 
+/// Fills top-level `schema_id` (int/long) and `schema_subject` (string) fields
+/// with the envelope values, when the schema has them.
+fn set_envelope_ids(value: &mut Value, schema_id: u32, subject: Option<&str>) {
+    let Value::Record(fields) = value else { return };
+    for (name, v) in fields.iter_mut() {
+        match (name.as_str(), &*v) {
+            ("schema_id", Value::Int(_)) => {
+                *v = Value::Int(i32::try_from(schema_id).unwrap_or(i32::MAX))
+            }
+            ("schema_id", Value::Long(_)) => *v = Value::Long(i64::from(schema_id)),
+            ("schema_subject", Value::String(_)) => {
+                if let Some(s) = subject {
+                    *v = Value::String(s.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The text of a (nested) field, for Kafka keys.
 fn field_text(value: &Value, path: &[String]) -> Option<String> {
     let mut v = value;
@@ -233,4 +254,45 @@ fn field_text(value: &Value, path: &[String]) -> Option<String> {
         Value::Boolean(b) => b.to_string(),
         other => format!("{other:?}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_fields_are_filled_when_the_schema_has_them() {
+        let mut v = Value::Record(vec![
+            ("schema_id".into(), Value::Long(0)),
+            ("schema_subject".into(), Value::String(String::new())),
+            ("other".into(), Value::Int(1)),
+        ]);
+        set_envelope_ids(&mut v, 42, Some("events.card-value"));
+        assert_eq!(
+            v,
+            Value::Record(vec![
+                ("schema_id".into(), Value::Long(42)),
+                (
+                    "schema_subject".into(),
+                    Value::String("events.card-value".into())
+                ),
+                ("other".into(), Value::Int(1)),
+            ])
+        );
+        let mut keyed = Value::Record(vec![(
+            "address".into(),
+            Value::Union(
+                1,
+                Box::new(Value::Record(vec![(
+                    "city".into(),
+                    Value::String("Oslo".into()),
+                )])),
+            ),
+        )]);
+        assert_eq!(
+            field_text(&keyed, &["address".into(), "city".into()]),
+            Some("Oslo".into())
+        );
+        set_sent_at(&mut keyed, SystemTime::UNIX_EPOCH);
+    }
 }

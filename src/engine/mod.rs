@@ -19,6 +19,7 @@
 //! - [`prepare`]: per-stream runtime state; [`shutdown`]: stop / abort
 
 pub mod prepare;
+pub mod progress;
 pub mod recorder;
 pub mod schedule;
 pub mod shutdown;
@@ -44,6 +45,17 @@ pub async fn run(
     sinks: Sinks,
     shutdown: &Shutdown,
 ) -> RunSummary {
+    run_with_progress(plan, streams, sinks, shutdown, false).await
+}
+
+/// Like [`run`], optionally printing live progress to stderr.
+pub async fn run_with_progress(
+    plan: &Plan,
+    streams: Vec<StreamRuntime>,
+    sinks: Sinks,
+    shutdown: &Shutdown,
+    show_progress: bool,
+) -> RunSummary {
     let start = Instant::now();
     let shared = Arc::new(Shared {
         streams,
@@ -67,6 +79,14 @@ pub async fn run(
         tasks.spawn(worker::run(shared.clone(), rx.clone()));
     }
     drop(rx);
+    let progress_done = tokio_util::sync::CancellationToken::new();
+    if show_progress {
+        progress::spawn(
+            Arc::new(plan.clone()),
+            shared.clone(),
+            progress_done.clone(),
+        );
+    }
 
     let mut next_seq: Vec<u64> = vec![0; shared.streams.len()];
     let mut phases_started = 0;
@@ -121,6 +141,7 @@ pub async fn run(
     let flush_deadline = Instant::now() + shutdown.grace;
     let _ = sinks.kafka.flush(flush_deadline).await;
     let _ = sinks.sqs.flush(flush_deadline).await;
+    progress_done.cancel();
     let elapsed = start.elapsed();
     let recorder = shared.recorder.lock().unwrap_or_else(|p| p.into_inner());
     let mut summary = summary::summarize(

@@ -52,7 +52,7 @@ pub fn run(
     let summary = runtime.block_on(async {
         let shutdown = Shutdown::new(grace);
         shutdown.listen_for_signals();
-        engine::run(&plan, streams, sinks, &shutdown).await
+        engine::run_with_progress(&plan, streams, sinks, &shutdown, true).await
     });
     print!("{}", summary.render_text());
     if let Some(path) = summary_json {

@@ -229,26 +229,9 @@ fn target_in_second(plan: &Plan, second: u64) -> u64 {
             let c = s.curve.as_ref()?;
             let a = lo.saturating_sub(p.offset);
             let b = (hi.saturating_sub(p.offset)).min(p.duration);
-            Some(count_before(c, b, p.duration) - count_before(c, a, p.duration))
+            Some(c.count_before(b) - c.count_before(a))
         })
         .sum()
-}
-
-/// Messages of a curve due strictly before `t` (all of them at the phase end).
-fn count_before(c: &crate::plan::RateCurve, t: Duration, duration: Duration) -> u64 {
-    if t >= duration {
-        return c.event_count();
-    }
-    // Binary search on the monotone arrival offsets.
-    let (mut lo, mut hi) = (0u64, c.event_count());
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        match c.arrival_offset(mid) {
-            Some(x) if x < t => lo = mid + 1,
-            _ => hi = mid,
-        }
-    }
-    lo
 }
 
 impl RunSummary {

@@ -4,11 +4,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::steps_text::{assertion_text, setup_text, teardown_text};
 use super::{Plan, RateCurve, shape_text};
-use crate::scenario::model::{
-    Assertion, ConnectorConfig, Expect, Key, LatencyMetric, SetupStep, TeardownStep,
-    ThroughputFloor,
-};
+use crate::scenario::model::Key;
 use crate::scenario::units::{format_duration, format_number, format_rate};
 
 /// Renders the plan; with `per_second`, adds the second-by-second target table.
@@ -220,7 +218,10 @@ fn per_second_table(o: &mut String, plan: &Plan) {
                 continue;
             }
             let rate: f64 = curves.iter().map(|c| c.rate_at(start)).sum();
-            let due: u64 = curves.iter().map(|c| due_between(c, start, end)).sum();
+            let due: u64 = curves
+                .iter()
+                .map(|c| c.count_before(end) - c.count_before(start))
+                .sum();
             cumulative += due as f64;
             rows.push(vec![
                 format!("{}", p.offset.as_secs() + k),
@@ -232,28 +233,6 @@ fn per_second_table(o: &mut String, plan: &Plan) {
         }
     }
     table(o, &rows);
-}
-
-/// Messages of `c` due in `[start, end)`: whole messages, consistent with `arrival_offset`.
-fn due_between(c: &RateCurve, start: Duration, end: Duration) -> u64 {
-    let count_before = |t: Duration| -> u64 {
-        // Number of n with arrival_offset(n) < t.
-        let guess = c.expected_count(t).ceil() as u64;
-        let mut n = guess.saturating_sub(1).min(c.event_count());
-        while n > 0 && c.arrival_offset(n - 1).is_none_or(|x| x >= t) {
-            n -= 1;
-        }
-        while n < c.event_count() && c.arrival_offset(n).is_some_and(|x| x < t) {
-            n += 1;
-        }
-        n
-    };
-    let end_count = if end >= c.duration() {
-        c.event_count()
-    } else {
-        count_before(end)
-    };
-    end_count - count_before(start)
 }
 
 fn table(o: &mut String, rows: &[Vec<String>]) {
@@ -299,224 +278,4 @@ fn key_text(k: &Key) -> String {
         Key::Field { path } => format!("field {}", path.join(".")),
         Key::Expr { expr } => format!("expr `{expr}`"),
     }
-}
-
-fn setup_text(step: &SetupStep, subjects: &[(String, String)]) -> String {
-    match step {
-        SetupStep::RegisterSchemas {
-            subject_strategy,
-            compatibility,
-            ..
-        } => {
-            let compat = compatibility
-                .map(|c| format!(", compatibility {}", snake(&format!("{c:?}"))))
-                .unwrap_or_default();
-            let list = subjects
-                .iter()
-                .map(|(f, s)| format!("{f} → {s}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            format!(
-                "register_schemas  {list} (subjects by {}{compat})",
-                snake(&format!("{subject_strategy:?}"))
-            )
-        }
-        SetupStep::EnsureTopics { topics } => format!(
-            "ensure_topics     {}",
-            topics
-                .iter()
-                .map(|t| {
-                    let mut s = format!(
-                        "{} ({} partition{}, replication {}",
-                        t.name,
-                        t.partitions,
-                        if t.partitions == 1 { "" } else { "s" },
-                        t.replication_factor
-                    );
-                    for (k, v) in &t.config {
-                        let _ = write!(s, ", {k}={v}");
-                    }
-                    s.push(')');
-                    s
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        SetupStep::CreateQueue {
-            name,
-            fifo,
-            attributes,
-            dead_letter,
-            purge,
-        } => {
-            let mut s = format!(
-                "create_queue      {name} ({}",
-                if *fifo { "fifo" } else { "standard" }
-            );
-            for (k, v) in attributes {
-                let _ = write!(s, ", {k}={v}");
-            }
-            if let Some(d) = dead_letter {
-                let _ = write!(
-                    s,
-                    ", dead letters to {} after {} receives",
-                    d.name, d.max_receive_count
-                );
-            }
-            if *purge {
-                s.push_str(", purged before the run");
-            }
-            s.push(')');
-            s
-        }
-        SetupStep::ApplyConnector { name, config, wait } => {
-            let from = match config {
-                ConnectorConfig::File { file, config } => {
-                    let class = config
-                        .iter()
-                        .find(|(k, _)| k == "connector.class")
-                        .map(|(_, v)| format!(", class {v}"))
-                        .unwrap_or_default();
-                    format!("from {}{class}", file.written)
-                }
-                ConnectorConfig::Inline { config } => {
-                    format!("inline config ({} settings)", config.len())
-                }
-            };
-            let wait = wait
-                .as_ref()
-                .map(|w| {
-                    format!(
-                        "; wait until {} (timeout {})",
-                        format!("{:?}", w.state).to_lowercase(),
-                        format_duration(w.timeout)
-                    )
-                })
-                .unwrap_or_default();
-            format!("apply_connector   {name} {from}{wait}")
-        }
-    }
-}
-
-fn teardown_text(s: &TeardownStep) -> String {
-    match s {
-        TeardownStep::DeleteConnector { name } => format!("delete_connector  {name}"),
-        TeardownStep::PauseConnector { name } => format!("pause_connector   {name}"),
-        TeardownStep::DeleteTopics { topics } => format!("delete_topics     {}", topics.join(", ")),
-        TeardownStep::DeleteQueue { name } => format!("delete_queue      {name}"),
-        TeardownStep::PurgeQueue { name } => format!("purge_queue       {name}"),
-    }
-}
-
-fn scope(phase: &Option<String>) -> String {
-    phase
-        .as_ref()
-        .map_or("the whole run".into(), |p| format!("phase {p}"))
-}
-
-fn assertion_text(a: &Assertion, plan: &Plan) -> String {
-    match a {
-        Assertion::Arrivals {
-            queue,
-            expect,
-            tolerance,
-            within,
-            phase,
-        } => {
-            let what = match expect {
-                Expect::AllAcked => "every acknowledged message".to_string(),
-                Expect::Count(n) => format!("{} messages", group(*n)),
-            };
-            format!(
-                "arrivals at {queue}: {what} of {}, tolerance {tolerance}, settling up to {} after the last phase",
-                scope(phase),
-                format_duration(*within)
-            )
-        }
-        Assertion::Throughput { phase, stream, min } => {
-            let who = stream
-                .as_ref()
-                .map(|s| format!(" of stream {s}"))
-                .unwrap_or_default();
-            let targets: Vec<&super::PlanPhase> = match phase {
-                Some(name) => plan.phase(name).into_iter().collect(),
-                None => plan
-                    .phases
-                    .iter()
-                    .filter(|p| p.expected_messages.is_some())
-                    .collect(),
-            };
-            let bound = match min {
-                ThroughputFloor::Absolute(r) => format!("≥ {}", format_rate(*r)),
-                ThroughputFloor::PercentOfTarget(pct) => {
-                    let resolved: Vec<String> = targets
-                        .iter()
-                        .filter(|p| p.expected_messages.is_some())
-                        .map(|p| {
-                            let avg =
-                                p.expected_messages.unwrap_or(0) as f64 / p.duration.as_secs_f64();
-                            format!("{} ≥ {}", p.name, format_rate(avg * pct / 100.0))
-                        })
-                        .collect();
-                    format!(
-                        "≥ {}% of target ({})",
-                        format_number(*pct),
-                        resolved.join(", ")
-                    )
-                }
-            };
-            format!("throughput{who} of {} {bound}", scope(phase))
-        }
-        Assertion::Latency {
-            metric,
-            percentile,
-            max,
-            phase,
-        } => {
-            let m = match metric {
-                LatencyMetric::SendAck => "send→ack latency (from the scheduled instant)",
-                LatencyMetric::EndToEnd => "end-to-end latency (send → SQS receive)",
-            };
-            format!(
-                "{m} p{} of {} ≤ {}",
-                format_number(*percentile),
-                scope(phase),
-                format_duration(*max)
-            )
-        }
-        Assertion::Errors { max, phase } => format!("failed sends in {} ≤ {max}", scope(phase)),
-        Assertion::Dropped { max, phase } => {
-            format!("dropped (no free worker) in {} ≤ {max}", scope(phase))
-        }
-        Assertion::Duplicates { max, queue } => format!(
-            "duplicate arrivals{} ≤ {max}",
-            queue
-                .as_ref()
-                .map(|q| format!(" at {q}"))
-                .unwrap_or_default()
-        ),
-        Assertion::QueueDepth {
-            queue,
-            dead_letter,
-            max,
-        } => format!(
-            "{}depth of {queue} at the end ≤ {max}",
-            if *dead_letter { "dead-letter " } else { "" }
-        ),
-    }
-}
-
-fn snake(s: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

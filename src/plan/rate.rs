@@ -179,6 +179,23 @@ impl RateCurve {
         s.base + s.count_at((t - s.start).min(s.len))
     }
 
+    /// Number of messages due strictly before offset `t` (all of them from
+    /// the phase end on). Binary search over the monotone due times.
+    pub fn count_before(&self, t: Duration) -> u64 {
+        if t >= self.duration() {
+            return self.events;
+        }
+        let (mut lo, mut hi) = (0u64, self.events);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.arrival_offset(mid) {
+                Some(x) if x < t => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo
+    }
+
     /// Offset from the phase start at which message `n` (0-based) is due, or
     /// `None` when the phase ends before it.
     pub fn arrival_offset(&self, n: u64) -> Option<Duration> {

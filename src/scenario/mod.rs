@@ -18,8 +18,10 @@
 
 pub mod avsc;
 pub mod diagnostic;
+mod file;
 pub mod interpolate;
 pub mod model;
+mod scalar;
 pub mod schema_check;
 pub mod source;
 pub mod spec;

@@ -13,102 +13,14 @@
 //! [`super::interpolate`]). Anchors, aliases and `<<` merge keys are supported.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::diagnostic::{Diagnostic, Span, pointer_push};
+pub use super::file::SourceFile;
 use super::interpolate::{Vars, interpolate};
-
-/// A scenario file's text and the name it is shown under.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    /// Shown in diagnostics (as given on the command line).
-    pub name: String,
-    /// Real location, used to resolve relative paths inside the scenario.
-    pub path: PathBuf,
-    pub text: String,
-    line_starts: Vec<usize>,
-}
-
-impl SourceFile {
-    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>, text: String) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Self {
-            name: name.into(),
-            path: path.into(),
-            text,
-            line_starts,
-        }
-    }
-
-    /// The folder relative paths in the scenario are resolved against.
-    pub fn base_dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
-    }
-
-    /// Text of a 1-based line, without its newline.
-    pub fn line_text(&self, line: usize) -> &str {
-        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
-            return "";
-        };
-        let end = self
-            .line_starts
-            .get(line)
-            .map_or(self.text.len(), |&e| e.saturating_sub(1));
-        self.text[start..end.max(start)].trim_end_matches('\r')
-    }
-
-    /// Span from a 1-based line and 0-based character column.
-    pub fn span_at(&self, line: usize, col0: usize, len_bytes: usize) -> Span {
-        let line = line.clamp(1, self.line_starts.len());
-        let line_start = self.line_starts[line - 1];
-        let line_text = self.line_text(line);
-        let byte_col: usize = line_text.chars().take(col0).map(char::len_utf8).sum();
-        let start = (line_start + byte_col).min(self.text.len());
-        Span {
-            start,
-            end: (start + len_bytes).min(self.text.len()),
-            line,
-            col: col0 + 1,
-        }
-    }
-
-    /// Number of caret characters to draw under a span (limited to its first line).
-    pub fn caret_width(&self, span: Span) -> usize {
-        let line_rest: &str = self.text[span.start.min(self.text.len())..]
-            .split('\n')
-            .next()
-            .unwrap_or("");
-        let len = span.end.saturating_sub(span.start).min(line_rest.len());
-        line_rest[..floor_char_boundary(line_rest, len)]
-            .trim_end()
-            .chars()
-            .count()
-    }
-
-    fn span_of(&self, y: &YSpan) -> Span {
-        let start = self.span_at(y.start.line(), y.start.col(), 0);
-        let end = if y.end.line() == 0 {
-            start
-        } else {
-            self.span_at(y.end.line(), y.end.col(), 0)
-        };
-        Span {
-            end: end.start.max(start.start),
-            ..start
-        }
-    }
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
+use super::scalar::resolve_plain;
 
 /// Where each node of the document is: value spans and, for mapping entries,
 /// key spans (unknown-key errors point at the key, not the value).
@@ -480,70 +392,6 @@ impl Builder<'_> {
             span
         }
     }
-}
-
-/// YAML 1.2 core-schema resolution of a plain scalar.
-fn resolve_plain(text: &str) -> Result<Value, &'static str> {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Ok(Value::Null),
-        "true" | "True" | "TRUE" => return Ok(Value::Bool(true)),
-        "false" | "False" | "FALSE" => return Ok(Value::Bool(false)),
-        ".nan" | ".NaN" | ".NAN" => return Err("not a number (NaN)"),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" => {
-            return Err("infinite");
-        }
-        _ => {}
-    }
-    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(i) = text.parse::<i64>() {
-            return Ok(Value::Number(i.into()));
-        }
-        if let Ok(u) = text.trim_start_matches('+').parse::<u64>() {
-            return Ok(Value::Number(u.into()));
-        }
-    }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(u) = u64::from_str_radix(hex, 16) {
-            return Ok(Value::Number(u.into()));
-        }
-    }
-    if let Some(oct) = text.strip_prefix("0o") {
-        if let Ok(u) = u64::from_str_radix(oct, 8) {
-            return Ok(Value::Number(u.into()));
-        }
-    }
-    if looks_like_float(text) {
-        if let Ok(f) = text.parse::<f64>() {
-            if let Some(n) = Number::from_f64(f) {
-                return Ok(Value::Number(n));
-            }
-            return Err("infinite");
-        }
-    }
-    Ok(Value::String(text.to_string()))
-}
-
-/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` without a regex.
-fn looks_like_float(text: &str) -> bool {
-    let s = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let (mantissa, exp) = match s.find(['e', 'E']) {
-        Some(p) => (&s[..p], Some(&s[p + 1..])),
-        None => (s, None),
-    };
-    let mut parts = mantissa.splitn(2, '.');
-    let int = parts.next().unwrap_or("");
-    let frac = parts.next();
-    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = match frac {
-        Some(f) => digits(int) && digits(f) && !(int.is_empty() && f.is_empty()),
-        None => !int.is_empty() && digits(int),
-    };
-    let exp_ok = exp.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && digits(e)
-    });
-    mantissa_ok && exp_ok
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ fn stream(overrides: &[(&str, &str)], imports: &[(&str, &str)]) -> Stream {
                 path: path.split('.').map(str::to_owned).collect(),
                 expr: (*expr).to_owned(),
                 field_type: String::new(),
+                at: None,
             })
             .collect(),
     }

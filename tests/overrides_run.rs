@@ -44,6 +44,8 @@ fn bad_overrides_fail_fast_with_exit_2() {
         let (code, _, stderr) = cli(&["run", &rel, "--sink", "null"]);
         assert_eq!(code, Some(2), "{rel}: {stderr}");
         assert!(stderr.contains("the run was stopped"), "{stderr}");
+        // Located at the expression in the scenario file.
+        assert!(stderr.contains(&format!("--> {rel}:7:")), "{stderr}");
         // Fails within the first messages, not after the 2 s phase.
         assert!(
             started.elapsed() < Duration::from_secs(20),

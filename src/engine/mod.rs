@@ -151,10 +151,11 @@ pub async fn run_with_progress(
         interrupted || shutdown.stop.is_cancelled(),
         phases_started,
     );
-    summary.fatal = shared
+    summary.fatal_error = shared
         .fatal
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    summary.fatal = summary.fatal_error.as_ref().map(ToString::to_string);
     summary
 }

@@ -21,6 +21,9 @@ pub struct RunSummary {
     /// Why the run stopped early on an invalid scenario (e.g. an override failing at run time).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fatal: Option<String>,
+    /// The error behind `fatal`, for locating it in the scenario file.
+    #[serde(skip)]
+    pub fatal_error: Option<crate::datagen::expr::ExprError>,
     #[serde(with = "serde_duration")]
     pub elapsed: Duration,
     pub phases: Vec<PhaseSummary>,
@@ -192,6 +195,7 @@ pub fn summarize(
         seed: plan.seed,
         interrupted,
         fatal: None,
+        fatal_error: None,
         elapsed,
         phases,
         totals,

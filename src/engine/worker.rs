@@ -38,7 +38,7 @@ pub struct Shared {
     pub phase_names: Vec<String>,
     /// First fatal error (an override that fails at run time): the run stops
     /// and is reported as an invalid scenario rather than sending garbage.
-    pub fatal: Mutex<Option<String>>,
+    pub fatal: Mutex<Option<crate::datagen::expr::ExprError>>,
     pub stop: tokio_util::sync::CancellationToken,
     pub sinks: Sinks,
     pub recorder: Mutex<Recorder>,
@@ -116,7 +116,7 @@ fn build(
         Err(e) => {
             let mut fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner());
             if fatal.is_none() {
-                *fatal = Some(e.to_string());
+                *fatal = Some(e.clone());
                 shared.stop.cancel();
             }
             return Err(crate::sink::SendError {

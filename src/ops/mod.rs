@@ -40,6 +40,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             };
             let mut out = std::io::stdout().lock();
             Ok(sample::sample(
+                &file,
                 &scenario,
                 stream.as_deref(),
                 from,
@@ -62,7 +63,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             let Ok(scenario) = load(&file, &args, fancy) else {
                 return Ok(Exit::Invalid);
             };
-            run::run(&scenario, sink, grace, summary_json.as_deref())
+            run::run(&file, &scenario, sink, grace, summary_json.as_deref())
         }
     }
 }
@@ -140,4 +141,24 @@ fn plan(
         ),
     }
     Exit::Passed
+}
+
+/// `  --> FILE:LINE:COL` for an override failing at run time, when known.
+pub(crate) fn expr_location(
+    file: &Path,
+    scenario: &Scenario,
+    err: &crate::datagen::expr::ExprError,
+) -> Option<String> {
+    use crate::datagen::expr::ExprError;
+    let (stream, field) = match err {
+        ExprError::Runtime { stream, field, .. } => (stream.as_str(), field.as_str()),
+        ExprError::TypeMismatch(m) => (m.stream.as_str(), m.field.as_str()),
+        _ => return None,
+    };
+    let at = scenario
+        .streams
+        .iter()
+        .find(|s| s.name == stream)?
+        .override_location(field)?;
+    Some(format!("  --> {}:{at}", file.display()))
 }

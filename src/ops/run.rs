@@ -14,6 +14,7 @@ use crate::scenario::Scenario;
 use crate::sink::{SinkHandle, Sinks, file::FileSink};
 
 pub fn run(
+    file: &Path,
     scenario: &Scenario,
     sink: Option<SinkArg>,
     grace: Duration,
@@ -67,6 +68,13 @@ pub fn run(
     }
     if let Some(fatal) = &summary.fatal {
         eprintln!("error: the run was stopped: {fatal}");
+        if let Some(at) = summary
+            .fatal_error
+            .as_ref()
+            .and_then(|e| super::expr_location(file, scenario, e))
+        {
+            eprintln!("{at}");
+        }
         eprintln!(
             "  = help: fix the override in the scenario; `mbscenario sample` shows records without sending them"
         );

@@ -12,6 +12,7 @@ use crate::scenario::Scenario;
 
 /// Writes `count` records of a stream from `from` on; returns the exit status.
 pub fn sample(
+    file: &std::path::Path,
     scenario: &Scenario,
     stream: Option<&str>,
     from: u64,
@@ -72,6 +73,9 @@ pub fn sample(
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: {e}");
+                if let Some(at) = super::expr_location(file, scenario, &e) {
+                    eprintln!("{at}");
+                }
                 return Exit::Invalid;
             }
         };

@@ -149,6 +149,19 @@ pub struct Override {
     pub expr: String,
     /// Avro type of the field, for display (`string`, `long`, `union[null,string]`).
     pub field_type: String,
+    /// `line:col` of the expression in the scenario file, for run-time errors.
+    #[serde(skip)]
+    pub at: Option<String>,
+}
+
+impl Stream {
+    /// Where the override of `field` (`a.b`) is written, as `line:col`.
+    pub fn override_location(&self, field: &str) -> Option<&str> {
+        self.overrides
+            .iter()
+            .find(|o| o.path.join(".") == field)
+            .and_then(|o| o.at.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -323,6 +323,11 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
                 path: split_path(path),
                 expr: expr.clone(),
                 field_type,
+                at: cx
+                    .doc
+                    .spans
+                    .value(&p)
+                    .map(|s| format!("{}:{}", s.line, s.col)),
             })
         })
         .collect();

@@ -100,7 +100,7 @@ pub enum Command {
         /// Send to `null` (discard), `file:DIR` (JSON lines per route) instead of Kafka/SQS.
         #[arg(long, value_name = "null|file:DIR", value_parser = parse_sink)]
         sink: Option<SinkArg>,
-        /// How long in-flight sends may finish after Ctrl-C / SIGTERM.
+        /// How long in-flight sends may finish after the last phase or Ctrl-C / SIGTERM.
         #[arg(long, default_value = "10s", value_parser = parse_grace)]
         grace: std::time::Duration,
         /// Also write the run summary as JSON to this file.

@@ -304,3 +304,28 @@ phases:
         assert_eq!(temp, Some(apache_avro::types::Value::Int(want)));
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn sends_still_unanswered_after_the_grace_period_are_in_flight() {
+    // Every send takes 3 s; the run ends at 1 s and drains for 1 s more.
+    let yaml =
+        format!("{HEAD}phases:\n  - {{ name: slow, duration: 1s, rate: 10/s, workers: 16 }}\n");
+    let (s, p) = plan(&yaml);
+    let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
+    let sink = Arc::new(MemorySink::with_latency(Duration::from_secs(3)));
+    let summary = engine::run(
+        &p,
+        streams,
+        Sinks::both(SinkHandle::Memory(sink)),
+        &Shutdown::new(Duration::from_secs(1)),
+    )
+    .await;
+    let c = &summary.totals;
+    assert_eq!(
+        (c.scheduled, c.acked, c.dropped, c.in_flight),
+        (10, 0, 0, 10),
+        "{c:?}"
+    );
+    assert!(!summary.interrupted);
+    assert_accounted(&summary);
+}

@@ -127,16 +127,16 @@ pub async fn run_with_progress(
     }
     drop(tx);
 
-    // Drain: wait for in-flight sends (bounded by the grace period once stopped).
+    // Drain: in-flight sends get the grace period, whether the run ended or
+    // was stopped; what is still unanswered then is reported as in flight
+    // (a dead broker must not hold the summary hostage for its 5-minute
+    // message timeout).
     let drained = async { while tasks.join_next().await.is_some() {} };
     let interrupted = shutdown.stop.is_cancelled();
     tokio::select! {
         _ = drained => {}
         _ = shutdown.abort.cancelled() => {}
-        _ = async {
-            shutdown.stop.cancelled().await;
-            tokio::time::sleep(shutdown.grace).await;
-        } => {}
+        _ = tokio::time::sleep(shutdown.grace) => {}
     }
     let flush_deadline = Instant::now() + shutdown.grace;
     let _ = sinks.kafka.flush(flush_deadline).await;

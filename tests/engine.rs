@@ -246,17 +246,7 @@ phases:
   - { name: fast, duration: 5s, rate: 30/s }
   - { name: more, duration: 5s, rate: 30/s }
 ";
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replay-engine.yaml");
-    let opts = LoadOptions {
-        vars: Vars::fixed(BTreeMap::new()),
-        ..LoadOptions::default()
-    };
-    let s = scenario::load_source(
-        SourceFile::new("replay.yaml", path, yaml.to_string()),
-        &opts,
-    )
-    .unwrap_or_else(|d| panic!("{}", d.render_plain()));
-    let p = Plan::compile(&s);
+    let (s, p) = plan(yaml);
     // 200 rows: 150 in the first phase, the remaining 50 in the second.
     let planned: Vec<Option<u64>> = p.phases.iter().map(|ph| ph.expected_messages).collect();
     assert_eq!(planned, vec![Some(150), Some(50)]);

@@ -33,6 +33,11 @@ pub fn route(mode: Mode) -> Route {
     }
 }
 
+/// Hands a job to the workers; `false` once they are gone (the run is ending).
+async fn dispatch(jobs: &async_channel::Sender<Job>, job: Job) -> bool {
+    jobs.send(job).await.is_ok()
+}
+
 /// Dispatches an open-model phase. `first_seq[i]` is the first sequence number
 /// of the phase's i-th stream. Returns how many ticks each stream scheduled.
 pub async fn open_phase(
@@ -92,7 +97,7 @@ pub async fn open_phase(
                     scheduled: due,
                     permit,
                 };
-                if jobs.send(job).await.is_err() {
+                if !dispatch(jobs, job).await {
                     break;
                 }
             }
@@ -179,7 +184,7 @@ pub async fn closed_phase(
             scheduled: now,
             permit,
         };
-        if jobs.send(job).await.is_err() {
+        if !dispatch(jobs, job).await {
             break;
         }
         next[i] += 1;

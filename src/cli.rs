@@ -97,8 +97,9 @@ pub enum Command {
     Run {
         /// Scenario file.
         file: PathBuf,
-        /// Send to `null` (discard), `file:DIR` (JSON lines per route) instead of Kafka/SQS.
-        #[arg(long, value_name = "null|file:DIR", value_parser = parse_sink)]
+        /// Send to `null` (discard), `file:DIR` (JSON lines per route) or `virtual`
+        /// (paused clock: the whole run in a moment) instead of Kafka/SQS.
+        #[arg(long, value_name = "null|file:DIR|virtual", value_parser = parse_sink)]
         sink: Option<SinkArg>,
         /// How long in-flight sends may finish after the last phase or Ctrl-C / SIGTERM.
         #[arg(long, default_value = "10s", value_parser = parse_grace)]
@@ -106,9 +107,46 @@ pub enum Command {
         /// Also write the run summary as JSON to this file.
         #[arg(long, value_name = "FILE")]
         summary_json: Option<PathBuf>,
+        /// Write the report here instead of the scenario's `report.dir`.
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        /// Skip the scenario's `setup:` steps (the infrastructure is already there).
+        #[arg(long)]
+        no_setup: bool,
+        /// Run the scenario's `teardown:` steps after the run.
+        #[arg(long)]
+        teardown: bool,
+        #[command(flatten)]
+        infra: InfraArgs,
         #[command(flatten)]
         args: ScenarioArgs,
     },
+    /// Run the scenario's `setup:` steps: schemas, topics, queues, connectors.
+    Setup {
+        /// Scenario file.
+        file: PathBuf,
+        #[command(flatten)]
+        infra: InfraArgs,
+        #[command(flatten)]
+        args: ScenarioArgs,
+    },
+    /// Run the scenario's `teardown:` steps.
+    Teardown {
+        /// Scenario file.
+        file: PathBuf,
+        #[command(flatten)]
+        infra: InfraArgs,
+        #[command(flatten)]
+        args: ScenarioArgs,
+    },
+}
+
+/// Options of the commands that talk to the infrastructure.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InfraArgs {
+    /// How long each setup/teardown step waits for its service to answer.
+    #[arg(long, default_value = "2m", value_parser = parse_grace)]
+    pub setup_timeout: std::time::Duration,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -123,14 +161,20 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 pub enum SinkArg {
     Null,
     File(PathBuf),
+    /// Paused clock, instant acks, every acked message counted as arrived:
+    /// the whole run in a moment, for previews and snapshot tests.
+    Virtual,
 }
 
 fn parse_sink(s: &str) -> Result<SinkArg, String> {
     match s {
         "null" => Ok(SinkArg::Null),
+        "virtual" => Ok(SinkArg::Virtual),
         _ => match s.strip_prefix("file:") {
             Some(dir) if !dir.is_empty() => Ok(SinkArg::File(PathBuf::from(dir))),
-            _ => Err(format!("expected `null` or `file:DIR`, got `{s}`")),
+            _ => Err(format!(
+                "expected `null`, `virtual` or `file:DIR`, got `{s}`"
+            )),
         },
     }
 }

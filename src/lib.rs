@@ -19,12 +19,16 @@
 //! - [`sink`]: destinations (memory, file, null); Kafka and SQS to come
 //! - [`cli`]: clap types; [`ops`]: one function per command; [`exit`]: exit codes
 
+pub mod check;
 pub mod cli;
+pub mod collect;
 pub mod datagen;
 pub mod encode;
 pub mod engine;
 pub mod exit;
+pub mod infra;
 pub mod ops;
 pub mod plan;
+pub mod report;
 pub mod scenario;
 pub mod sink;

@@ -45,17 +45,27 @@ pub async fn run(
     sinks: Sinks,
     shutdown: &Shutdown,
 ) -> RunSummary {
-    run_with_progress(plan, streams, sinks, shutdown, false).await
+    run_with(plan, streams, sinks, shutdown, Extras::default()).await
 }
 
-/// Like [`run`], optionally printing live progress to stderr.
-pub async fn run_with_progress(
+/// Optional parts of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Print live progress to stderr.
+    pub progress: bool,
+    /// Record every finished send, for arrival accounting.
+    pub ledger: Option<Arc<crate::collect::Ledger>>,
+}
+
+/// Like [`run`], with progress output and/or a send ledger.
+pub async fn run_with(
     plan: &Plan,
     streams: Vec<StreamRuntime>,
     sinks: Sinks,
     shutdown: &Shutdown,
-    show_progress: bool,
+    extras: Extras,
 ) -> RunSummary {
+    let show_progress = extras.progress;
     let start = Instant::now();
     let shared = Arc::new(Shared {
         streams,
@@ -65,6 +75,7 @@ pub async fn run_with_progress(
         sinks: sinks.clone(),
         recorder: Mutex::new(recorder::Recorder::default()),
         start,
+        ledger: extras.ledger,
     });
     let max_workers = plan
         .phases

@@ -20,12 +20,12 @@ pub struct StreamRuntime {
     pub limit: Option<u64>,
 }
 
-/// Builds the runtime of every stream; `schema_ids` come from setup (registry)
-/// or are `None` to use each stream's pinned id.
+/// Builds the runtime of every stream; `schema_ids` (per stream) come from
+/// setup (registry); a `None` entry, or no list, uses the stream's pinned id.
 pub fn streams(
     scenario: &Scenario,
     seed: u64,
-    schema_ids: Option<&[(u32, String)]>,
+    schema_ids: Option<&[Option<(u32, String)>]>,
 ) -> Result<Vec<StreamRuntime>, (String, GenError)> {
     scenario
         .streams
@@ -33,7 +33,10 @@ pub fn streams(
         .enumerate()
         .map(|(i, s)| {
             let records = StreamRecords::new(s, seed).map_err(|e| (s.name.clone(), e))?;
-            let (schema_id, schema_subject) = match schema_ids.and_then(|ids| ids.get(i)) {
+            let (schema_id, schema_subject) = match schema_ids
+                .and_then(|ids| ids.get(i))
+                .and_then(Option::as_ref)
+            {
                 Some((id, subject)) => (*id, Some(subject.clone())),
                 None => (s.schema_id.unwrap_or(0), None),
             };

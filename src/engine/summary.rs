@@ -29,6 +29,9 @@ pub struct RunSummary {
     pub phases: Vec<PhaseSummary>,
     pub totals: Counts,
     pub timeline: Vec<TimelinePoint>,
+    /// Send→ack latency per phase (µs, all streams), for assertions on any percentile.
+    #[serde(skip)]
+    pub send_ack: Vec<hdrhistogram::Histogram<u64>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +49,8 @@ pub struct PhaseSummary {
     pub achieved_rate: f64,
     /// Planned messages per second (`None` for closed-model phases).
     pub target_rate: Option<f64>,
+    /// Send→ack latency of all the phase's streams.
+    pub latency: Percentiles,
     pub streams: Vec<StreamSummary>,
 }
 
@@ -115,7 +120,7 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(h: &Histogram<u64>) -> Self {
+    pub fn of(h: &Histogram<u64>) -> Self {
         if h.is_empty() {
             return Self::default();
         }
@@ -149,11 +154,13 @@ pub fn summarize(
     phases_started: usize,
 ) -> RunSummary {
     let mut totals = Counts::default();
+    let mut send_ack = Vec::new();
     let phases = plan
         .phases
         .iter()
         .map(|p| {
             let mut counts = Counts::default();
+            let mut merged = crate::engine::recorder::latency_histogram();
             let streams = p
                 .streams
                 .iter()
@@ -165,6 +172,7 @@ pub fn summarize(
                         .unwrap_or_default();
                     let c = Counts::of(&cell);
                     counts.add(&c);
+                    let _ = merged.add(&cell.latency);
                     StreamSummary {
                         name: ps.name.clone(),
                         counts: c,
@@ -175,6 +183,8 @@ pub fn summarize(
                 .collect();
             totals.add(&counts);
             let secs = p.duration.as_secs_f64();
+            let latency = Percentiles::of(&merged);
+            send_ack.push(merged);
             PhaseSummary {
                 name: p.name.clone(),
                 mode: p.mode,
@@ -184,6 +194,7 @@ pub fn summarize(
                 duration: p.duration,
                 achieved_rate: counts.acked as f64 / secs,
                 target_rate: p.expected_messages.map(|n| n as f64 / secs),
+                latency,
                 counts,
                 streams,
             }
@@ -200,6 +211,7 @@ pub fn summarize(
         phases,
         totals,
         timeline,
+        send_ack,
     }
 }
 

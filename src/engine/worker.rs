@@ -43,6 +43,8 @@ pub struct Shared {
     pub sinks: Sinks,
     pub recorder: Mutex<Recorder>,
     pub start: Instant,
+    /// Finished sends by event id, when arrivals are counted.
+    pub ledger: Option<Arc<crate::collect::Ledger>>,
 }
 
 impl Shared {
@@ -72,14 +74,35 @@ async fn process(shared: &Shared, job: Job, buf: &mut Vec<u8>, evaluators: &mut 
     } = job;
     let picked = Instant::now();
     shared.record(|r| r.sent(phase, stream, picked.saturating_duration_since(scheduled)));
+    let mut sent_info = None;
     let outcome = match build(
         shared, phase, stream, seq, route, scheduled, buf, evaluators,
     ) {
-        Ok(msg) => shared.sinks.for_route(route).send(msg).await,
+        Ok((msg, sent_at)) => {
+            sent_info = Some((msg.event_id.clone(), sent_at));
+            shared.sinks.for_route(route).send(msg).await
+        }
         Err(e) => Err(e),
     };
     let done = Instant::now();
     let at = done.saturating_duration_since(shared.start);
+    if let (Some(ledger), Some((id, sent_at))) = (&shared.ledger, sent_info)
+        && let Some(id) = crate::collect::ledger::parse_event_id(&id)
+    {
+        ledger.record(
+            id,
+            crate::collect::Sent {
+                phase: u32::try_from(phase).unwrap_or(u32::MAX),
+                stream: u32::try_from(stream).unwrap_or(u32::MAX),
+                seq,
+                sent_at_us: sent_at
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+                    .unwrap_or(0),
+                acked: outcome.is_ok(),
+            },
+        );
+    }
     match outcome {
         Ok(()) => {
             shared.record(|r| r.acked(phase, stream, done.saturating_duration_since(scheduled), at))
@@ -99,7 +122,7 @@ fn build(
     scheduled: Instant,
     buf: &mut Vec<u8>,
     evaluators: &mut Evaluators,
-) -> Result<OutMessage, crate::sink::SendError> {
+) -> Result<(OutMessage, SystemTime), crate::sink::SendError> {
     let s = &shared.streams[stream];
     let ctx = EvalCtx {
         seq,
@@ -176,18 +199,21 @@ fn build(
                 .into_bytes(),
         ),
     };
-    Ok(OutMessage {
-        route,
-        destination,
-        phase,
-        stream,
-        seq,
-        event_id,
-        key,
-        headers,
-        payload,
-        scheduled,
-    })
+    Ok((
+        OutMessage {
+            route,
+            destination,
+            phase,
+            stream,
+            seq,
+            event_id,
+            key,
+            headers,
+            payload,
+            scheduled,
+        },
+        sent_at,
+    ))
 }
 
 /// Fills a top-level `sent_at` field (long / timestamp) with the wall clock.

@@ -1,7 +1,10 @@
 //! One function per command; glue between the CLI, the library and stdout.
 
+pub mod finish;
+pub mod infra;
 pub mod run;
 pub mod sample;
+pub mod virtual_run;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -58,12 +61,37 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             sink,
             grace,
             summary_json,
+            report_dir,
+            no_setup,
+            teardown,
+            infra,
             args,
         } => {
             let Ok(scenario) = load(&file, &args, fancy) else {
                 return Ok(Exit::Invalid);
             };
-            run::run(&file, &scenario, sink, grace, summary_json.as_deref())
+            let opts = run::RunOptions {
+                sink,
+                grace,
+                summary_json,
+                report_dir,
+                setup: !no_setup,
+                teardown,
+                infra: infra::options(&infra, &args),
+            };
+            run::run(&file, &scenario, &opts)
+        }
+        Command::Setup { file, infra, args } => {
+            let Ok(scenario) = load(&file, &args, fancy) else {
+                return Ok(Exit::Invalid);
+            };
+            infra::setup_cmd(&scenario, &infra::options(&infra, &args))
+        }
+        Command::Teardown { file, infra, args } => {
+            let Ok(scenario) = load(&file, &args, fancy) else {
+                return Ok(Exit::Invalid);
+            };
+            infra::teardown_cmd(&scenario, &infra::options(&infra, &args))
         }
     }
 }
@@ -73,7 +101,7 @@ pub fn schema_json() -> String {
     serde_json::to_string_pretty(&scenario::schema_check::scenario_schema()).unwrap_or_default()
 }
 
-fn options(args: &ScenarioArgs) -> LoadOptions {
+pub(crate) fn options(args: &ScenarioArgs) -> LoadOptions {
     let vars: BTreeMap<String, String> = args.set.iter().cloned().collect();
     LoadOptions {
         vars: Vars::from_env(vars),

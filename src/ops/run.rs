@@ -1,75 +1,76 @@
-//! `mbscenario run`: plan → engine → summary. Infra setup, real Kafka/SQS
-//! sinks, assertions and reports plug in here as they are built.
+//! `mbscenario run`: setup → collector → engine → settle → accounting →
+//! verdicts → report → teardown.
+//!
+//! The collector starts before the first phase so nothing that arrives early
+//! is missed; backend snapshots are taken at each phase end; after the last
+//! phase the run waits (up to the arrivals assertions' `within`) until every
+//! acknowledged message has arrived.
 
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 
+use super::finish::{self, Measured};
 use crate::cli::SinkArg;
-use crate::engine::{self, Shutdown};
+use crate::collect::{self, Collector, Ledger};
+use crate::engine::{self, Shutdown, StreamRuntime};
 use crate::exit::Exit;
+use crate::infra::SetupOutcome;
 use crate::plan::Plan;
+use crate::report::backend::{self, Snapshot};
 use crate::scenario::Scenario;
+use crate::scenario::model::Assertion;
 use crate::sink::{SinkHandle, Sinks, file::FileSink};
 
-pub fn run(
-    file: &Path,
-    scenario: &Scenario,
-    sink: Option<SinkArg>,
-    grace: Duration,
-    summary_json: Option<&Path>,
-) -> anyhow::Result<Exit> {
-    let sinks = match sink {
-        Some(SinkArg::Null) => Sinks::both(SinkHandle::Null),
-        Some(SinkArg::File(dir)) => Sinks::both(SinkHandle::File(std::sync::Arc::new(
-            FileSink::new(&dir)
-                .with_context(|| format!("cannot create sink folder {}", dir.display()))?,
-        ))),
-        None => match real_sinks(scenario) {
-            Ok(s) => s,
+/// Settle window when no `arrivals` assertion sets `within`.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
+
+/// What `mbscenario run` was asked to do besides running.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub sink: Option<SinkArg>,
+    pub grace: Duration,
+    pub summary_json: Option<PathBuf>,
+    pub report_dir: Option<PathBuf>,
+    /// Run `setup:` first (only with the real sinks).
+    pub setup: bool,
+    /// Run `teardown:` afterwards.
+    pub teardown: bool,
+    pub infra: crate::infra::Options,
+}
+
+pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<Exit> {
+    let plan = Plan::compile(scenario);
+    let measured = match &opts.sink {
+        Some(SinkArg::Virtual) => {
+            eprintln!("running {} on the virtual clock", plan.scenario);
+            match super::virtual_run::measure(scenario, &plan) {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Exit::Invalid);
+                }
+            }
+        }
+        _ => match real(scenario, &plan, opts)? {
+            Ok(m) => m,
             Err(exit) => return Ok(exit),
         },
     };
-    let plan = Plan::compile(scenario);
-    let streams = match engine::prepare::streams(scenario, scenario.seed, None) {
-        Ok(s) => s,
-        Err((stream, e)) => {
-            eprintln!("error: stream `{stream}` cannot generate records: {e}");
-            return Ok(Exit::Invalid);
-        }
-    };
-    eprintln!(
-        "running {}: {} phase(s), {} planned, sink {}",
-        plan.scenario,
-        plan.phases.len(),
-        crate::scenario::units::format_duration(plan.total_duration),
-        sinks.kafka.name()
-    );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let summary = runtime.block_on(async {
-        let shutdown = Shutdown::new(grace);
-        shutdown.listen_for_signals();
-        engine::run_with_progress(&plan, streams, sinks, &shutdown, true).await
-    });
-    print!("{}", summary.render_text());
-    if let Some(path) = summary_json {
-        let text =
-            serde_json::to_string_pretty(&summary).context("cannot serialize the summary")?;
+    print!("{}", measured.summary.render_text());
+    if let Some(path) = &opts.summary_json {
+        let text = serde_json::to_string_pretty(&measured.summary)
+            .context("cannot serialize the summary")?;
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    if !scenario.assertions.is_empty() {
-        eprintln!(
-            "note: assertions are not evaluated yet (reports issue); exit code reflects the run only"
-        );
-    }
-    if let Some(fatal) = &summary.fatal {
+    let fatal_error = measured.summary.fatal_error.clone();
+    let report = finish::report(scenario, &plan, measured);
+    let mut exit = finish::publish(&report, scenario, opts.report_dir.as_deref());
+    if let Some(fatal) = &report.run.fatal {
         eprintln!("error: the run was stopped: {fatal}");
-        if let Some(at) = summary
-            .fatal_error
+        if let Some(at) = fatal_error
             .as_ref()
             .and_then(|e| super::expr_location(file, scenario, e))
         {
@@ -78,16 +79,262 @@ pub fn run(
         eprintln!(
             "  = help: fix the override in the scenario; `mbscenario sample` shows records without sending them"
         );
-        return Ok(Exit::Invalid);
     }
-    Ok(if summary.interrupted {
-        Exit::Failure
+    if opts.teardown && opts.sink.is_none() {
+        let rt = runtime()?;
+        if rt.block_on(super::infra::teardown(scenario, &opts.infra)) != Exit::Passed
+            && exit == Exit::Passed
+        {
+            exit = Exit::Failure;
+        }
+    }
+    Ok(exit)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A run with real sinks (or `--sink null|file:DIR`).
+fn real(
+    scenario: &Scenario,
+    plan: &Plan,
+    opts: &RunOptions,
+) -> anyhow::Result<Result<Measured, Exit>> {
+    let infra_used = opts.sink.is_none();
+    let sinks = match &opts.sink {
+        Some(SinkArg::Null) => Sinks::both(SinkHandle::Null),
+        Some(SinkArg::File(dir)) => Sinks::both(SinkHandle::File(Arc::new(
+            FileSink::new(dir)
+                .with_context(|| format!("cannot create sink folder {}", dir.display()))?,
+        ))),
+        _ => match real_sinks(scenario) {
+            Ok(s) => s,
+            Err(exit) => return Ok(Err(exit)),
+        },
+    };
+    let rt = runtime()?;
+    let setup = if infra_used && opts.setup && !scenario.setup.is_empty() {
+        match rt.block_on(super::infra::setup(scenario, &opts.infra)) {
+            Ok(out) => Some(out),
+            Err(exit) => return Ok(Err(exit)),
+        }
     } else {
-        Exit::Passed
+        if !infra_used && !scenario.setup.is_empty() {
+            eprintln!("note: setup steps skipped: --sink replaces Kafka and SQS");
+        }
+        None
+    };
+    let schema_ids = setup.as_ref().map(|s| s.schema_ids.clone());
+    let streams = match engine::prepare::streams(scenario, scenario.seed, schema_ids.as_deref()) {
+        Ok(s) => s,
+        Err((stream, e)) => {
+            eprintln!("error: stream `{stream}` cannot generate records: {e}");
+            return Ok(Err(Exit::Invalid));
+        }
+    };
+    eprintln!(
+        "running {}: {} phase(s), {} planned, sink {}",
+        plan.scenario,
+        plan.phases.len(),
+        crate::scenario::units::format_duration(plan.total_duration),
+        if infra_used {
+            "kafka+sqs"
+        } else {
+            sinks.kafka.name()
+        }
+    );
+    let started_at = SystemTime::now();
+    let measured = rt.block_on(async {
+        if infra_used {
+            counted_run(
+                scenario,
+                plan,
+                streams,
+                sinks,
+                setup.unwrap_or_default(),
+                opts,
+            )
+            .await
+        } else {
+            let shutdown = Shutdown::new(opts.grace);
+            shutdown.listen_for_signals();
+            let extras = engine::Extras {
+                progress: true,
+                ledger: None,
+            };
+            let summary = engine::run_with(plan, streams, sinks.clone(), &shutdown, extras).await;
+            Ok(Measured {
+                summary,
+                accounting: None,
+                backend: Vec::new(),
+                started_at,
+                sink: sinks.kafka.name().to_string(),
+            })
+        }
+    });
+    Ok(measured.map(|mut m| {
+        m.started_at = started_at;
+        m
+    }))
+}
+
+/// The run against real Kafka/SQS with arrivals counted at the queues.
+async fn counted_run(
+    scenario: &Scenario,
+    plan: &Plan,
+    streams: Vec<StreamRuntime>,
+    sinks: Sinks,
+    setup: SetupOutcome,
+    opts: &RunOptions,
+) -> Result<Measured, Exit> {
+    let t = &scenario.targets;
+    let settings = crate::sink::sqs::SqsSettings {
+        endpoint: t.sqs_endpoint.clone(),
+        region: t.sqs_region.clone(),
+    };
+    let client = crate::sink::sqs::client(&settings).map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Failure
+    })?;
+    let queues = crate::infra::queue::Queues::new(client.clone());
+    let urls = queue_urls(scenario, &queues, &setup).await?;
+    let collector =
+        (!urls.is_empty()).then(|| Collector::start(client, &urls, collect::POLLERS_PER_QUEUE));
+    let ledger = Arc::new(Ledger::new());
+    let targets = backend::Targets::of(scenario);
+    let connect = (!targets.connectors.is_empty())
+        .then(|| {
+            crate::infra::connect::ConnectClient::new(&t.connect_url, Duration::from_secs(5)).ok()
+        })
+        .flatten();
+
+    let shutdown = Shutdown::new(opts.grace);
+    shutdown.listen_for_signals();
+    let extras = engine::Extras {
+        progress: true,
+        ledger: Some(ledger.clone()),
+    };
+    // Phase-end snapshots run beside the engine, on the plan's offsets, and
+    // stop with it (a stopped run has no more phase ends).
+    let engine_done = tokio_util::sync::CancellationToken::new();
+    let snapshots = async {
+        let start = tokio::time::Instant::now();
+        let mut out: Vec<Snapshot> = Vec::new();
+        for p in &plan.phases {
+            tokio::select! {
+                _ = tokio::time::sleep_until(start + p.offset + p.duration) => {}
+                _ = engine_done.cancelled() => break,
+            }
+            let label = format!("end of phase {}", p.name);
+            out.push(backend::capture(&label, &targets, connect.as_ref(), Some(&queues)).await);
+        }
+        out
+    };
+    let engine_run = async {
+        let summary = engine::run_with(plan, streams, sinks, &shutdown, extras).await;
+        engine_done.cancel();
+        summary
+    };
+    let (summary, mut backend_snaps) = tokio::join!(engine_run, snapshots);
+    let run_end_us = collect::sqs::now_us();
+
+    let accounting = match collector {
+        Some(c) => {
+            let counted: Vec<bool> = scenario.streams.iter().map(|s| s.queue.is_some()).collect();
+            let within = settle_window(scenario);
+            let expected: u64 = ledger.acked_by_stream().values().sum();
+            eprintln!(
+                "settling: waiting up to {} for {} acknowledged message(s) to arrive",
+                crate::scenario::units::format_duration(within),
+                expected
+            );
+            let missing = c
+                .settle(&ledger, &counted, within, |m| {
+                    eprintln!("settling: {m} message(s) still missing")
+                })
+                .await;
+            if missing > 0 {
+                eprintln!("settling: {missing} message(s) did not arrive within the window");
+            }
+            let (arrivals, errors) = c.stop().await;
+            Some(collect::account(
+                &super::virtual_run::layout(scenario),
+                &ledger,
+                &arrivals,
+                run_end_us,
+                errors,
+            ))
+        }
+        None => None,
+    };
+    backend_snaps
+        .push(backend::capture("end of run", &targets, connect.as_ref(), Some(&queues)).await);
+    Ok(Measured {
+        summary,
+        accounting,
+        backend: backend_snaps,
+        started_at: SystemTime::now(),
+        sink: "kafka+sqs".into(),
     })
 }
 
-/// Kafka for `kafka_via_connect` phases, SQS for `direct_sqs` phases.
+/// The longest `within` of the arrivals assertions (the default without one).
+fn settle_window(scenario: &Scenario) -> Duration {
+    scenario
+        .assertions
+        .iter()
+        .filter_map(|a| match a {
+            Assertion::Arrivals { within, .. } => Some(*within),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(DEFAULT_SETTLE)
+}
+
+/// URLs of the queues arrivals are counted at; a missing queue stops the run.
+async fn queue_urls(
+    scenario: &Scenario,
+    queues: &crate::infra::queue::Queues,
+    setup: &SetupOutcome,
+) -> Result<Vec<(String, String)>, Exit> {
+    let mut names: Vec<&str> = scenario
+        .streams
+        .iter()
+        .filter_map(|s| s.queue.as_deref())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut out = Vec::new();
+    for name in names {
+        if let Some(url) = setup.queue_urls.get(name) {
+            out.push((name.to_string(), url.clone()));
+            continue;
+        }
+        match queues.url(name).await {
+            Ok(Some(url)) => out.push((name.to_string(), url)),
+            Ok(None) => {
+                eprintln!("error: queue `{name}` does not exist, so arrivals cannot be counted");
+                eprintln!(
+                    "  = help: add a `create_queue` setup step for it, or create it before the run"
+                );
+                return Err(Exit::Failure);
+            }
+            Err(e) => {
+                eprintln!("error: cannot reach SQS to look up queue `{name}`: {e}");
+                eprintln!(
+                    "  = help: start SQS (`scripts/dev-stack start`) or fix `targets.sqs.endpoint`"
+                );
+                return Err(Exit::Failure);
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn real_sinks(scenario: &Scenario) -> Result<Sinks, Exit> {
     let t = &scenario.targets;
     let kafka = match crate::sink::kafka::KafkaSink::new(&t.kafka_bootstrap, &t.producer) {

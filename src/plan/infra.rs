@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::scenario::model::{Scenario, SetupStep, SubjectStrategy};
+use crate::scenario::model::{Scenario, SchemaFile, SetupStep, SubjectStrategy};
 
 /// A setup step plus what it resolves to.
 #[derive(Debug, Clone, Serialize)]
@@ -28,13 +28,7 @@ pub fn steps(scenario: &Scenario) -> Vec<InfraStep> {
                 } => schemas
                     .iter()
                     .flat_map(|sf| {
-                        let topics: Vec<&str> = scenario
-                            .streams
-                            .iter()
-                            .filter(|s| s.schema_file.resolved == sf.file.resolved)
-                            .map(|s| s.topic.as_str())
-                            .collect();
-                        subjects(*subject_strategy, &sf.record_name, &topics)
+                        schema_subjects(scenario, sf, *subject_strategy)
                             .into_iter()
                             .map(|subject| (sf.file.written.clone(), subject))
                     })
@@ -44,6 +38,21 @@ pub fn steps(scenario: &Scenario) -> Vec<InfraStep> {
             step: step.clone(),
         })
         .collect()
+}
+
+/// Subjects a schema file is registered under: one per topic of the streams using it.
+pub fn schema_subjects(
+    scenario: &Scenario,
+    sf: &SchemaFile,
+    strategy: SubjectStrategy,
+) -> Vec<String> {
+    let topics: Vec<&str> = scenario
+        .streams
+        .iter()
+        .filter(|s| s.schema_file.resolved == sf.file.resolved)
+        .map(|s| s.topic.as_str())
+        .collect();
+    subjects(strategy, &sf.record_name, &topics)
 }
 
 /// Subject names per Confluent's naming strategies. A schema no stream uses

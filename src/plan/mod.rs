@@ -15,7 +15,7 @@
 pub mod describe;
 pub mod infra;
 pub mod rate;
-mod steps_text;
+pub mod steps_text;
 
 use std::time::Duration;
 

@@ -123,7 +123,7 @@ fn scope(phase: &Option<String>) -> String {
         .map_or("the whole run".into(), |p| format!("phase {p}"))
 }
 
-pub(super) fn assertion_text(a: &Assertion, plan: &Plan) -> String {
+pub fn assertion_text(a: &Assertion, plan: &Plan) -> String {
     match a {
         Assertion::Arrivals {
             queue,

@@ -56,6 +56,17 @@ pub struct Unresolved {
 
 /// Interpolates `text`. Returns the new text, or every unresolved reference.
 pub fn interpolate(text: &str, vars: &Vars) -> Result<String, Vec<Unresolved>> {
+    interpolate_with(text, is_identifier, |name| vars.get(name))
+}
+
+/// Interpolation with a caller-chosen name grammar and lookup (connector
+/// templates also accept dotted names such as `queue.mb-events.url`).
+/// References whose name `accepts` rejects are copied through unchanged.
+pub fn interpolate_with(
+    text: &str,
+    accepts: impl Fn(&str) -> bool,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, Vec<Unresolved>> {
     if !text.contains('$') {
         return Ok(text.to_string());
     }
@@ -76,12 +87,9 @@ pub fn interpolate(text: &str, vars: &Vars) -> Result<String, Vec<Unresolved>> {
                     Some(p) => (&inner[..p], Some(&inner[p + 2..])),
                     None => (inner, None),
                 };
-                if is_identifier(name) {
+                if accepts(name) {
                     let end = i + 3 + close;
-                    match vars
-                        .get(name)
-                        .filter(|v| !v.is_empty() || default.is_none())
-                    {
+                    match lookup(name).filter(|v| !v.is_empty() || default.is_none()) {
                         Some(v) => out.push_str(&v),
                         None => match default {
                             Some(d) => out.push_str(d),
@@ -108,7 +116,7 @@ pub fn interpolate(text: &str, vars: &Vars) -> Result<String, Vec<Unresolved>> {
     }
 }
 
-fn is_identifier(name: &str) -> bool {
+pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -73,6 +73,18 @@ pub fn format_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string().replace(' ', "")
 }
 
+/// Formats an elapsed time for progress lines: `850ms`, `5.1s`, `2m3s`.
+pub fn format_elapsed(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format_duration(Duration::from_secs(d.as_secs()))
+    }
+}
+
 /// Formats messages/s with at most 3 decimals, no trailing zeros (`12.5/s`).
 pub fn format_rate(per_second: f64) -> String {
     format!("{}/s", format_number(per_second))

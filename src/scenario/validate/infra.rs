@@ -145,13 +145,25 @@ fn step(cx: &mut Ctx<'_>, ptr: &str, s: &SetupStepSpec) -> Option<SetupStep> {
             wait,
         } => {
             let config = match (config_file, config) {
-                (Some(f), None) => connector_file(cx, &format!("{ptr}/config_file"), f)?,
+                (Some(f), inline) => {
+                    let mut c = connector_file(cx, &format!("{ptr}/config_file"), f)?;
+                    // Inline entries refine the file (e.g. `tasks.max`), winning on equal keys.
+                    if let (ConnectorConfig::File { config, .. }, Some(map)) = (&mut c, inline) {
+                        for (k, v) in props(map) {
+                            match config.iter_mut().find(|(key, _)| *key == k) {
+                                Some(slot) => slot.1 = v,
+                                None => config.push((k, v)),
+                            }
+                        }
+                    }
+                    c
+                }
                 (None, Some(map)) => ConnectorConfig::Inline { config: props(map) },
-                _ => {
+                (None, None) => {
                     cx.error_at_key(
                         &format!("{ptr}/type"),
-                        "`apply_connector` needs exactly one of `config_file` or `config`",
-                        "point `config_file` at a JSON file (e.g. connectors/sqs-sink.json) or write the settings under `config:`",
+                        "`apply_connector` needs `config_file`, `config`, or both",
+                        "point `config_file` at a JSON file (e.g. connectors/sqs-sink.json) and/or write settings under `config:` (they override the file's)",
                     );
                     return None;
                 }

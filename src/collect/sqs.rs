@@ -1,0 +1,121 @@
+//! SQS pollers: long-poll `ReceiveMessage` (10 per call), record each
+//! message's event id, then `DeleteMessageBatch` what was read so it is
+//! counted once. Several pollers per queue, because one receive/delete
+//! round trip caps a single poller well below a busy queue's rate.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use tokio_util::sync::CancellationToken;
+
+use super::arrivals::{Arrivals, event_id_of};
+
+/// Long-poll wait per receive: short enough that stopping is prompt.
+const WAIT_SECONDS: i32 = 1;
+/// Back-off after a failed receive, so a dead endpoint is not hammered.
+const ERROR_PAUSE: Duration = Duration::from_millis(500);
+
+/// Counters of the pollers' own health, for the report.
+#[derive(Debug, Default)]
+pub struct PollStats {
+    pub receive_errors: std::sync::atomic::AtomicU64,
+    pub delete_errors: std::sync::atomic::AtomicU64,
+    pub last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl PollStats {
+    fn error(&self, counter: &std::sync::atomic::AtomicU64, e: String) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+}
+
+/// Runs one poller until `stop` is cancelled.
+pub async fn poll(
+    client: Client,
+    queue: String,
+    url: String,
+    arrivals: Arc<Arrivals>,
+    stats: Arc<PollStats>,
+    stop: CancellationToken,
+) {
+    while !stop.is_cancelled() {
+        let req = client
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(WAIT_SECONDS)
+            .message_attribute_names("All")
+            .send();
+        let resp = tokio::select! {
+            r = req => r,
+            _ = stop.cancelled() => return,
+        };
+        let messages = match resp {
+            Ok(r) => r.messages.unwrap_or_default(),
+            Err(e) => {
+                stats.error(
+                    &stats.receive_errors,
+                    aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(ERROR_PAUSE) => {}
+                    _ = stop.cancelled() => return,
+                }
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let now = now_us();
+        let mut entries = Vec::with_capacity(messages.len());
+        for (i, m) in messages.iter().enumerate() {
+            let attr = m
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get("event_id"))
+                .and_then(|v| v.string_value.as_deref());
+            let body = m.body.as_deref().unwrap_or_default();
+            arrivals.record(&queue, event_id_of(attr, body), body, now);
+            if let Some(handle) = &m.receipt_handle
+                && let Ok(entry) = DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(handle)
+                    .build()
+            {
+                entries.push(entry);
+            }
+        }
+        let deleted = client
+            .delete_message_batch()
+            .queue_url(&url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        match deleted {
+            Ok(r) if !r.failed.is_empty() => stats.error(
+                &stats.delete_errors,
+                format!(
+                    "{} message(s) not deleted: {}",
+                    r.failed.len(),
+                    r.failed[0].code
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => stats.error(
+                &stats.delete_errors,
+                aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+            ),
+        }
+    }
+}
+
+pub fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

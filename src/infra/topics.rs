@@ -1,0 +1,228 @@
+//! Kafka topics through the admin API (rdkafka `AdminClient`): create with
+//! partitions, replication factor and configs; check existing topics against
+//! the scenario instead of silently accepting them; delete for teardown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::util::Timeout;
+
+use crate::scenario::model::Topic;
+
+/// Per-request timeout; readiness retries around it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Topics {
+    admin: Arc<AdminClient<DefaultClientContext>>,
+    bootstrap: String,
+}
+
+/// What ensuring one topic found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopicOutcome {
+    Created,
+    /// Existed and matches; `note` says what could not be compared, if anything.
+    Existed {
+        note: Option<String>,
+    },
+    /// Existed and differs from the scenario in these ways.
+    Mismatch(Vec<String>),
+}
+
+impl Topics {
+    /// An admin client with the scenario's client properties (security settings
+    /// apply to admin requests too).
+    pub fn new(bootstrap: &str, properties: &[(String, String)]) -> Result<Self, String> {
+        let mut cfg = ClientConfig::new();
+        for (k, v) in properties {
+            cfg.set(k, v);
+        }
+        cfg.set("bootstrap.servers", bootstrap);
+        cfg.set("socket.timeout.ms", "5000");
+        // A metadata request for one topic must not create it (brokers with
+        // auto-create would, for producer-type clients such as this one).
+        cfg.set("allow.auto.create.topics", "false");
+        let admin: AdminClient<DefaultClientContext> = cfg
+            .create()
+            .map_err(|e| format!("cannot create the Kafka admin client: {e}"))?;
+        Ok(Self {
+            admin: Arc::new(admin),
+            bootstrap: bootstrap.to_string(),
+        })
+    }
+
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Broker count from a metadata request; fails while no broker answers.
+    pub async fn ping(&self) -> Result<usize, String> {
+        let admin = self.admin.clone();
+        tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_metadata(None, Timeout::After(REQUEST_TIMEOUT))
+                .map(|m| m.brokers().len())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// Partition count of `topic`, `None` when it does not exist.
+    pub async fn partitions(&self, topic: &str) -> Result<Option<usize>, String> {
+        let admin = self.admin.clone();
+        let name = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let md = admin
+                .inner()
+                .fetch_metadata(Some(&name), Timeout::After(REQUEST_TIMEOUT))
+                .map_err(|e| e.to_string())?;
+            Ok(md
+                .topics()
+                .iter()
+                .find(|t| t.name() == name)
+                .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+                .map(|t| t.partitions().len()))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// Creates `topic` or checks the existing one.
+    pub async fn ensure(&self, topic: &Topic) -> Result<TopicOutcome, String> {
+        let mut new = NewTopic::new(
+            &topic.name,
+            topic.partitions as i32,
+            TopicReplication::Fixed(i32::from(topic.replication_factor)),
+        );
+        for (k, v) in &topic.config {
+            new = new.set(k, v);
+        }
+        let results = self
+            .admin
+            .create_topics([&new], &options())
+            .await
+            .map_err(|e| e.to_string())?;
+        match results.into_iter().next() {
+            Some(Ok(_)) => Ok(TopicOutcome::Created),
+            Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => self.compare(topic).await,
+            Some(Err((_, code))) => Err(format!("{code}: {}", code_help(code))),
+            None => Err("the broker answered without a result for the topic".into()),
+        }
+    }
+
+    /// Compares an existing topic with the scenario: partitions, then configs.
+    async fn compare(&self, topic: &Topic) -> Result<TopicOutcome, String> {
+        let mut diffs = Vec::new();
+        match self.partitions(&topic.name).await? {
+            Some(n) if n < topic.partitions as usize => diffs.push(format!(
+                "it has {n} partition(s), the scenario asks for {}",
+                topic.partitions
+            )),
+            Some(_) => {}
+            None => return Err("the broker says it exists but returns no metadata".into()),
+        }
+        let mut note = None;
+        if !topic.config.is_empty() {
+            match self.configs(&topic.name).await {
+                Ok(actual) => {
+                    for (k, want) in &topic.config {
+                        match actual.iter().find(|(n, _)| n == k) {
+                            Some((_, Some(v))) if v == want => {}
+                            Some((_, v)) => diffs.push(format!(
+                                "config `{k}` is {}, the scenario asks for {want}",
+                                v.as_deref().unwrap_or("unset")
+                            )),
+                            None => diffs.push(format!(
+                                "config `{k}` is not reported by the broker, the scenario asks for {want}"
+                            )),
+                        }
+                    }
+                }
+                // Some Kafka-compatible brokers do not implement DescribeConfigs:
+                // say so instead of pretending the configs matched.
+                Err(e) => note = Some(format!("configs not verified: {e}")),
+            }
+        }
+        Ok(if diffs.is_empty() {
+            TopicOutcome::Existed { note }
+        } else {
+            TopicOutcome::Mismatch(diffs)
+        })
+    }
+
+    async fn configs(&self, topic: &str) -> Result<Vec<(String, Option<String>)>, String> {
+        let res = self
+            .admin
+            .describe_configs([&ResourceSpecifier::Topic(topic)], &options())
+            .await
+            .map_err(|e| e.to_string())?;
+        match res.into_iter().next() {
+            Some(Ok(r)) => Ok(r.entries.into_iter().map(|e| (e.name, e.value)).collect()),
+            Some(Err(code)) => Err(code.to_string()),
+            None => Err("no answer for the topic".into()),
+        }
+    }
+
+    /// Deletes topics; returns, per topic, whether it existed.
+    pub async fn delete(&self, topics: &[String]) -> Result<Vec<(String, bool)>, String> {
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let results = self
+            .admin
+            .delete_topics(&names, &options())
+            .await
+            .map_err(|e| e.to_string())?;
+        results
+            .into_iter()
+            .map(|r| match r {
+                Ok(name) => Ok((name, true)),
+                Err((name, RDKafkaErrorCode::UnknownTopicOrPartition)) => Ok((name, false)),
+                Err((name, code)) => Err(format!("cannot delete topic `{name}`: {code}")),
+            })
+            .collect()
+    }
+}
+
+fn options() -> AdminOptions {
+    AdminOptions::new()
+        .operation_timeout(Some(Timeout::After(REQUEST_TIMEOUT)))
+        .request_timeout(Some(Timeout::After(REQUEST_TIMEOUT)))
+}
+
+fn code_help(code: RDKafkaErrorCode) -> &'static str {
+    match code {
+        RDKafkaErrorCode::InvalidReplicationFactor => {
+            "the replication factor is larger than the number of brokers; lower `replication_factor`"
+        }
+        RDKafkaErrorCode::InvalidPartitions => "`partitions` must be at least 1",
+        RDKafkaErrorCode::InvalidConfig => {
+            "a topic `config` key or value is not valid for this broker"
+        }
+        RDKafkaErrorCode::TopicAuthorizationFailed
+        | RDKafkaErrorCode::ClusterAuthorizationFailed => {
+            "the client may not create topics; check the credentials in targets.kafka.producer"
+        }
+        _ => "see the broker's log",
+    }
+}
+
+/// Whether an admin error means "no broker answered" (retry) rather than a refusal.
+pub fn is_transient(e: &str) -> bool {
+    [
+        "BrokerTransportFailure",
+        "AllBrokersDown",
+        "OperationTimedOut",
+        "Timed out",
+        "TimedOut",
+        "Transport",
+        "Connection refused",
+        "Local: Broker transport failure",
+    ]
+    .iter()
+    .any(|s| e.contains(s))
+}

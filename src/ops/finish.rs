@@ -1,0 +1,97 @@
+//! The end of a run, shared by real and virtual-clock runs: verdicts →
+//! report → files → console summary → exit code.
+
+use std::path::Path;
+
+use crate::check::{self, Observed, QueueDepth};
+use crate::collect::Accounting;
+use crate::engine::RunSummary;
+use crate::exit::Exit;
+use crate::plan::Plan;
+use crate::report::{self, Report, backend::Snapshot};
+use crate::scenario::Scenario;
+
+/// Everything measured in a run.
+pub struct Measured {
+    pub summary: RunSummary,
+    pub accounting: Option<Accounting>,
+    pub backend: Vec<Snapshot>,
+    pub started_at: std::time::SystemTime,
+    pub sink: String,
+}
+
+/// Builds the report: assertions are evaluated against what was measured.
+pub fn report(scenario: &Scenario, plan: &Plan, m: Measured) -> Report {
+    let depths = final_depths(&m.backend);
+    let verdicts = check::evaluate(
+        plan,
+        &Observed {
+            plan,
+            summary: &m.summary,
+            accounting: m.accounting.as_ref(),
+            depths: &depths,
+        },
+    );
+    Report::new(report::Parts {
+        plan,
+        description: scenario.description.clone(),
+        started_at: m.started_at,
+        sink: &m.sink,
+        summary: m.summary,
+        accounting: m.accounting,
+        verdicts,
+        backend: m.backend,
+    })
+}
+
+/// Queue depths of the last snapshot (the end of the run).
+fn final_depths(backend: &[Snapshot]) -> Vec<QueueDepth> {
+    backend
+        .last()
+        .map(|s| {
+            s.queues
+                .iter()
+                .map(|q| QueueDepth {
+                    queue: q.queue.clone(),
+                    dead_letter: q.dead_letter,
+                    depth: q.visible + q.in_flight,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes the report files and prints the verdicts; returns the exit code.
+pub fn publish(report: &Report, scenario: &Scenario, dir_override: Option<&Path>) -> Exit {
+    let dir = dir_override.map_or_else(
+        || Path::new(&scenario.report.dir).to_path_buf(),
+        Path::to_path_buf,
+    );
+    match report::files::write(report, &dir, &scenario.report.formats) {
+        Ok(paths) => {
+            for p in paths {
+                eprintln!("report: {}", p.display());
+            }
+        }
+        Err(e) => {
+            // The verdicts below are still printed: nothing measured is lost.
+            eprintln!("error: cannot write the report into {}: {e}", dir.display());
+            eprintln!("  = help: set `report.dir` or --report-dir to a writable folder");
+        }
+    }
+    println!();
+    print!("{}", report::markdown::verdict_table(&report.verdicts));
+    exit_code(report)
+}
+
+pub fn exit_code(report: &Report) -> Exit {
+    if report.run.fatal.is_some() {
+        Exit::Invalid
+    } else if report.run.interrupted {
+        Exit::Failure
+    } else if report.failed_verdicts().next().is_some() {
+        Exit::AssertionFailed
+    } else {
+        Exit::Passed
+    }
+}

@@ -1,0 +1,57 @@
+//! Writing the report files: `<dir>/<scenario>-<UTC start time>.<ext>`, one
+//! per configured format. A report that cannot be written is an error, but
+//! the run's data is never lost: the JSON goes first, and on failure the
+//! caller still has the report in memory and on the console.
+
+use std::path::{Path, PathBuf};
+
+use super::Report;
+use crate::scenario::model::ReportFormat;
+
+/// File stem: scenario name plus start time (`ramp-20261122T101500Z`).
+pub fn stem(report: &Report) -> String {
+    let time: String = report
+        .started_at
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let name: String = report
+        .scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{name}-{time}")
+}
+
+/// Writes every format into `dir`; returns the paths written.
+pub fn write(
+    report: &Report,
+    dir: &Path,
+    formats: &[ReportFormat],
+) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let stem = stem(report);
+    let mut written = Vec::new();
+    let mut ordered: Vec<ReportFormat> = formats.to_vec();
+    // JSON first: it is the complete record.
+    ordered.sort_by_key(|f| !matches!(f, ReportFormat::Json));
+    ordered.dedup();
+    for f in ordered {
+        let (ext, text) = match f {
+            ReportFormat::Json => ("json", report.to_json()),
+            ReportFormat::Markdown => ("md", super::markdown::render(report)),
+            ReportFormat::Html => ("html", super::html::render(report)),
+            ReportFormat::Junit => ("junit.xml", super::junit::render(report)),
+        };
+        let path = dir.join(format!("{stem}.{ext}"));
+        std::fs::write(&path, text)?;
+        written.push(path);
+    }
+    Ok(written)
+}

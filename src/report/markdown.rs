@@ -1,0 +1,190 @@
+//! Markdown rendering of a [`Report`]: verdicts first (what CI and people
+//! look at), then phases, arrivals and backend state. [`verdict_table`] is
+//! also the console summary printed at the end of `mbscenario run`.
+
+use std::fmt::Write as _;
+
+use super::Report;
+use crate::check::{Status, Verdict, fmt_latency};
+use crate::plan::describe::group;
+use crate::scenario::units::{format_duration, format_rate};
+
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "# {} — {}\n",
+        r.scenario,
+        if r.passed { "PASSED" } else { "FAILED" }
+    );
+    if let Some(d) = &r.description {
+        let _ = writeln!(o, "{d}\n");
+    }
+    let _ = writeln!(
+        o,
+        "seed {} · sink {} · started {} · {} planned · {} acked · ran {}\n",
+        r.seed,
+        r.sink,
+        r.started_at,
+        group(r.planned_messages),
+        group(r.run.totals.acked),
+        format_duration(r.run.elapsed)
+    );
+    if r.run.interrupted {
+        let _ = writeln!(
+            o,
+            "**The run was interrupted before its last phase ended.**\n"
+        );
+    }
+    if let Some(f) = &r.run.fatal {
+        let _ = writeln!(o, "**The run was stopped:** {f}\n");
+    }
+    o.push_str("## Assertions\n\n");
+    o.push_str(&verdict_table(&r.verdicts));
+    o.push_str("\n## Phases\n\n");
+    o.push_str(
+        "| phase | mode | target | achieved | planned | acked | failed | dropped | send→ack p50 | p99 |\n",
+    );
+    o.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for p in &r.run.phases {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            p.name,
+            p.mode.as_str(),
+            p.target_rate.map_or("max".into(), format_rate),
+            format_rate(p.achieved_rate),
+            p.planned.map_or("—".into(), group),
+            group(p.counts.acked),
+            group(p.counts.failed),
+            group(p.counts.dropped),
+            us(p.latency.p50_us),
+            us(p.latency.p99_us),
+        );
+    }
+    if let Some(acc) = &r.arrivals {
+        o.push_str("\n## Arrivals\n\n");
+        o.push_str("| queue | expected | arrived | missing | duplicates | unknown | received |\n");
+        o.push_str("|---|---|---|---|---|---|---|\n");
+        for q in &acc.queues {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                q.queue,
+                group(q.expected),
+                group(q.arrived),
+                group(q.missing),
+                group(q.duplicates),
+                group(q.unknown),
+                group(q.received)
+            );
+        }
+        o.push_str("\n| phase | stream | queue | expected | arrived | missing | late | end-to-end p50 | p99 |\n");
+        o.push_str("|---|---|---|---|---|---|---|---|---|\n");
+        for c in &acc.cells {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                c.phase,
+                c.stream,
+                c.queue,
+                group(c.expected),
+                group(c.arrived),
+                group(c.missing),
+                group(c.late),
+                us(c.end_to_end.p50_us),
+                us(c.end_to_end.p99_us)
+            );
+        }
+        for e in &acc.collector_errors {
+            let _ = writeln!(o, "\ncollector: {e}");
+        }
+        for u in &acc.unknown_samples {
+            let _ = writeln!(
+                o,
+                "\nunknown message at {}: `{}`",
+                u.queue,
+                u.body.replace('`', "'")
+            );
+        }
+    }
+    if !r.backend.is_empty() {
+        o.push_str("\n## Backend\n\n");
+        for s in &r.backend {
+            let _ = writeln!(o, "- **{}**", s.at);
+            for c in &s.connectors {
+                let _ = writeln!(
+                    o,
+                    "  - connector {}: {} (tasks: {})",
+                    c.name,
+                    c.state,
+                    c.tasks.join(", ")
+                );
+                if let Some(t) = &c.trace {
+                    let _ = writeln!(o, "    ```\n    {}\n    ```", t.replace('\n', "\n    "));
+                }
+            }
+            for q in &s.queues {
+                let _ = writeln!(
+                    o,
+                    "  - {}queue {}: {} visible, {} in flight",
+                    if q.dead_letter { "dead-letter " } else { "" },
+                    q.queue,
+                    group(q.visible),
+                    group(q.in_flight)
+                );
+            }
+            for e in &s.errors {
+                let _ = writeln!(o, "  - {e}");
+            }
+        }
+    }
+    o
+}
+
+/// `| # | assertion | observed | bound | result |` plus indented details.
+pub fn verdict_table(verdicts: &[Verdict]) -> String {
+    if verdicts.is_empty() {
+        return "No assertions: the run passes unless it fails to run.\n".into();
+    }
+    let mut o =
+        String::from("| # | assertion | observed | bound | result |\n|---|---|---|---|---|\n");
+    for v in verdicts {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            v.index,
+            v.description.replace('|', "\\|"),
+            v.observed,
+            v.bound,
+            match v.status {
+                Status::Passed => "pass",
+                Status::Failed => "**FAIL**",
+                Status::Skipped => "skipped",
+            }
+        );
+    }
+    let details: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v.status == Status::Failed)
+        .flat_map(|v| {
+            v.details
+                .iter()
+                .map(move |d| format!("- #{}: {d}", v.index))
+        })
+        .collect();
+    if !details.is_empty() {
+        o.push('\n');
+        o.push_str(&details.join("\n"));
+        o.push('\n');
+    }
+    o
+}
+
+fn us(v: u64) -> String {
+    if v == 0 {
+        "—".into()
+    } else {
+        fmt_latency(std::time::Duration::from_micros(v))
+    }
+}

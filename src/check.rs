@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::collect::Accounting;
 use crate::engine::RunSummary;
 use crate::plan::Plan;
+use crate::plan::describe::group;
 use crate::scenario::model::{Assertion, Expect, LatencyMetric, ThroughputFloor};
 use crate::scenario::units::{Amount, format_duration, format_number, format_rate};
 
@@ -144,7 +145,7 @@ fn one(a: &Assertion, obs: &Observed<'_>) -> Verdict {
             let (ok, bound) = within(failed, sent, *max);
             let mut v = verdict(
                 "errors",
-                format!("{failed} failed of {sent} sent"),
+                format!("{} failed of {} sent", group(failed), group(sent)),
                 format!("≤ {bound}"),
                 ok,
             );
@@ -167,7 +168,11 @@ fn one(a: &Assertion, obs: &Observed<'_>) -> Verdict {
             let (ok, bound) = within(dropped, scheduled, *max);
             verdict(
                 "dropped",
-                format!("{dropped} dropped of {scheduled} scheduled"),
+                format!(
+                    "{} dropped of {} scheduled",
+                    group(dropped),
+                    group(scheduled)
+                ),
                 format!("≤ {bound}"),
                 ok,
             )
@@ -184,7 +189,7 @@ fn one(a: &Assertion, obs: &Observed<'_>) -> Verdict {
             let (ok, bound) = within(dups, arrived, *max);
             verdict(
                 "duplicates",
-                format!("{dups} duplicate(s) of {arrived} arrived"),
+                format!("{} duplicate(s) of {} arrived", group(dups), group(arrived)),
                 format!("≤ {bound}"),
                 ok,
             )
@@ -248,7 +253,7 @@ fn arrivals(
             "{arrived} of {expected} arrived ({} missing)",
             expected.saturating_sub(arrived)
         ),
-        format!("{expected} ± {}", format_number(allowed)),
+        format!("{} ± {}", group(expected), format_number(allowed)),
         ok,
     );
     // Per phase and stream, so a reader sees where messages went missing.

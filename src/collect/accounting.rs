@@ -235,34 +235,10 @@ mod tests {
         s.insert(4, sent(1, 0, 3, false));
         s.insert(5, sent(1, 1, 0, true)); // no queue: not counted
         let mut a = HashMap::new();
-        a.insert(
-            1,
-            Arrival {
-                count: 2,
-                first_us: 1_000_500,
-            },
-        );
-        a.insert(
-            3,
-            Arrival {
-                count: 1,
-                first_us: 9_000_000,
-            },
-        );
-        a.insert(
-            4,
-            Arrival {
-                count: 1,
-                first_us: 1_000_900,
-            },
-        );
-        a.insert(
-            99,
-            Arrival {
-                count: 1,
-                first_us: 1,
-            },
-        );
+        a.insert(1, Arrival::new(2, 1_000_500));
+        a.insert(3, Arrival::new(1, 9_000_000));
+        a.insert(4, Arrival::new(1, 1_000_900));
+        a.insert(99, Arrival::new(1, 1));
         let received = HashMap::from([("q".to_string(), 5)]);
         let acc = reconcile(&layout, &s, &a, &received, vec![], 2, 5_000_000);
         assert_eq!(acc.queues.len(), 1);

@@ -10,12 +10,27 @@ use std::sync::Mutex;
 use super::ledger::parse_event_id;
 
 /// One event id's arrivals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrival {
-    /// How many times it was received (more than one: a duplicate).
+    /// Distinct copies received: distinct SQS message ids, so receiving the
+    /// same message again (its visibility timeout expired before our delete
+    /// landed, or a receive answer was lost in transit) is not a duplicate,
+    /// while the pipeline sending the event twice is.
     pub count: u32,
     /// Receive time of the first copy, µs since the Unix epoch.
     pub first_us: i64,
+    /// Hashes of the message ids seen (usually one).
+    copies: Vec<u64>,
+}
+
+impl Arrival {
+    pub fn new(count: u32, first_us: i64) -> Self {
+        Self {
+            count,
+            first_us,
+            copies: Vec::new(),
+        }
+    }
 }
 
 /// A message whose event id could not be found or is not one of ours.
@@ -48,17 +63,26 @@ impl Arrivals {
         Self::default()
     }
 
-    /// Records one received message.
-    pub fn record(&self, queue: &str, event_id: Option<u128>, body: &str, received_us: i64) {
+    /// Records one received message; `message_id` is the queue's id of the
+    /// copy (`None`: every receive counts as a copy).
+    pub fn record(
+        &self,
+        queue: &str,
+        event_id: Option<u128>,
+        message_id: Option<&str>,
+        body: &str,
+        received_us: i64,
+    ) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *g.received.entry(queue.to_string()).or_insert(0) += 1;
         match event_id {
             Some(id) => {
-                let a = g.by_id.entry(id).or_insert(Arrival {
-                    count: 0,
-                    first_us: received_us,
-                });
-                a.count += 1;
+                let a = g.by_id.entry(id).or_insert(Arrival::new(0, received_us));
+                let copy = message_id.map(hash);
+                if copy.is_none_or(|c| !a.copies.contains(&c)) {
+                    a.count += 1;
+                    a.copies.extend(copy);
+                }
                 a.first_us = a.first_us.min(received_us);
             }
             None => g.unknown_without_id(queue, body),
@@ -74,13 +98,12 @@ impl Arrivals {
             .len()
     }
 
-    pub fn get(&self, id: u128) -> Option<Arrival> {
+    pub fn contains(&self, id: u128) -> bool {
         self.inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .by_id
-            .get(&id)
-            .copied()
+            .contains_key(&id)
     }
 
     pub fn snapshot(
@@ -111,6 +134,13 @@ impl Inner {
             });
         }
     }
+}
+
+fn hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
 }
 
 /// Finds the event id of a received message.
@@ -172,20 +202,17 @@ mod tests {
     fn counts_duplicates_and_keeps_unknown_samples() {
         let a = Arrivals::new();
         let id = parse_event_id(ID);
-        a.record("q", id, "b", 20);
-        a.record("q", id, "b", 10);
+        a.record("q", id, Some("m1"), "b", 20);
+        a.record("q", id, Some("m2"), "b", 10);
+        // The same copy received again (visibility timeout) is not a duplicate.
+        a.record("q", id, Some("m1"), "b", 30);
         for _ in 0..7 {
-            a.record("q", None, "garbage", 5);
+            a.record("q", None, None, "garbage", 5);
         }
         let (by_id, received, unknown, unknown_count) = a.snapshot();
-        assert_eq!(
-            by_id[&id.unwrap()],
-            Arrival {
-                count: 2,
-                first_us: 10
-            }
-        );
-        assert_eq!(received["q"], 9);
+        let got = &by_id[&id.unwrap()];
+        assert_eq!((got.count, got.first_us), (2, 10));
+        assert_eq!(received["q"], 10);
         assert_eq!(unknown_count, 7);
         assert_eq!(unknown.len(), UNKNOWN_SAMPLES);
     }

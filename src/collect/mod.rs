@@ -130,7 +130,7 @@ pub fn missing(ledger: &Ledger, arrivals: &Arrivals, counted: &[bool]) -> u64 {
         .filter(|(id, s)| {
             s.acked
                 && counted.get(s.stream as usize).copied().unwrap_or(false)
-                && arrivals.get(**id).is_none()
+                && !arrivals.contains(**id)
         })
         .count() as u64
 }

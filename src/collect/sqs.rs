@@ -14,6 +14,11 @@ use super::arrivals::{Arrivals, event_id_of};
 
 /// Long-poll wait per receive: short enough that stopping is prompt.
 const WAIT_SECONDS: i32 = 1;
+/// Visibility timeout of received messages: a receive whose answer is lost
+/// in transit (the SDK then retries) leaves its messages invisible for this
+/// long; short, so they come back well within the settle window. Copies are
+/// told apart by message id, so a message seen twice is not a duplicate.
+const VISIBILITY_SECONDS: i32 = 5;
 /// Back-off after a failed receive, so a dead endpoint is not hammered.
 const ERROR_PAUSE: Duration = Duration::from_millis(500);
 
@@ -47,6 +52,7 @@ pub async fn poll(
             .queue_url(&url)
             .max_number_of_messages(10)
             .wait_time_seconds(WAIT_SECONDS)
+            .visibility_timeout(VISIBILITY_SECONDS)
             .message_attribute_names("All")
             .send();
         let resp = tokio::select! {
@@ -79,7 +85,13 @@ pub async fn poll(
                 .and_then(|a| a.get("event_id"))
                 .and_then(|v| v.string_value.as_deref());
             let body = m.body.as_deref().unwrap_or_default();
-            arrivals.record(&queue, event_id_of(attr, body), body, now);
+            arrivals.record(
+                &queue,
+                event_id_of(attr, body),
+                m.message_id.as_deref(),
+                body,
+                now,
+            );
             if let Some(handle) = &m.receipt_handle
                 && let Ok(entry) = DeleteMessageBatchRequestEntry::builder()
                     .id(i.to_string())

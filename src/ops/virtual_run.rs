@@ -14,6 +14,10 @@ use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::sink::{SinkHandle, Sinks};
 
+/// Virtual send→ack time: bounds closed-model (`max`) phases to
+/// workers × duration / 20 ms messages.
+pub const VIRTUAL_ACK: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Runs `scenario` on the virtual clock and returns its report.
 pub fn report(scenario: &Scenario) -> Result<Report, String> {
     let plan = Plan::compile(scenario);
@@ -35,7 +39,7 @@ pub fn measure(scenario: &Scenario, plan: &Plan) -> Result<Measured, String> {
         engine::run_with(
             plan,
             streams,
-            Sinks::both(SinkHandle::Null),
+            Sinks::both(SinkHandle::Delay(VIRTUAL_ACK)),
             &shutdown,
             engine::Extras {
                 progress: false,
@@ -52,7 +56,7 @@ pub fn measure(scenario: &Scenario, plan: &Plan) -> Result<Measured, String> {
                 .queue
                 .as_deref()
                 .unwrap_or_default();
-            arrivals.record(queue, Some(id), "", s.sent_at_us);
+            arrivals.record(queue, Some(id), None, "", s.sent_at_us);
         }
     }
     let layout = layout(scenario);

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::Report;
 use crate::check::{Status, Verdict, fmt_latency};
 use crate::plan::describe::group;
-use crate::scenario::units::{format_duration, format_rate};
+use crate::scenario::units::{format_elapsed, format_rate};
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -28,7 +28,7 @@ pub fn render(r: &Report) -> String {
         r.started_at,
         group(r.planned_messages),
         group(r.run.totals.acked),
-        format_duration(r.run.elapsed)
+        format_elapsed(r.run.elapsed)
     );
     if r.run.interrupted {
         let _ = writeln!(

@@ -10,6 +10,8 @@
 //! - [`kafka`]: rdkafka producer with delivery reports
 //! - [`sqs`]: batched SendMessageBatch with retries and a circuit breaker
 //! - `Null`: acknowledges and forgets (generator/engine overhead)
+//! - `Delay`: acknowledges after a fixed delay and forgets (virtual-clock runs:
+//!   a closed-model phase needs sends that take time, or it never ends)
 
 pub mod file;
 pub mod kafka;
@@ -60,6 +62,7 @@ pub struct SendError {
 #[derive(Debug, Clone)]
 pub enum SinkHandle {
     Null,
+    Delay(std::time::Duration),
     Memory(Arc<memory::MemorySink>),
     File(Arc<file::FileSink>),
     Kafka(Arc<kafka::KafkaSink>),
@@ -73,6 +76,10 @@ impl SinkHandle {
     pub async fn send(&self, msg: OutMessage) -> Result<(), SendError> {
         match self {
             SinkHandle::Null => Ok(()),
+            SinkHandle::Delay(d) => {
+                tokio::time::sleep(*d).await;
+                Ok(())
+            }
             SinkHandle::Memory(m) => m.send(msg).await,
             SinkHandle::File(f) => f.send(msg).await,
             SinkHandle::Kafka(k) => k.send(msg).await,
@@ -89,6 +96,7 @@ impl SinkHandle {
         match self {
             // SQS sends are awaited per message: nothing is buffered.
             SinkHandle::Null
+            | SinkHandle::Delay(_)
             | SinkHandle::Memory(_)
             | SinkHandle::Sqs(_)
             | SinkHandle::Unavailable(_) => Ok(()),
@@ -101,6 +109,7 @@ impl SinkHandle {
     pub fn name(&self) -> &'static str {
         match self {
             SinkHandle::Null => "null",
+            SinkHandle::Delay(_) => "delay",
             SinkHandle::Memory(_) => "memory",
             SinkHandle::File(_) => "file",
             SinkHandle::Kafka(_) => "kafka",

@@ -1,0 +1,260 @@
+//! End to end with the real binary against the real local stack:
+//! - the CI variant of the ramp scenario travels Kafka → Kafka Connect (SQS
+//!   sink) → SQS and direct to SQS, and every message is counted at the queue;
+//! - a direct-SQS scenario passes its `arrivals` assertion, and fails with
+//!   exit 1 and per-phase missing counts when the test steals messages from
+//!   the queue while it runs.
+
+mod support;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mbscenario(stack: &support::Stack, args: &[&str], run_id: &str) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mbscenario"));
+    cmd.args(args).current_dir(repo()).env("MBS_RUN_ID", run_id);
+    for (k, v) in &stack.vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The one JSON report written into `dir`.
+fn report(dir: &Path) -> Value {
+    let json = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a JSON report");
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mbs-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn ramp_ci_travels_kafka_connect_sqs_and_every_message_is_counted() {
+    let Some(stack) =
+        support::stack("ramp_ci_travels_kafka_connect_sqs_and_every_message_is_counted")
+    else {
+        return;
+    };
+    let dir = temp_dir("ramp-ci");
+    let run_id = format!("it{}", std::process::id());
+    let (code, stdout, stderr) = mbscenario(
+        &stack,
+        &[
+            "run",
+            "scenarios/ramp-ci.yaml",
+            "--teardown",
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ],
+        &run_id,
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let r = report(&dir);
+    assert_eq!(r["passed"], true);
+    let acked = r["run"]["totals"]["acked"].as_u64().unwrap();
+    assert_eq!(acked, r["planned_messages"].as_u64().unwrap());
+    let q = &r["arrivals"]["queues"][0];
+    assert_eq!(q["queue"], format!("mb-ci-{run_id}").as_str());
+    assert_eq!(
+        (q["expected"].as_u64(), q["arrived"].as_u64()),
+        (Some(acked), Some(acked))
+    );
+    assert_eq!(q["duplicates"], 0);
+    // The Kafka phases' messages reached the queue through the Connect sink.
+    let cells = r["arrivals"]["cells"].as_array().unwrap();
+    for phase in ["warmup", "plateau", "direct"] {
+        let c = cells.iter().find(|c| c["phase"] == phase).expect(phase);
+        assert!(c["arrived"].as_u64().unwrap() > 0, "{phase}: {c}");
+        assert_eq!(c["missing"], 0, "{phase}");
+    }
+    let end = r["backend"].as_array().unwrap().last().unwrap();
+    assert_eq!(end["connectors"][0]["state"], "RUNNING");
+    assert!(stderr.contains("teardown[0] delete_connector"), "{stderr}");
+    assert!(stdout.contains("| 1 | arrivals at"), "{stdout}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+const DIRECT: &str = "name: direct-count
+seed: 5
+targets:
+  sqs: { endpoint: \"${SQS_ENDPOINT}\", region: us-east-1 }
+setup:
+  - { type: create_queue, name: \"mbs-count-${MBS_RUN_ID}\", purge: true }
+teardown:
+  - { type: delete_queue, name: \"mbs-count-${MBS_RUN_ID}\" }
+streams:
+  - { name: cards, schema: ../schemas/pokemon_card.avsc, schema_id: 1, queue: \"mbs-count-${MBS_RUN_ID}\" }
+phases:
+  - { name: first, duration: 3s, rate: 40/s, mode: direct_sqs }
+  - { name: second, duration: 3s, rate: 40/s }
+assertions:
+  - { type: arrivals, queue: \"mbs-count-${MBS_RUN_ID}\", expect: all_acked, tolerance: 0, within: 10s }
+report: { dir: reports/, formats: [json, markdown] }
+";
+
+/// Receives and deletes messages until stopped; returns the event ids taken.
+async fn steal(
+    client: aws_sdk_sqs::Client,
+    url: String,
+    stop: Arc<Mutex<bool>>,
+) -> HashSet<String> {
+    let mut taken = HashSet::new();
+    while !*stop.lock().unwrap() {
+        let r = match client
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(2)
+            .message_attribute_names("All")
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!(
+                    "THIEF receive error: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                );
+                continue;
+            }
+        };
+        for m in r.messages.unwrap_or_default() {
+            let id = m
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get("event_id"))
+                .and_then(|v| v.string_value.clone())
+                .unwrap();
+            taken.insert(id);
+            client
+                .delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    taken
+}
+
+#[test]
+fn arrivals_pass_and_messages_deleted_out_of_band_fail_with_exit_1() {
+    let Some(stack) =
+        support::stack("arrivals_pass_and_messages_deleted_out_of_band_fail_with_exit_1")
+    else {
+        return;
+    };
+    let dir = temp_dir("direct-count");
+    let scenario = repo().join(format!(
+        "scenarios/.direct-count-{}.yaml",
+        std::process::id()
+    ));
+    std::fs::write(&scenario, DIRECT).unwrap();
+    let scenario_arg = scenario.to_str().unwrap().to_string();
+    let run_id = format!("{}", std::process::id());
+
+    // Untouched: every message arrives, the assertion passes.
+    let pass_dir = dir.join("pass");
+    let (code, stdout, stderr) = mbscenario(
+        &stack,
+        &[
+            "run",
+            &scenario_arg,
+            "--report-dir",
+            pass_dir.to_str().unwrap(),
+        ],
+        &run_id,
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(report(&pass_dir)["arrivals"]["queues"][0]["arrived"], 240);
+
+    // A competing consumer deletes messages while the run goes on.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = mbscenario::sink::sqs::client(&mbscenario::sink::sqs::SqsSettings {
+        endpoint: Some(stack.get("SQS_ENDPOINT").to_string()),
+        region: "us-east-1".into(),
+    })
+    .unwrap();
+    let url = rt
+        .block_on(
+            client
+                .get_queue_url()
+                .queue_name(format!("mbs-count-{run_id}"))
+                .send(),
+        )
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let stop = Arc::new(Mutex::new(false));
+    let thieves: Vec<_> = (0..4)
+        .map(|_| rt.spawn(steal(client.clone(), url.clone(), stop.clone())))
+        .collect();
+    let fail_dir = dir.join("fail");
+    let (code, stdout, stderr) = mbscenario(
+        &stack,
+        &[
+            "run",
+            &scenario_arg,
+            "--teardown",
+            "--report-dir",
+            fail_dir.to_str().unwrap(),
+        ],
+        &run_id,
+    );
+    *stop.lock().unwrap() = true;
+    let stolen: HashSet<String> = rt.block_on(async {
+        let mut all = HashSet::new();
+        for t in thieves {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    std::fs::remove_file(&scenario).ok();
+    assert!(!stolen.is_empty(), "the competing consumer took nothing");
+    assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let r = report(&fail_dir);
+    assert_eq!(r["passed"], false);
+    let q = &r["arrivals"]["queues"][0];
+    assert_eq!(q["missing"].as_u64().unwrap(), stolen.len() as u64, "{q}");
+    assert_eq!(q["arrived"].as_u64().unwrap() + stolen.len() as u64, 240);
+    // Missing per phase adds up, and the verdict names the phases.
+    let cells = r["arrivals"]["cells"].as_array().unwrap();
+    let per_phase: u64 = cells.iter().map(|c| c["missing"].as_u64().unwrap()).sum();
+    assert_eq!(per_phase, stolen.len() as u64);
+    let verdict = &r["verdicts"][0];
+    assert_eq!(verdict["status"], "failed");
+    let details = verdict["details"].to_string();
+    for c in cells.iter().filter(|c| c["missing"].as_u64().unwrap() > 0) {
+        let phase = c["phase"].as_str().unwrap();
+        assert!(
+            details.contains(&format!("phase {phase} stream cards")),
+            "{details}"
+        );
+    }
+    assert!(stdout.contains("**FAIL**"), "{stdout}");
+    std::fs::remove_dir_all(&dir).ok();
+}

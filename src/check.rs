@@ -14,7 +14,7 @@ use crate::scenario::model::{Assertion, Expect, LatencyMetric, ThroughputFloor};
 use crate::scenario::units::{Amount, format_duration, format_number, format_rate};
 
 /// Outcome of one assertion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Passed,
@@ -23,7 +23,7 @@ pub enum Status {
     Skipped,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// 1-based position in the scenario's `assertions:`.
     pub index: usize,
@@ -37,7 +37,7 @@ pub struct Verdict {
 }
 
 /// Queue depth at the end of the run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct QueueDepth {
     pub queue: String,
     pub dead_letter: bool,
@@ -250,8 +250,10 @@ fn arrivals(
     let mut v = verdict(
         "arrivals",
         format!(
-            "{arrived} of {expected} arrived ({} missing)",
-            expected.saturating_sub(arrived)
+            "{} of {} arrived ({} missing)",
+            group(arrived),
+            group(expected),
+            group(expected.saturating_sub(arrived))
         ),
         format!("{} ± {}", group(expected), format_number(allowed)),
         ok,

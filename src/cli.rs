@@ -73,7 +73,11 @@ pub enum Command {
         args: ScenarioArgs,
     },
     /// Print the scenario JSON Schema (for editors: yaml-language-server).
-    Schema,
+    Schema {
+        /// Print the JSON Schema of the JSON report instead.
+        #[arg(long)]
+        report: bool,
+    },
     /// Print generated records of a stream (deterministic: same seed, same records).
     Sample {
         /// Scenario file.
@@ -107,6 +111,11 @@ pub enum Command {
         /// Also write the run summary as JSON to this file.
         #[arg(long, value_name = "FILE")]
         summary_json: Option<PathBuf>,
+        /// Compare with this earlier JSON report; a regression fails the run (exit 1).
+        #[arg(long, value_name = "BASE.json")]
+        baseline: Option<PathBuf>,
+        #[command(flatten)]
+        gate: GateArgs,
         /// Write the report here instead of the scenario's `report.dir`.
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
@@ -120,6 +129,11 @@ pub enum Command {
         infra: InfraArgs,
         #[command(flatten)]
         args: ScenarioArgs,
+    },
+    /// Work with reports (`report compare BASE.json CURRENT.json`).
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
     },
     /// Run the scenario's `setup:` steps: schemas, topics, queues, connectors.
     Setup {
@@ -139,6 +153,40 @@ pub enum Command {
         #[command(flatten)]
         args: ScenarioArgs,
     },
+}
+
+/// Report tools.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Compare two JSON reports phase by phase: throughput and p99 latencies.
+    /// Exit 1 when CURRENT is worse than BASE beyond --max-regression.
+    Compare {
+        /// The baseline report (JSON).
+        base: PathBuf,
+        /// The report to check (JSON).
+        current: PathBuf,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+}
+
+/// Bounds of the regression gate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GateArgs {
+    /// Largest allowed worsening: throughput drop or p99 latency rise, in percent.
+    #[arg(long, default_value = "10%", value_parser = parse_percent)]
+    pub max_regression: f64,
+    /// Latency changes smaller than this are noise, never a regression.
+    #[arg(long, default_value = "1ms", value_parser = parse_grace)]
+    pub latency_floor: std::time::Duration,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let t = s.trim().trim_end_matches('%');
+    match t.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a percentage; e.g. `10%`")),
+    }
 }
 
 /// Options of the commands that talk to the infrastructure.

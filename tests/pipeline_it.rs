@@ -73,6 +73,14 @@ fn ramp_ci_travels_kafka_connect_sqs_and_every_message_is_counted() {
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     let r = report(&dir);
     assert_eq!(r["passed"], true);
+    // A real report, with backend snapshots and arrivals, matches the committed schema.
+    let schema: Value = serde_json::from_str(&mbscenario::ops::report_schema_json()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&r)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     let acked = r["run"]["totals"]["acked"].as_u64().unwrap();
     assert_eq!(acked, r["planned_messages"].as_u64().unwrap());
     let q = &r["arrivals"]["queues"][0];

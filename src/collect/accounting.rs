@@ -12,7 +12,7 @@ use super::ledger::Sent;
 use crate::engine::summary::Percentiles;
 
 /// Arrival counts of one queue.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct QueueCount {
     pub queue: String,
     /// Acknowledged sends of the streams that count at this queue.
@@ -31,7 +31,7 @@ pub struct QueueCount {
 }
 
 /// Arrival counts of one stream in one phase.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CellCount {
     pub phase: String,
     pub stream: String,
@@ -46,7 +46,7 @@ pub struct CellCount {
 }
 
 /// The far end's view of the run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Accounting {
     pub queues: Vec<QueueCount>,
     pub cells: Vec<CellCount>,

@@ -13,7 +13,7 @@ use crate::plan::Plan;
 use crate::scenario::model::{Mode, serde_duration};
 use crate::scenario::units::{format_duration, format_number};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RunSummary {
     pub scenario: String,
     pub seed: u64,
@@ -25,6 +25,7 @@ pub struct RunSummary {
     #[serde(skip)]
     pub fatal_error: Option<crate::datagen::expr::ExprError>,
     #[serde(with = "serde_duration")]
+    #[schemars(with = "String")]
     pub elapsed: Duration,
     pub phases: Vec<PhaseSummary>,
     pub totals: Counts,
@@ -34,7 +35,7 @@ pub struct RunSummary {
     pub send_ack: Vec<hdrhistogram::Histogram<u64>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PhaseSummary {
     pub name: String,
     pub mode: Mode,
@@ -43,6 +44,7 @@ pub struct PhaseSummary {
     /// Planned messages (`None` for closed-model phases).
     pub planned: Option<u64>,
     #[serde(with = "serde_duration")]
+    #[schemars(with = "String")]
     pub duration: Duration,
     pub counts: Counts,
     /// Acked messages per second of phase duration.
@@ -54,7 +56,7 @@ pub struct PhaseSummary {
     pub streams: Vec<StreamSummary>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StreamSummary {
     pub name: String,
     pub counts: Counts,
@@ -62,7 +64,7 @@ pub struct StreamSummary {
     pub schedule_lag: Percentiles,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Counts {
     pub scheduled: u64,
     pub sent: u64,
@@ -109,7 +111,7 @@ impl Counts {
 }
 
 /// Latency percentiles in microseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Percentiles {
     pub count: u64,
     pub p50_us: u64,
@@ -135,7 +137,7 @@ impl Percentiles {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct TimelinePoint {
     pub second: u64,
     /// Planned messages due in this second (sum over rate-limited phases).

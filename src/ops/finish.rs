@@ -61,6 +61,27 @@ fn final_depths(backend: &[Snapshot]) -> Vec<QueueDepth> {
         .unwrap_or_default()
 }
 
+/// Compares `report` with a baseline report file (the result goes into the report).
+pub fn gate(
+    report: &mut Report,
+    baseline: &Path,
+    bounds: crate::report::compare::Bounds,
+) -> Result<(), String> {
+    let base = read_report(baseline)?;
+    let current = serde_json::to_value(&*report).map_err(|e| e.to_string())?;
+    let c = crate::report::compare::compare(&base, &current, bounds).map_err(|e| e.0)?;
+    report.passed &= c.regressions() == 0;
+    report.baseline = Some(c);
+    Ok(())
+}
+
+/// A JSON report file, parsed.
+pub fn read_report(path: &Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+}
+
 /// Writes the report files and prints the verdicts; returns the exit code.
 pub fn publish(report: &Report, scenario: &Scenario, dir_override: Option<&Path>) -> Exit {
     let dir = dir_override.map_or_else(
@@ -81,15 +102,23 @@ pub fn publish(report: &Report, scenario: &Scenario, dir_override: Option<&Path>
     }
     println!();
     print!("{}", report::markdown::verdict_table(&report.verdicts));
+    if let Some(c) = &report.baseline {
+        println!();
+        print!("{}", report::compare::render(c));
+    }
     exit_code(report)
 }
 
 pub fn exit_code(report: &Report) -> Exit {
+    let regressed = report
+        .baseline
+        .as_ref()
+        .is_some_and(|c| c.regressions() > 0);
     if report.run.fatal.is_some() {
         Exit::Invalid
     } else if report.run.interrupted {
         Exit::Failure
-    } else if report.failed_verdicts().next().is_some() {
+    } else if report.failed_verdicts().next().is_some() || regressed {
         Exit::AssertionFailed
     } else {
         Exit::Passed

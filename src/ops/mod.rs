@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
 
-use crate::cli::{Cli, Color, Command, PlanFormat, ScenarioArgs};
+use crate::cli::{Cli, Color, Command, GateArgs, PlanFormat, ReportCommand, ScenarioArgs};
 use crate::exit::Exit;
 use crate::plan::{Plan, describe::describe};
 use crate::scenario::{self, Diagnostics, LoadOptions, Scenario, ValidateOptions, Vars};
@@ -52,8 +52,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 &mut out,
             ))
         }
-        Command::Schema => {
-            println!("{}", schema_json());
+        Command::Schema { report } => {
+            println!(
+                "{}",
+                if report {
+                    report_schema_json()
+                } else {
+                    schema_json()
+                }
+            );
             Ok(Exit::Passed)
         }
         Command::Run {
@@ -61,6 +68,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             sink,
             grace,
             summary_json,
+            baseline,
+            gate,
             report_dir,
             no_setup,
             teardown,
@@ -75,12 +84,21 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 grace,
                 summary_json,
                 report_dir,
+                baseline: baseline.map(|b| (b, bounds(&gate))),
                 setup: !no_setup,
                 teardown,
                 infra: infra::options(&infra, &args),
             };
             run::run(&file, &scenario, &opts)
         }
+        Command::Report {
+            command:
+                ReportCommand::Compare {
+                    base,
+                    current,
+                    gate,
+                },
+        } => Ok(compare(&base, &current, &gate)),
         Command::Setup { file, infra, args } => {
             let Ok(scenario) = load(&file, &args, fancy) else {
                 return Ok(Exit::Invalid);
@@ -94,6 +112,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             infra::teardown_cmd(&scenario, &infra::options(&infra, &args))
         }
     }
+}
+
+/// The JSON Schema of the JSON report (committed as `docs/report.schema.json`).
+pub fn report_schema_json() -> String {
+    let schema = schemars::schema_for!(crate::report::Report);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
 }
 
 /// The scenario JSON Schema, pretty-printed with a trailing newline-free body.
@@ -189,4 +213,37 @@ pub(crate) fn expr_location(
         .find(|s| s.name == stream)?
         .override_location(field)?;
     Some(format!("  --> {}:{at}", file.display()))
+}
+
+fn bounds(g: &GateArgs) -> crate::report::compare::Bounds {
+    crate::report::compare::Bounds {
+        max_regression: g.max_regression,
+        latency_floor: g.latency_floor,
+    }
+}
+
+/// `mbscenario report compare`.
+fn compare(base: &Path, current: &Path, gate: &GateArgs) -> Exit {
+    let read = |p: &Path| finish::read_report(p);
+    let (b, c) = match (read(base), read(current)) {
+        (Ok(b), Ok(c)) => (b, c),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return Exit::Invalid;
+        }
+    };
+    match crate::report::compare::compare(&b, &c, bounds(gate)) {
+        Ok(cmp) => {
+            print!("{}", crate::report::compare::render(&cmp));
+            if cmp.regressions() == 0 {
+                Exit::Passed
+            } else {
+                Exit::AssertionFailed
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Invalid
+        }
+    }
 }

@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub grace: Duration,
     pub summary_json: Option<PathBuf>,
     pub report_dir: Option<PathBuf>,
+    /// Regression gate against an earlier report.
+    pub baseline: Option<(PathBuf, crate::report::compare::Bounds)>,
     /// Run `setup:` first (only with the real sinks).
     pub setup: bool,
     /// Run `teardown:` afterwards.
@@ -66,7 +68,14 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let fatal_error = measured.summary.fatal_error.clone();
-    let report = finish::report(scenario, &plan, measured);
+    let mut report = finish::report(scenario, &plan, measured);
+    if let Some((base, bounds)) = &opts.baseline {
+        if let Err(e) = finish::gate(&mut report, base, *bounds) {
+            eprintln!("error: cannot compare with the baseline: {e}");
+            eprintln!("  = help: --baseline takes a JSON report written by `mbscenario run`");
+            return Ok(Exit::Invalid);
+        }
+    }
     let mut exit = finish::publish(&report, scenario, opts.report_dir.as_deref());
     if let Some(fatal) = &report.run.fatal {
         eprintln!("error: the run was stopped: {fatal}");

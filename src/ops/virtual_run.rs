@@ -26,6 +26,16 @@ pub fn report(scenario: &Scenario) -> Result<Report, String> {
 }
 
 pub fn measure(scenario: &Scenario, plan: &Plan) -> Result<Measured, String> {
+    measure_with(scenario, plan, VIRTUAL_ACK)
+}
+
+/// Like [`measure`] with a chosen send→ack time (slower acks lower the
+/// throughput of closed-model phases: how tests make a "slowed" run).
+pub fn measure_with(
+    scenario: &Scenario,
+    plan: &Plan,
+    ack: std::time::Duration,
+) -> Result<Measured, String> {
     let streams = engine::prepare::streams(scenario, scenario.seed, None)
         .map_err(|(s, e)| format!("stream `{s}` cannot generate records: {e}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -39,7 +49,7 @@ pub fn measure(scenario: &Scenario, plan: &Plan) -> Result<Measured, String> {
         engine::run_with(
             plan,
             streams,
-            Sinks::both(SinkHandle::Delay(VIRTUAL_ACK)),
+            Sinks::both(SinkHandle::Delay(ack)),
             &shutdown,
             engine::Extras {
                 progress: false,

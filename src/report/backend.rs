@@ -13,18 +13,18 @@ use crate::infra::queue::Queues;
 use crate::scenario::Scenario;
 use crate::scenario::model::SetupStep;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Snapshot {
     /// `end of phase plateau`, `end of run`.
     pub at: String,
     pub connectors: Vec<ConnectorState>,
     pub queues: Vec<QueueState>,
     /// What could not be read (a service down is itself a finding).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ConnectorState {
     pub name: String,
     pub state: String,
@@ -33,7 +33,7 @@ pub struct ConnectorState {
     pub trace: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct QueueState {
     pub queue: String,
     pub dead_letter: bool,

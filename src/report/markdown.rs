@@ -18,7 +18,7 @@ pub fn render(r: &Report) -> String {
         if r.passed { "PASSED" } else { "FAILED" }
     );
     if let Some(d) = &r.description {
-        let _ = writeln!(o, "{d}\n");
+        let _ = writeln!(o, "{}\n", d.trim_end());
     }
     let _ = writeln!(
         o,
@@ -107,6 +107,10 @@ pub fn render(r: &Report) -> String {
                 u.body.replace('`', "'")
             );
         }
+    }
+    if let Some(c) = &r.baseline {
+        o.push_str("\n## Baseline\n\n");
+        o.push_str(&super::compare::render(c));
     }
     if !r.backend.is_empty() {
         o.push_str("\n## Backend\n\n");

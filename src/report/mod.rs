@@ -13,6 +13,7 @@
 //! those and a virtual-clock run is byte-identical.
 
 pub mod backend;
+pub mod compare;
 pub mod files;
 pub mod html;
 pub mod junit;
@@ -28,7 +29,7 @@ use crate::plan::Plan;
 /// Bumped when a field changes meaning or disappears (additions keep it).
 pub const REPORT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub report_version: u32,
     pub tool: String,
@@ -46,8 +47,11 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arrivals: Option<Accounting>,
     pub verdicts: Vec<Verdict>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backend: Vec<backend::Snapshot>,
+    /// The regression gate's result when the run had `--baseline`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<compare::Comparison>,
 }
 
 /// Inputs of a report.
@@ -81,6 +85,7 @@ impl Report {
             arrivals: p.accounting,
             verdicts: p.verdicts,
             backend: p.backend,
+            baseline: None,
         }
     }
 

@@ -65,7 +65,7 @@ pub struct Registry {
 }
 
 /// Delivery path of a phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     KafkaViaConnect,

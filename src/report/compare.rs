@@ -1,0 +1,235 @@
+//! The regression gate: two JSON reports compared phase by phase.
+//!
+//! Throughput (achieved msgs/s) may not drop, and send→ack / end-to-end
+//! p99 latency may not rise, by more than `max_regression` percent. Latency
+//! changes smaller than `latency_floor` are noise on a busy CI machine and
+//! never count. Reports are read as plain JSON so an older report (same
+//! major `report_version`) still compares.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::check::fmt_latency;
+use crate::scenario::units::{format_number, format_rate};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Allowed worsening, percent.
+    pub max_regression: f64,
+    pub latency_floor: Duration,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self {
+            max_regression: 10.0,
+            latency_floor: Duration::from_millis(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Row {
+    pub phase: String,
+    /// `throughput`, `send_ack_p99`, `end_to_end_p99`.
+    pub metric: &'static str,
+    pub base: f64,
+    pub current: f64,
+    /// Signed change in percent (positive = higher).
+    pub delta_pct: f64,
+    pub regression: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Comparison {
+    pub base_scenario: String,
+    pub current_scenario: String,
+    pub max_regression_pct: f64,
+    pub rows: Vec<Row>,
+    /// Phases of the base missing from the current report (a regression too).
+    pub missing_phases: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Comparison {
+    pub fn regressions(&self) -> usize {
+        self.rows.iter().filter(|r| r.regression).count() + self.missing_phases.len()
+    }
+}
+
+/// Why two reports cannot be compared.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct CompareError(pub String);
+
+fn version(v: &Value, which: &str) -> Result<u64, CompareError> {
+    v.get("report_version")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| {
+            CompareError(format!(
+                "the {which} file is not an mbscenario JSON report (no report_version)"
+            ))
+        })
+}
+
+pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparison, CompareError> {
+    let (bv, cv) = (version(base, "base")?, version(current, "current")?);
+    if bv != cv {
+        return Err(CompareError(format!(
+            "report versions differ (base {bv}, current {cv}); re-create the baseline with this version"
+        )));
+    }
+    let name = |v: &Value| v["scenario"].as_str().unwrap_or_default().to_string();
+    let mut out = Comparison {
+        base_scenario: name(base),
+        current_scenario: name(current),
+        max_regression_pct: bounds.max_regression,
+        rows: Vec::new(),
+        missing_phases: Vec::new(),
+        notes: Vec::new(),
+    };
+    if out.base_scenario != out.current_scenario {
+        out.notes.push(format!(
+            "comparing different scenarios ({} vs {})",
+            out.base_scenario, out.current_scenario
+        ));
+    }
+    let phases = |v: &Value| v["run"]["phases"].as_array().cloned().unwrap_or_default();
+    let (bp, cp) = (phases(base), phases(current));
+    for (bi, b) in bp.iter().enumerate() {
+        let pname = b["name"].as_str().unwrap_or_default();
+        let Some((ci, c)) = cp.iter().enumerate().find(|(_, c)| c["name"] == b["name"]) else {
+            out.missing_phases.push(pname.to_string());
+            continue;
+        };
+        let num = |v: &Value| v.as_f64().unwrap_or(0.0);
+        let bt = num(&b["achieved_rate"]);
+        let ct = num(&c["achieved_rate"]);
+        out.rows.push(row(
+            pname,
+            "throughput",
+            bt,
+            ct,
+            bt > 0.0 && (bt - ct) / bt * 100.0 > bounds.max_regression,
+        ));
+        let floor_us = bounds.latency_floor.as_micros() as f64;
+        let latency = |metric: &'static str, b_us: f64, c_us: f64| {
+            let worse = c_us - b_us > floor_us
+                && b_us > 0.0
+                && (c_us - b_us) / b_us * 100.0 > bounds.max_regression;
+            row(pname, metric, b_us, c_us, worse)
+        };
+        out.rows.push(latency(
+            "send_ack_p99",
+            num(&b["latency"]["p99_us"]),
+            num(&c["latency"]["p99_us"]),
+        ));
+        let e2e = |v: &Value, i: usize| v["arrivals"]["end_to_end_by_phase"][i]["p99_us"].as_f64();
+        if let (Some(be), Some(ce)) = (e2e(base, bi), e2e(current, ci)) {
+            out.rows.push(latency("end_to_end_p99", be, ce));
+        }
+    }
+    Ok(out)
+}
+
+fn row(phase: &str, metric: &'static str, base: f64, current: f64, regression: bool) -> Row {
+    let delta_pct = if base == 0.0 {
+        0.0
+    } else {
+        (current - base) / base * 100.0
+    };
+    Row {
+        phase: phase.to_string(),
+        metric,
+        base,
+        current,
+        delta_pct,
+        regression,
+    }
+}
+
+/// The comparison as a Markdown table, regressions marked.
+pub fn render(c: &Comparison) -> String {
+    let mut o = format!(
+        "Regression gate: {} (current) vs baseline, at most {}% worse\n\n| phase | metric | baseline | current | change | |\n|---|---|---|---|---|---|\n",
+        c.current_scenario,
+        format_number(c.max_regression_pct)
+    );
+    for r in &c.rows {
+        let fmt = |v: f64| match r.metric {
+            "throughput" => format_rate(v),
+            _ => fmt_latency(Duration::from_micros(v as u64)),
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {}{}% | {} |",
+            r.phase,
+            r.metric,
+            fmt(r.base),
+            fmt(r.current),
+            if r.delta_pct > 0.0 { "+" } else { "" },
+            format_number((r.delta_pct * 10.0).round() / 10.0),
+            if r.regression { "**REGRESSION**" } else { "ok" }
+        );
+    }
+    for p in &c.missing_phases {
+        let _ = writeln!(
+            o,
+            "\nphase {p} of the baseline is missing from the current run: **REGRESSION**"
+        );
+    }
+    for n in &c.notes {
+        let _ = writeln!(o, "\nnote: {n}");
+    }
+    let _ = writeln!(
+        o,
+        "\n{}",
+        match c.regressions() {
+            0 => "no regression".to_string(),
+            n => format!("{n} regression(s)"),
+        }
+    );
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn report(rate: f64, p99: u64) -> Value {
+        json!({
+            "report_version": 1,
+            "scenario": "s",
+            "run": { "phases": [ { "name": "steady", "achieved_rate": rate, "latency": { "p99_us": p99 } } ] }
+        })
+    }
+
+    #[test]
+    fn flags_throughput_drops_and_latency_rises_beyond_the_bound() {
+        let b = Bounds::default();
+        let same = compare(&report(100.0, 5_000), &report(95.0, 5_400), b).unwrap();
+        assert_eq!(same.regressions(), 0, "{}", render(&same));
+        let slower = compare(&report(100.0, 5_000), &report(80.0, 5_000), b).unwrap();
+        assert_eq!(slower.regressions(), 1);
+        assert!(slower.rows[0].regression && slower.rows[0].metric == "throughput");
+        let laggier = compare(&report(100.0, 5_000), &report(100.0, 9_000), b).unwrap();
+        assert!(laggier.rows[1].regression);
+        // +300µs on 1ms is +30% but under the 1ms floor: noise, not a regression.
+        let tiny = compare(&report(100.0, 1_000), &report(100.0, 1_300), b).unwrap();
+        assert_eq!(tiny.regressions(), 0);
+        assert!(render(&slower).contains("**REGRESSION**"));
+    }
+
+    #[test]
+    fn refuses_non_reports_and_version_mismatches() {
+        assert!(compare(&json!({}), &report(1.0, 1), Bounds::default()).is_err());
+        let mut v2 = report(1.0, 1);
+        v2["report_version"] = json!(2);
+        let e = compare(&report(1.0, 1), &v2, Bounds::default()).unwrap_err();
+        assert!(e.0.contains("versions differ"));
+    }
+}

@@ -58,7 +58,8 @@ fn ramp_ci_travels_kafka_connect_sqs_and_every_message_is_counted() {
         return;
     };
     let dir = temp_dir("ramp-ci");
-    let run_id = format!("it{}", std::process::id());
+    // A fixed id keeps the snapshot stable; setup is idempotent and purges.
+    let run_id = "it".to_string();
     let (code, stdout, stderr) = mbscenario(
         &stack,
         &[
@@ -101,7 +102,83 @@ fn ramp_ci_travels_kafka_connect_sqs_and_every_message_is_counted() {
     assert_eq!(end["connectors"][0]["state"], "RUNNING");
     assert!(stderr.contains("teardown[0] delete_connector"), "{stderr}");
     assert!(stdout.contains("| 1 | arrivals at"), "{stdout}");
+    snapshot_with_shapes(&r);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The real report snapshotted; values that depend on the machine and the
+/// moment are masked, each only after its shape is checked.
+fn snapshot_with_shapes(r: &Value) {
+    use insta::internals::Content;
+    fn rfc3339(v: Content, _: insta::internals::ContentPath<'_>) -> Content {
+        let s = v.as_str().unwrap_or_default();
+        assert!(humantime::parse_rfc3339(s).is_ok(), "not RFC 3339: {s}");
+        Content::from("[rfc3339]")
+    }
+    fn duration(v: Content, _: insta::internals::ContentPath<'_>) -> Content {
+        let s = v.as_str().unwrap_or_default();
+        let d = humantime::parse_duration(s).unwrap_or_else(|e| panic!("not a duration: {s}: {e}"));
+        assert!(!d.is_zero(), "duration must be positive: {s}");
+        Content::from("[duration]")
+    }
+    fn count(v: Content, _: insta::internals::ContentPath<'_>) -> Content {
+        assert!(v.as_u64().is_some(), "not a count: {v:?}");
+        Content::from("[count]")
+    }
+    fn rate(v: Content, _: insta::internals::ContentPath<'_>) -> Content {
+        assert!(v.as_f64().is_some_and(|f| f >= 0.0), "not a rate: {v:?}");
+        Content::from("[rate]")
+    }
+    fn percentiles(v: Content, _: insta::internals::ContentPath<'_>) -> Content {
+        let Content::Map(fields) = &v else {
+            panic!("not percentiles: {v:?}")
+        };
+        let get = |k: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n.as_str() == Some(k))
+                .and_then(|(_, c)| c.as_u64())
+                .unwrap()
+        };
+        let (count, p50, p99, max) = (get("count"), get("p50_us"), get("p99_us"), get("max_us"));
+        assert!(
+            count > 0 && p50 <= p99 && p99 <= max,
+            "percentiles out of order: {v:?}"
+        );
+        Content::from("[percentiles]")
+    }
+    fn latency_text(v: Content, _: insta::internals::ContentPath<'_>) -> Content {
+        let s = v.as_str().unwrap_or_default();
+        assert!(
+            s.starts_with("p99 = ") && (s.ends_with("ms") || s.ends_with('s') || s.ends_with("µs")),
+            "{s}"
+        );
+        Content::from("[p99]")
+    }
+    insta::assert_json_snapshot!("ramp_ci_real_report", r, {
+        ".started_at" => insta::dynamic_redaction(rfc3339),
+        ".tool" => "[tool]",
+        ".run.elapsed" => insta::dynamic_redaction(duration),
+        ".run.phases[].latency" => insta::dynamic_redaction(percentiles),
+        ".run.phases[].streams[].latency" => insta::dynamic_redaction(percentiles),
+        ".run.phases[].streams[].schedule_lag" => insta::dynamic_redaction(percentiles),
+        ".run.phases[].achieved_rate" => insta::dynamic_redaction(rate),
+        ".run.timeline[].scheduled" => insta::dynamic_redaction(count),
+        ".run.timeline[].acked" => insta::dynamic_redaction(count),
+        ".arrivals.cells[].end_to_end" => insta::dynamic_redaction(percentiles),
+        ".arrivals.cells[].late" => insta::dynamic_redaction(count),
+        ".arrivals.end_to_end_by_phase[]" => insta::dynamic_redaction(percentiles),
+        ".arrivals.end_to_end" => insta::dynamic_redaction(percentiles),
+        ".verdicts[1].observed" => insta::dynamic_redaction(|v: Content, _: insta::internals::ContentPath<'_>| {
+            assert!(v.as_str().unwrap_or_default().ends_with("in phase plateau"));
+            Content::from("[throughput]")
+        }),
+        ".verdicts[2].observed" => insta::dynamic_redaction(latency_text),
+        ".verdicts[3].observed" => insta::dynamic_redaction(latency_text),
+        ".verdicts[1].details" => "[per-phase rates]",
+        ".backend[].queues[].visible" => insta::dynamic_redaction(count),
+        ".backend[].queues[].in_flight" => insta::dynamic_redaction(count),
+    });
 }
 
 const DIRECT: &str = "name: direct-count

@@ -103,3 +103,78 @@ async fn run_sends_exactly_what_sample_prints() {
         assert_eq!(body, want, "record {}", d.message.seq);
     }
 }
+
+/// `key: { expr }` sees the final record (after overrides), may draw random
+/// numbers, and is a pure function of (seed, stream, n): two runs with
+/// different worker counts produce the same keys for the same records.
+#[tokio::test(start_paused = true)]
+async fn expression_keys_are_computed_from_the_final_record() {
+    let yaml = |workers: u32| {
+        format!(
+            "name: keys
+seed: 9
+streams:
+  - name: cards
+    schema: ../../../schemas/pokemon_card.avsc
+    schema_id: 1
+    key: {{ expr: 'if seq % 5 == 0 {{ () }} else {{ record.user_id + \"/\" + uniform(1, 3) }}' }}
+    overrides: {{ user_id: 'format(\"u-{{}}\", seq)' }}
+phases:
+  - {{ name: p, duration: 2s, rate: 20/s, workers: {workers}, mode: kafka_via_connect }}
+"
+        )
+    };
+    let mut runs = Vec::new();
+    for workers in [1, 8] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/keys.yaml");
+        let s = scenario::load_source(
+            mbscenario::scenario::SourceFile::new("keys.yaml", path, yaml(workers)),
+            &LoadOptions {
+                vars: Vars::fixed(BTreeMap::new()),
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap_or_else(|d| panic!("{}", d.render_plain()));
+        let plan = Plan::compile(&s);
+        let sink = Arc::new(MemorySink::new());
+        let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
+        engine::run(
+            &plan,
+            streams,
+            Sinks::both(SinkHandle::Memory(sink.clone())),
+            &Shutdown::new(Duration::from_secs(1)),
+        )
+        .await;
+        let mut keys: Vec<(u64, Option<String>)> = sink
+            .delivered()
+            .into_iter()
+            .map(|d| (d.message.seq, d.message.key))
+            .collect();
+        keys.sort();
+        runs.push(keys);
+    }
+    assert_eq!(runs[0].len(), 40);
+    assert_eq!(runs[0], runs[1], "keys depend on the worker count");
+    for (seq, key) in &runs[0] {
+        if seq % 5 == 0 {
+            assert_eq!(key, &None, "seq {seq}");
+        } else {
+            let key = key.as_deref().unwrap();
+            let (user, n) = key.split_once('/').unwrap();
+            assert_eq!(
+                user,
+                format!("u-{seq}"),
+                "the key sees the overridden field"
+            );
+            assert!(["1", "2", "3"].contains(&n), "{key}");
+        }
+    }
+    let drawn: std::collections::HashSet<&str> = runs[0]
+        .iter()
+        .filter_map(|(_, k)| k.as_deref()?.split_once('/').map(|(_, n)| n))
+        .collect();
+    assert!(
+        drawn.len() > 1,
+        "uniform() in a key draws from the record RNG"
+    );
+}

@@ -16,6 +16,8 @@ pub struct Record {
     pub seq: u64,
     pub event_id: Uuid,
     pub value: Value,
+    /// The Kafka key from `key: { expr: … }` (`None` for other key kinds).
+    pub key: Option<String>,
 }
 
 /// Produces record `seq` of a stream. `Send + Sync`: share one per stream.
@@ -75,6 +77,11 @@ impl StreamRecords {
             let evaluator = evaluators.0[stream]
                 .get_or_insert_with(|| OverrideEvaluator::new(compiled.clone()));
             evaluator.apply(&mut value, ctx, &mut rng)?;
+            if compiled.has_key() {
+                let mut record = self.finish(seq, value);
+                record.key = evaluator.key(&record.value, ctx, &mut rng)?;
+                return Ok(record);
+            }
         }
         Ok(self.finish(seq, value))
     }
@@ -93,6 +100,7 @@ impl StreamRecords {
             seq,
             event_id,
             value,
+            key: None,
         }
     }
 

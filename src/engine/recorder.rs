@@ -122,8 +122,8 @@ impl Recorder {
         self.second(at).failed += 1;
     }
 
-    pub fn retried(&mut self, phase: usize, stream: usize) {
-        self.cell(phase, stream).retried += 1;
+    pub fn retried(&mut self, phase: usize, stream: usize, n: u64) {
+        self.cell(phase, stream).retried += n;
     }
 
     pub fn cells(&self) -> &BTreeMap<(usize, usize), Cell> {

@@ -104,9 +104,10 @@ async fn process(shared: &Shared, job: Job, buf: &mut Vec<u8>, evaluators: &mut 
         );
     }
     match outcome {
-        Ok(()) => {
-            shared.record(|r| r.acked(phase, stream, done.saturating_duration_since(scheduled), at))
-        }
+        Ok(retries) => shared.record(|r| {
+            r.retried(phase, stream, u64::from(retries));
+            r.acked(phase, stream, done.saturating_duration_since(scheduled), at)
+        }),
         Err(e) => shared.record(|r| r.failed(phase, stream, e.kind, at)),
     }
     drop(permit);
@@ -156,8 +157,7 @@ fn build(
         Key::None => None,
         Key::Random => Some(event_id.clone()),
         Key::Field { path } => field_text(&record.value, path),
-        // Expression keys need the Rhai evaluator (record generation issue).
-        Key::Expr { .. } => None,
+        Key::Expr { .. } => record.key.clone(),
     };
     let mut headers = vec![
         (

@@ -72,17 +72,19 @@ pub enum SinkHandle {
 }
 
 impl SinkHandle {
-    /// Sends one message and waits for its acknowledgement.
-    pub async fn send(&self, msg: OutMessage) -> Result<(), SendError> {
+    /// Sends one message and waits for its acknowledgement. `Ok(n)`: acked
+    /// after `n` retries by the sink itself (SQS batch retries; librdkafka's
+    /// internal retries are not visible and count as 0).
+    pub async fn send(&self, msg: OutMessage) -> Result<u32, SendError> {
         match self {
-            SinkHandle::Null => Ok(()),
+            SinkHandle::Null => Ok(0),
             SinkHandle::Delay(d) => {
                 tokio::time::sleep(*d).await;
-                Ok(())
+                Ok(0)
             }
-            SinkHandle::Memory(m) => m.send(msg).await,
-            SinkHandle::File(f) => f.send(msg).await,
-            SinkHandle::Kafka(k) => k.send(msg).await,
+            SinkHandle::Memory(m) => m.send(msg).await.map(|()| 0),
+            SinkHandle::File(f) => f.send(msg).await.map(|()| 0),
+            SinkHandle::Kafka(k) => k.send(msg).await.map(|()| 0),
             SinkHandle::Sqs(q) => q.send(msg).await,
             SinkHandle::Unavailable(why) => Err(SendError {
                 kind: "no_sink",

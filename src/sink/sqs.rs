@@ -34,7 +34,8 @@ const BREAKER_OPEN: Duration = Duration::from_secs(5);
 
 struct Pending {
     msg: OutMessage,
-    reply: oneshot::Sender<Result<(), SendError>>,
+    /// `Ok(retries)` once acknowledged.
+    reply: oneshot::Sender<Result<u32, SendError>>,
 }
 
 /// Connection settings.
@@ -90,7 +91,7 @@ impl SqsSink {
         })
     }
 
-    pub async fn send(&self, msg: OutMessage) -> Result<(), SendError> {
+    pub async fn send(&self, msg: OutMessage) -> Result<u32, SendError> {
         if self.breaker.open_until().is_some() {
             return Err(SendError {
                 kind: "circuit_open",
@@ -258,7 +259,7 @@ async fn send_with_retries(
                 for (i, p) in batch.into_iter().enumerate() {
                     match failed.get(&i.to_string()) {
                         None => {
-                            let _ = p.reply.send(Ok(()));
+                            let _ = p.reply.send(Ok(attempt - 1));
                         }
                         // The sender's fault (bad message): retrying cannot help.
                         Some((true, why)) => {

@@ -38,7 +38,10 @@ use value::Types;
 /// and those about one override name its field path and expression.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExprError {
-    #[error("stream `{stream}`, override `{field}`: cannot compile `{expr}`: {message}")]
+    #[error(
+        "stream `{stream}`, {}: cannot compile `{expr}`: {message}",
+        what(field)
+    )]
     Syntax {
         stream: String,
         field: String,
@@ -56,7 +59,10 @@ pub enum ExprError {
     },
     #[error("stream `{stream}`: schema cannot be used for overrides: {message}")]
     Schema { stream: String, message: String },
-    #[error("stream `{stream}`, override `{field}`, record {seq}: `{expr}` failed: {message}")]
+    #[error(
+        "stream `{stream}`, {}, record {seq}: `{expr}` failed: {message}",
+        what(field)
+    )]
     Runtime {
         stream: String,
         field: String,
@@ -119,6 +125,8 @@ struct CompiledOverride {
 pub struct CompiledOverrides {
     stream: String,
     overrides: Vec<CompiledOverride>,
+    /// `key: { expr: … }`: evaluated after the overrides, sees the final record.
+    key: Option<(String, AST)>,
     modules: Vec<(String, Arc<Module>)>,
     types: Types,
 }
@@ -202,10 +210,23 @@ impl CompiledOverrides {
                 }),
             }
         }
+        let mut key = None;
+        if let crate::scenario::model::Key::Expr { expr } = &stream.key {
+            match engine.compile(expr) {
+                Ok(ast) => key = Some((expr.clone(), ast)),
+                Err(e) => errors.push(ExprError::Syntax {
+                    stream: stream.name.clone(),
+                    field: KEY_FIELD.into(),
+                    expr: expr.clone(),
+                    message: e.to_string(),
+                }),
+            }
+        }
         if errors.is_empty() {
             Ok(CompiledOverrides {
                 stream: stream.name.clone(),
                 overrides,
+                key,
                 modules,
                 types,
             })
@@ -227,7 +248,24 @@ impl CompiledOverrides {
     pub fn is_empty(&self) -> bool {
         self.overrides.is_empty()
     }
+
+    /// Whether the stream's Kafka key is an expression.
+    pub fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
 }
+
+/// "override `a.b`", or "key expression" for the key.
+fn what(field: &str) -> String {
+    if field == KEY_FIELD {
+        "key expression".into()
+    } else {
+        format!("override `{field}`")
+    }
+}
+
+/// The `field` name errors of the key expression carry.
+pub const KEY_FIELD: &str = "(key)";
 
 /// Applies a stream's overrides to records. One per worker: it owns its engine (whose
 /// random functions are wired to this evaluator's RNG slot) and a reused scope.
@@ -278,6 +316,53 @@ impl OverrideEvaluator {
                 .overrides
                 .iter()
                 .try_for_each(|o| apply_one(compiled, engine, scope, o, record, ctx))
+        })
+    }
+}
+
+impl OverrideEvaluator {
+    /// Evaluates the key expression on the finished record: `record`, `seq`,
+    /// `phase` and `t` are in scope, random functions draw from the record's
+    /// RNG (so the key is a pure function of seed, stream and n). `()` means
+    /// no key; strings are used as they are, anything else as its text.
+    pub fn key(
+        &mut self,
+        record: &Value,
+        ctx: &EvalCtx<'_>,
+        rng: &mut RecordRng,
+    ) -> Result<Option<String>, ExprError> {
+        let Self {
+            compiled,
+            engine,
+            scope,
+            slot,
+        } = self;
+        let Some((expr, ast)) = &compiled.key else {
+            return Ok(None);
+        };
+        sandbox::with_record_rng(slot, rng, || {
+            scope.clear();
+            scope
+                .push("record", value::to_dynamic(record))
+                .push("seq", INT::try_from(ctx.seq).unwrap_or(INT::MAX))
+                .push("phase", ctx.phase.to_owned())
+                .push("t", ctx.t_ms);
+            let v = engine
+                .eval_ast_with_scope::<Dynamic>(scope, ast)
+                .map_err(|e| ExprError::Runtime {
+                    stream: compiled.stream.clone(),
+                    field: KEY_FIELD.into(),
+                    seq: ctx.seq,
+                    expr: expr.clone(),
+                    message: describe_eval_error(&e),
+                })?;
+            Ok(if v.is_unit() {
+                None
+            } else if v.is_string() {
+                Some(v.into_string().unwrap_or_default())
+            } else {
+                Some(v.to_string())
+            })
         })
     }
 }

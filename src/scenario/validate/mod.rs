@@ -339,14 +339,7 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
         Some(KeySpec::Kind {
             kind: KeyKind::Random,
         }) => Key::Random,
-        Some(KeySpec::Expr { expr }) => {
-            cx.error(
-                &format!("{ptr}/key/expr"),
-                "expression keys are not supported yet",
-                "use `key: { field: <path> }` (set the field with an override if it must be computed) or `key: { type: random }`",
-            );
-            Key::Expr { expr: expr.clone() }
-        }
+        Some(KeySpec::Expr { expr }) => Key::Expr { expr: expr.clone() },
         Some(KeySpec::Field { field }) => {
             check_path(cx, &format!("{ptr}/key/field"), field);
             Key::Field {
@@ -382,7 +375,9 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
     if let Some(r) = &spec.replay {
         stream.replay = replay(cx, &ptr, r, &stream.schema);
     }
-    if !stream.overrides.is_empty() && stream.overrides.len() == spec.overrides.len() {
+    let key_expr = matches!(stream.key, Key::Expr { .. });
+    if (key_expr || !stream.overrides.is_empty()) && stream.overrides.len() == spec.overrides.len()
+    {
         match CompiledOverrides::compile(&stream) {
             Ok(c) => stream.compiled = Some(Arc::new(c)),
             Err(errors) => {
@@ -398,6 +393,10 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
 /// Places a compile-time expression error at the override or import it is about.
 fn expr_diagnostic(cx: &mut Ctx<'_>, ptr: &str, spec: &StreamSpec, e: ExprError) {
     let (pointer, help) = match &e {
+        ExprError::Syntax { field, .. } if field == crate::datagen::expr::KEY_FIELD => (
+            format!("{ptr}/key/expr"),
+            "fix the Rhai expression; it sees `record`, `seq`, `phase` and `t`, and returns the key",
+        ),
         ExprError::Syntax { field, .. } | ExprError::UnknownField { field, .. } => (
             pointer_push(&format!("{ptr}/overrides"), field),
             "fix the Rhai expression; see docs/scenario-format.md for the built-in functions (uniform, pick, weighted, fake::city, …)",

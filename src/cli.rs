@@ -122,6 +122,10 @@ pub enum Command {
         /// Skip the scenario's `setup:` steps (the infrastructure is already there).
         #[arg(long)]
         no_setup: bool,
+        /// Do not count arrivals at the queues (someone else consumes them); arrival
+        /// assertions are then skipped.
+        #[arg(long)]
+        no_arrivals: bool,
         /// Run the scenario's `teardown:` steps after the run.
         #[arg(long)]
         teardown: bool,

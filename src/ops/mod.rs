@@ -72,6 +72,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             gate,
             report_dir,
             no_setup,
+            no_arrivals,
             teardown,
             infra,
             args,
@@ -87,6 +88,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 baseline: baseline.map(|b| (b, bounds(&gate))),
                 setup: !no_setup,
                 teardown,
+                arrivals: !no_arrivals,
                 infra: infra::options(&infra, &args),
             };
             run::run(&file, &scenario, &opts)

@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub setup: bool,
     /// Run `teardown:` afterwards.
     pub teardown: bool,
+    /// Count arrivals at the queues (off with `--no-arrivals`).
+    pub arrivals: bool,
     pub infra: crate::infra::Options,
 }
 
@@ -210,7 +212,11 @@ async fn counted_run(
         Exit::Failure
     })?;
     let queues = crate::infra::queue::Queues::new(client.clone());
-    let urls = queue_urls(scenario, &queues, &setup).await?;
+    let urls = if opts.arrivals {
+        queue_urls(scenario, &queues, &setup).await?
+    } else {
+        Vec::new()
+    };
     let collector =
         (!urls.is_empty()).then(|| Collector::start(client, &urls, collect::POLLERS_PER_QUEUE));
     let ledger = Arc::new(Ledger::new());

@@ -1,0 +1,289 @@
+"""Side-by-side benchmark of mbscenario and its peers on the dev stack.
+
+Run through `scripts/bench` (it builds the binaries and sets the environment).
+Every contender runs as a child process; CPU time is the child's user+system
+time (getrusage), wall time is measured around it. Prints one table per
+section plus ratios, and writes the raw numbers as JSON (argv[1]).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "mbscenario")
+RAW = os.path.join(ROOT, "target", "release", "examples", "raw_produce")
+PY = sys.executable
+KAFKA = os.environ["KAFKA_BOOTSTRAP"]
+SQS = os.environ["SQS_ENDPOINT"]
+N_KAFKA = int(os.environ.get("MBS_BENCH_N", "100000"))
+N_SQS = int(os.environ.get("MBS_BENCH_SQS_N", "5000"))
+MAX_SECONDS = os.environ.get("MBS_BENCH_MAX", "10s")
+FIDELITY_PHASE = os.environ.get("MBS_BENCH_PHASE", "30s")
+MEMORY_DURATION = os.environ.get("MBS_BENCH_MEMORY", "5m")
+RUN = f"{os.getpid()}"
+SCHEMA = os.path.join(ROOT, "schemas", "pokemon_card.avsc")
+results = {}
+
+
+def child(cmd, env=None, stdin=None):
+    """Runs cmd; returns (wall s, cpu s, peak RSS KiB, stdout) of that process alone."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, text=True, stdout=out, stderr=err,
+                             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
+        if stdin is not None:
+            p.stdin.write(stdin)
+            p.stdin.close()
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if p.returncode not in (0, 1):
+            sys.exit(f"{cmd[0]} failed ({p.returncode}):\n{err.read()[-3000:]}")
+        return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, out.read()
+
+
+def scenario(text):
+    f = tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=os.path.join(ROOT, "scenarios", "bench"),
+                                    prefix=".bench-", delete=False)
+    f.write(text)
+    f.close()
+    return f.name
+
+
+def mbscenario_run(yaml_text, extra_env=None):
+    path = scenario(yaml_text)
+    out = tempfile.mktemp(suffix=".json")
+    try:
+        wall, cpu, rss, _ = child([BIN, "run", path, "--no-setup", "--no-arrivals", "--summary-json", out,
+                                   "--report-dir", tempfile.gettempdir()], extra_env)
+        with open(out) as f:
+            summary = json.load(f)
+    finally:
+        os.unlink(path)
+        if os.path.exists(out):
+            os.unlink(out)
+    return wall, cpu, rss, summary
+
+
+def create_topic(name, partitions=3):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": KAFKA})
+    for f in a.create_topics([NewTopic(name, partitions, 1)]).values():
+        f.result()
+
+
+# --- the hand-written Python producer users write today -------------------
+PY_PRODUCER = r'''
+import io, json, random, string, struct, sys, time, uuid
+import fastavro
+from confluent_kafka import Producer
+schema = fastavro.parse_schema(json.load(open(sys.argv[1])))
+topic, n = sys.argv[2], int(sys.argv[3])
+rnd = random.Random(1)
+def gen(t):
+    if isinstance(t, list):
+        return gen(rnd.choice(t))
+    if isinstance(t, dict):
+        k = t["type"]
+        if k == "record":
+            return {f["name"]: gen(f["type"]) for f in t["fields"]}
+        if k == "enum":
+            return rnd.choice(t["symbols"])
+        if k == "array":
+            return [gen(t["items"]) for _ in range(rnd.randint(0, 3))]
+        if k == "map":
+            return {"k%d" % i: gen(t["values"]) for i in range(rnd.randint(0, 3))}
+        if k == "fixed":
+            return bytes(rnd.getrandbits(8) for _ in range(t["size"]))
+        lt = t.get("logicalType")
+        if lt == "uuid":
+            return str(uuid.UUID(int=rnd.getrandbits(128)))
+        if lt in ("timestamp-millis", "timestamp-micros"):
+            return int(time.time() * 1000)
+        if lt == "decimal":
+            import decimal
+            return decimal.Decimal(rnd.randint(0, 99999)).scaleb(-t.get("scale", 0))
+        if lt == "date":
+            return rnd.randint(0, 20000)
+        return gen(k)
+    return {"null": lambda: None, "boolean": lambda: rnd.random() < .5,
+            "int": lambda: rnd.randint(-2**31, 2**31 - 1), "long": lambda: rnd.randint(0, 2**40),
+            "float": rnd.random, "double": rnd.random,
+            "string": lambda: "".join(rnd.choices(string.ascii_letters, k=rnd.randint(1, 16))),
+            "bytes": lambda: bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 16)))}[t]()
+p = Producer({"bootstrap.servers": sys.argv[4], "linger.ms": 5, "acks": 1})
+for i in range(n):
+    buf = io.BytesIO()
+    buf.write(b"\0" + struct.pack(">I", 1))
+    fastavro.schemaless_writer(buf, schema, gen(schema))
+    while True:
+        try:
+            p.produce(topic, buf.getvalue(), key=str(i))
+            break
+        except BufferError:
+            p.poll(0.001)
+    p.poll(0)
+p.flush(60)
+'''
+
+BOTO3_SENDER = r'''
+import json, sys, uuid, boto3
+n, url, endpoint = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+c = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
+                 aws_access_key_id="test", aws_secret_access_key="test")
+body = sys.stdin.read()
+for start in range(0, n, 10):
+    entries = [{"Id": str(i), "MessageBody": body,
+                "MessageAttributes": {"event_id": {"DataType": "String", "StringValue": str(uuid.uuid4())}}}
+               for i in range(min(10, n - start))]
+    c.send_message_batch(QueueUrl=url, Entries=entries)
+'''
+
+
+def kafka_section():
+    topic = f"bench.peers.{RUN}"
+    create_topic(topic)
+    rows = []
+    # mbscenario, closed model: as many as it can for MAX_SECONDS.
+    wall, cpu, rss, s = mbscenario_run(f"""name: bench-kafka
+seed: 1
+targets: {{ kafka: {{ bootstrap: "{KAFKA}", producer: {{ linger.ms: 5, acks: "1" }} }} }}
+streams:
+  - {{ name: cards, schema: ../../schemas/pokemon_card.avsc, schema_id: 1, topic: {topic} }}
+phases:
+  - {{ name: max, duration: {MAX_SECONDS}, rate: max, workers: 2048, mode: kafka_via_connect }}
+""")
+    acked = s["totals"]["acked"]
+    secs = wall_seconds(s["phases"][0]["duration"])
+    rows.append(("mbscenario (rate: max, 2048 workers)", acked, acked / secs, cpu / acked * 1e5, rss))
+    # The hand-written Python producer.
+    wall, cpu, rss, _ = child([PY, "-c", PY_PRODUCER, SCHEMA, topic, str(N_KAFKA), KAFKA])
+    rows.append(("Python confluent-kafka + fastavro", N_KAFKA, N_KAFKA / wall, cpu / N_KAFKA * 1e5, rss))
+    # The physical limit: pre-encoded bytes through a bare rdkafka producer.
+    hex_payload = subprocess.run([BIN, "sample", os.path.join(ROOT, "scenarios", "ramp.yaml"), "-n", "1",
+                                  "--format", "hex"], capture_output=True, text=True, check=True).stdout
+    payload = re.search(r"[0-9a-f]{40,}", hex_payload).group(0)
+    wall, cpu, rss, out = child([RAW, KAFKA, topic, payload, str(N_KAFKA)])
+    rows.append(("raw rdkafka, pre-encoded bytes", N_KAFKA, N_KAFKA / wall, cpu / N_KAFKA * 1e5, rss))
+    results["kafka"] = rows
+    table("Kafka: pokemon_card records to the tansu broker", rows, "CPU-s/100k")
+
+
+def sqs_section():
+    import boto3
+    c = boto3.client("sqs", endpoint_url=SQS, region_name="us-east-1",
+                     aws_access_key_id="test", aws_secret_access_key="test")
+    rows = []
+    q1 = c.create_queue(QueueName=f"bench-mbs-{RUN}")["QueueUrl"]
+    wall, cpu, rss, s = mbscenario_run(f"""name: bench-sqs
+seed: 1
+targets: {{ sqs: {{ endpoint: "{SQS}", region: us-east-1 }} }}
+streams:
+  - {{ name: cards, schema: ../../schemas/pokemon_card.avsc, schema_id: 1, queue: bench-mbs-{RUN} }}
+phases:
+  - {{ name: max, duration: 5s, rate: max, workers: 256, mode: direct_sqs }}
+""")
+    acked = s["totals"]["acked"]
+    rows.append(("mbscenario direct_sqs (rate: max)", acked, acked / 5.0, cpu / max(acked, 1) * 1e3, rss))
+    q2 = c.create_queue(QueueName=f"bench-boto3-{RUN}")["QueueUrl"]
+    body = subprocess.run([BIN, "sample", os.path.join(ROOT, "scenarios", "direct-sqs.yaml"), "-n", "1"],
+                          capture_output=True, text=True, check=True).stdout
+    body = json.dumps(json.loads(body)["value"])
+    wall, cpu, rss, _ = child([PY, "-c", BOTO3_SENDER, str(N_SQS), q2, SQS], stdin=body)
+    rows.append(("boto3 SendMessageBatch loop", N_SQS, N_SQS / wall, cpu / N_SQS * 1e3, rss))
+    for q in (q1, q2):
+        c.delete_queue(QueueUrl=q)
+    results["sqs"] = rows
+    table("SQS direct: LocalStack (emulator-bound near 1k msgs/s)", rows, "CPU-s/1k")
+
+
+def wall_seconds(d):
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|h|m|s)", d))
+
+
+def fidelity_section():
+    topic = f"bench.fidelity.{RUN}"
+    create_topic(topic)
+    env = {"MBS_BENCH_TOPIC": topic, "MBS_BENCH_PHASE": FIDELITY_PHASE}
+    path = os.path.join(ROOT, "scenarios", "bench", "fidelity.yaml")
+    out = tempfile.mktemp(suffix=".json")
+    wall, cpu, rss, _ = child([BIN, "run", path, "--summary-json", out, "--report-dir", tempfile.gettempdir()], env)
+    s = json.load(open(out))
+    os.unlink(out)
+    # The independent view: the broker's record timestamps (CreateTime, set at produce).
+    from confluent_kafka import Consumer, TopicPartition
+    cons = Consumer({"bootstrap.servers": KAFKA, "group.id": f"bench-{RUN}", "enable.auto.commit": False,
+                     "auto.offset.reset": "earliest"})
+    md = cons.list_topics(topic, timeout=10)
+    cons.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
+    stamps, want, idle = [], s["totals"]["acked"], 0
+    while len(stamps) < want and idle < 20:
+        batch = cons.consume(10000, timeout=0.5)
+        idle = 0 if batch else idle + 1
+        stamps += [m.timestamp()[1] for m in batch if m.error() is None]
+    cons.close()
+    t0 = min(stamps)
+    per_second = {}
+    for ts in stamps:
+        sec = (ts - t0) // 1000
+        per_second[sec] = per_second.get(sec, 0) + 1
+    rows, start = [], 0
+    for p in s["phases"]:
+        secs = int(wall_seconds(p["duration"]))
+        target = p["target_rate"]
+        # Skip the first and last second of a phase: the timestamps' origin is the first record, not the run start.
+        errs = sorted(abs(per_second.get(t, 0) - target) / target * 100 for t in range(start + 1, start + secs - 1))
+        p99 = errs[min(len(errs) - 1, int(len(errs) * 0.99))] if errs else 0
+        st = p["streams"][0]
+        rows.append((p["name"], target, p["counts"]["acked"], p["counts"]["dropped"], max(errs, default=0), p99,
+                     st["schedule_lag"]["p99_us"], st["latency"]["p99_us"]))
+        start += secs
+    results["fidelity"] = {"rows": rows, "cpu_s": cpu, "peak_rss_kib": rss, "consumed": len(stamps)}
+    print(f"\n## Rate fidelity ({FIDELITY_PHASE} per rate; per-second counts from the broker's record timestamps)\n")
+    print("| phase | target/s | acked | dropped | max per-second error | p99 per-second error | p99 schedule lag | p99 send→ack |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]:,.0f} | {r[2]:,} | {r[3]:,} | {r[4]:.2f}% | {r[5]:.2f}% | {r[6] / 1000:.2f} ms | {r[7] / 1000:.2f} ms |")
+    print(f"\nconsumed {len(stamps):,} records back; run CPU {cpu:.1f} s")
+
+
+def memory_section():
+    topic = f"bench.memory.{RUN}"
+    create_topic(topic)
+    wall, cpu, rss, s = mbscenario_run(f"""name: bench-memory
+seed: 1
+targets: {{ kafka: {{ bootstrap: "{KAFKA}", producer: {{ linger.ms: 5, acks: "1" }} }} }}
+streams:
+  - {{ name: cards, schema: ../../schemas/pokemon_card.avsc, schema_id: 1, topic: {topic} }}
+phases:
+  - {{ name: r50k, duration: {MEMORY_DURATION}, rate: 50k/s, workers: 1024, mode: kafka_via_connect }}
+""")
+    results["memory"] = {"duration": MEMORY_DURATION, "acked": s["totals"]["acked"],
+                         "dropped": s["totals"]["dropped"], "peak_rss_kib": rss, "cpu_s": cpu}
+    print(f"\n## Memory: 50k msgs/s for {MEMORY_DURATION}\n")
+    print(f"acked {s['totals']['acked']:,}, dropped {s['totals']['dropped']:,}, peak RSS {rss / 1024:.0f} MiB, CPU {cpu:.0f} s")
+
+
+def table(title, rows, cpu_unit):
+    print(f"\n## {title}\n")
+    print(f"| contender | messages | msgs/s | {cpu_unit} | peak RSS | msgs/s vs mbscenario | CPU/msg vs mbscenario |")
+    print("|---|---|---|---|---|---|---|")
+    base = rows[0]
+    for name, n, rate, cpu, rss in rows:
+        print(f"| {name} | {n:,} | {rate:,.0f} | {cpu:.2f} | {rss / 1024:.0f} MiB | {rate / base[2]:.2f}× | {cpu / base[3]:.2f}× |")
+
+
+if __name__ == "__main__":
+    wanted = os.environ.get("MBS_BENCH_SECTIONS", "kafka,sqs,fidelity,memory").split(",")
+    for name in wanted:
+        globals()[f"{name}_section"]()
+    with open(sys.argv[1], "w") as f:
+        json.dump(results, f, indent=2)

@@ -240,9 +240,16 @@ async fn counted_run(
         let start = tokio::time::Instant::now();
         let mut out: Vec<Snapshot> = Vec::new();
         for p in &plan.phases {
+            let end = start + p.offset + p.duration;
             tokio::select! {
-                _ = tokio::time::sleep_until(start + p.offset + p.duration) => {}
-                _ = engine_done.cancelled() => break,
+                _ = tokio::time::sleep_until(end) => {}
+                // The engine returns at the end of the last phase, racing this
+                // timer: only a run stopped early skips phase ends still ahead.
+                _ = engine_done.cancelled() => {
+                    if tokio::time::Instant::now() + Duration::from_millis(100) < end {
+                        break;
+                    }
+                }
             }
             let label = format!("end of phase {}", p.name);
             out.push(backend::capture(&label, &targets, connect.as_ref(), Some(&queues)).await);

@@ -280,7 +280,9 @@ fn arrivals_pass_and_messages_deleted_out_of_band_fail_with_exit_1() {
         &run_id,
     );
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert_eq!(report(&pass_dir)["arrivals"]["queues"][0]["arrived"], 240);
+    let q = &report(&pass_dir)["arrivals"]["queues"][0];
+    assert_eq!(q["arrived"], q["expected"], "{q}");
+    assert!(q["arrived"].as_u64().unwrap() >= 230, "{q}");
 
     // A competing consumer deletes messages while the run goes on.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -330,7 +332,14 @@ fn arrivals_pass_and_messages_deleted_out_of_band_fail_with_exit_1() {
     assert_eq!(r["passed"], false);
     let q = &r["arrivals"]["queues"][0];
     assert_eq!(q["missing"].as_u64().unwrap(), stolen.len() as u64, "{q}");
-    assert_eq!(q["arrived"].as_u64().unwrap() + stolen.len() as u64, 240);
+    // Every acknowledged send either arrived or was stolen (a send that
+    // failed under load is not expected at the queue, and shows as an error).
+    let expected = q["expected"].as_u64().unwrap();
+    assert_eq!(
+        q["arrived"].as_u64().unwrap() + stolen.len() as u64,
+        expected
+    );
+    assert!(expected >= 230, "{q}");
     // Missing per phase adds up, and the verdict names the phases.
     let cells = r["arrivals"]["cells"].as_array().unwrap();
     let per_phase: u64 = cells.iter().map(|c| c["missing"].as_u64().unwrap()).sum();

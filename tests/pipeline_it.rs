@@ -195,7 +195,7 @@ setup:
 teardown:
   - { type: delete_queue, name: \"mbs-count-${MBS_RUN_ID}\" }
 streams:
-  - { name: cards, schema: ../schemas/pokemon_card.avsc, schema_id: 1, queue: \"mbs-count-${MBS_RUN_ID}\" }
+  - { name: cards, schema: SCHEMA, schema_id: 1, queue: \"mbs-count-${MBS_RUN_ID}\" }
 phases:
   - { name: first, duration: 3s, rate: 40/s, mode: direct_sqs }
   - { name: second, duration: 3s, rate: 40/s }
@@ -259,11 +259,14 @@ fn arrivals_pass_and_messages_deleted_out_of_band_fail_with_exit_1() {
         return;
     };
     let dir = temp_dir("direct-count");
-    let scenario = repo().join(format!(
-        "scenarios/.direct-count-{}.yaml",
-        std::process::id()
-    ));
-    std::fs::write(&scenario, DIRECT).unwrap();
+    // Outside the repo, so a failed run leaves nothing that other tests glob.
+    let scenario = dir.join("direct-count.yaml");
+    let schema = repo().join("schemas/pokemon_card.avsc");
+    std::fs::write(
+        &scenario,
+        DIRECT.replace("SCHEMA", &schema.display().to_string()),
+    )
+    .unwrap();
     let scenario_arg = scenario.to_str().unwrap().to_string();
     let run_id = format!("{}", std::process::id());
 

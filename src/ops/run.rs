@@ -231,7 +231,8 @@ async fn counted_run(
     shutdown.listen_for_signals();
     let extras = engine::Extras {
         progress: true,
-        ledger: Some(ledger.clone()),
+        // The ledger costs a map insert per message: only when arrivals are counted.
+        ledger: collector.as_ref().map(|_| ledger.clone()),
     };
     // Phase-end snapshots run beside the engine, on the plan's offsets, and
     // stop with it (a stopped run has no more phase ends).

@@ -38,58 +38,67 @@ impl<'a> Clients<'a> {
     }
 
     pub fn registry(&mut self, step: &str) -> Result<&RegistryClient, InfraError> {
-        if self.registry.is_none() {
-            let Some(r) = &self.scenario.targets.schema_registry else {
-                return Err(InfraError::rejected(
-                    step,
-                    "no Schema Registry is configured",
-                    Some("add `targets.schema_registry.url`".into()),
-                ));
-            };
-            let auth = registry_auth(r, &self.opts.vars)
-                .map_err(|(m, h)| InfraError::rejected(step, &m, Some(h)))?;
-            let client = RegistryClient::new(&r.url, auth, HTTP_TIMEOUT).map_err(|e| {
-                InfraError::rejected(step, &e, Some("fix `targets.schema_registry.url`".into()))
-            })?;
-            self.registry = Some(client);
-        }
-        Ok(self.registry.as_ref().expect("set above"))
+        let client = match self.registry.take() {
+            Some(c) => c,
+            None => {
+                let Some(r) = &self.scenario.targets.schema_registry else {
+                    return Err(InfraError::rejected(
+                        step,
+                        "no Schema Registry is configured",
+                        Some("add `targets.schema_registry.url`".into()),
+                    ));
+                };
+                let auth = registry_auth(r, &self.opts.vars)
+                    .map_err(|(m, h)| InfraError::rejected(step, &m, Some(h)))?;
+                RegistryClient::new(&r.url, auth, HTTP_TIMEOUT).map_err(|e| {
+                    InfraError::rejected(step, &e, Some("fix `targets.schema_registry.url`".into()))
+                })?
+            }
+        };
+        Ok(self.registry.insert(client))
     }
 
     pub fn connect(&mut self, step: &str) -> Result<&ConnectClient, InfraError> {
-        if self.connect.is_none() {
-            let url = &self.scenario.targets.connect_url;
-            let client = ConnectClient::new(url, HTTP_TIMEOUT).map_err(|e| {
-                InfraError::rejected(step, &e, Some("fix `targets.connect.url`".into()))
-            })?;
-            self.connect = Some(client);
-        }
-        Ok(self.connect.as_ref().expect("set above"))
+        let client = match self.connect.take() {
+            Some(c) => c,
+            None => {
+                let url = &self.scenario.targets.connect_url;
+                ConnectClient::new(url, HTTP_TIMEOUT).map_err(|e| {
+                    InfraError::rejected(step, &e, Some("fix `targets.connect.url`".into()))
+                })?
+            }
+        };
+        Ok(self.connect.insert(client))
     }
 
     pub fn topics(&mut self, step: &str) -> Result<&Topics, InfraError> {
-        if self.topics.is_none() {
-            let t = &self.scenario.targets;
-            let topics = Topics::new(&t.kafka_bootstrap, &t.producer).map_err(|e| {
-                InfraError::rejected(step, &e, Some("check `targets.kafka.producer`".into()))
-            })?;
-            self.topics = Some(topics);
-        }
-        Ok(self.topics.as_ref().expect("set above"))
+        let client = match self.topics.take() {
+            Some(c) => c,
+            None => {
+                let t = &self.scenario.targets;
+                Topics::new(&t.kafka_bootstrap, &t.producer).map_err(|e| {
+                    InfraError::rejected(step, &e, Some("check `targets.kafka.producer`".into()))
+                })?
+            }
+        };
+        Ok(self.topics.insert(client))
     }
 
     pub fn queues(&mut self, step: &str) -> Result<&Queues, InfraError> {
-        if self.queues.is_none() {
-            let t = &self.scenario.targets;
-            let settings = crate::sink::sqs::SqsSettings {
-                endpoint: t.sqs_endpoint.clone(),
-                region: t.sqs_region.clone(),
-            };
-            let client = crate::sink::sqs::client(&settings)
-                .map_err(|e| InfraError::rejected(step, &e, None))?;
-            self.queues = Some(Queues::new(client));
-        }
-        Ok(self.queues.as_ref().expect("set above"))
+        let client = match self.queues.take() {
+            Some(c) => c,
+            None => {
+                let t = &self.scenario.targets;
+                let settings = crate::sink::sqs::SqsSettings {
+                    endpoint: t.sqs_endpoint.clone(),
+                    region: t.sqs_region.clone(),
+                };
+                let client = crate::sink::sqs::client(&settings)
+                    .map_err(|e| InfraError::rejected(step, &e, None))?;
+                Queues::new(client)
+            }
+        };
+        Ok(self.queues.insert(client))
     }
 
     pub fn sqs_endpoint(&self) -> String {

@@ -101,9 +101,10 @@ pub enum Command {
     Run {
         /// Scenario file.
         file: PathBuf,
-        /// Send to `null` (discard), `file:DIR` (JSON lines per route) or `virtual`
-        /// (paused clock: the whole run in a moment) instead of Kafka/SQS.
-        #[arg(long, value_name = "null|file:DIR|virtual", value_parser = parse_sink)]
+        /// Send to `null` (discard), `file:DIR` (JSON lines per route), `avro:DIR`
+        /// (Avro container file per topic) or `virtual` (paused clock: the whole
+        /// run in a moment) instead of Kafka/SQS.
+        #[arg(long, value_name = "null|file:DIR|avro:DIR|virtual", value_parser = parse_sink)]
         sink: Option<SinkArg>,
         /// How long in-flight sends may finish after the last phase or Ctrl-C / SIGTERM.
         #[arg(long, default_value = "10s", value_parser = parse_grace)]
@@ -213,6 +214,8 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 pub enum SinkArg {
     Null,
     File(PathBuf),
+    /// Avro object container files per topic (Kafka route), JSON lines for SQS.
+    Avro(PathBuf),
     /// Paused clock, instant acks, every acked message counted as arrived:
     /// the whole run in a moment, for previews and snapshot tests.
     Virtual,
@@ -222,10 +225,11 @@ fn parse_sink(s: &str) -> Result<SinkArg, String> {
     match s {
         "null" => Ok(SinkArg::Null),
         "virtual" => Ok(SinkArg::Virtual),
-        _ => match s.strip_prefix("file:") {
-            Some(dir) if !dir.is_empty() => Ok(SinkArg::File(PathBuf::from(dir))),
+        _ => match (s.strip_prefix("file:"), s.strip_prefix("avro:")) {
+            (Some(dir), _) if !dir.is_empty() => Ok(SinkArg::File(PathBuf::from(dir))),
+            (_, Some(dir)) if !dir.is_empty() => Ok(SinkArg::Avro(PathBuf::from(dir))),
             _ => Err(format!(
-                "expected `null`, `virtual` or `file:DIR`, got `{s}`"
+                "expected `null`, `virtual`, `file:DIR` or `avro:DIR`, got `{s}`"
             )),
         },
     }

@@ -122,6 +122,23 @@ fn real(
             FileSink::new(dir)
                 .with_context(|| format!("cannot create sink folder {}", dir.display()))?,
         ))),
+        Some(SinkArg::Avro(dir)) => {
+            // The .avsc as written (logical types and defaults kept), compacted.
+            let schemas = scenario
+                .streams
+                .iter()
+                .map(|s| {
+                    std::fs::read_to_string(&s.schema_file.resolved)
+                        .ok()
+                        .and_then(|t| crate::infra::registry::schema_text(&t).ok())
+                        .unwrap_or_else(|| s.schema.canonical_form())
+                })
+                .collect();
+            Sinks::both(SinkHandle::AvroFile(Arc::new(
+                crate::sink::avro_file::AvroFileSink::new(dir, schemas)
+                    .with_context(|| format!("cannot create sink folder {}", dir.display()))?,
+            )))
+        }
         _ => match real_sinks(scenario) {
             Ok(s) => s,
             Err(exit) => return Ok(Err(exit)),

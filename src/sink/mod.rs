@@ -13,6 +13,7 @@
 //! - `Delay`: acknowledges after a fixed delay and forgets (virtual-clock runs:
 //!   a closed-model phase needs sends that take time, or it never ends)
 
+pub mod avro_file;
 pub mod file;
 pub mod kafka;
 pub mod memory;
@@ -65,6 +66,8 @@ pub enum SinkHandle {
     Delay(std::time::Duration),
     Memory(Arc<memory::MemorySink>),
     File(Arc<file::FileSink>),
+    /// Avro object container files per topic (`--sink avro:DIR`).
+    AvroFile(Arc<avro_file::AvroFileSink>),
     Kafka(Arc<kafka::KafkaSink>),
     Sqs(Arc<sqs::SqsSink>),
     /// A route the run has no sink for: every send fails with this reason.
@@ -84,6 +87,7 @@ impl SinkHandle {
             }
             SinkHandle::Memory(m) => m.send(msg).await.map(|()| 0),
             SinkHandle::File(f) => f.send(msg).await.map(|()| 0),
+            SinkHandle::AvroFile(f) => f.send(msg).await.map(|()| 0),
             SinkHandle::Kafka(k) => k.send(msg).await.map(|()| 0),
             SinkHandle::Sqs(q) => q.send(msg).await,
             SinkHandle::Unavailable(why) => Err(SendError {
@@ -103,6 +107,7 @@ impl SinkHandle {
             | SinkHandle::Sqs(_)
             | SinkHandle::Unavailable(_) => Ok(()),
             SinkHandle::File(f) => f.flush(deadline).await,
+            SinkHandle::AvroFile(f) => f.flush(deadline).await,
             SinkHandle::Kafka(k) => k.flush(deadline).await,
         }
     }
@@ -114,6 +119,7 @@ impl SinkHandle {
             SinkHandle::Delay(_) => "delay",
             SinkHandle::Memory(_) => "memory",
             SinkHandle::File(_) => "file",
+            SinkHandle::AvroFile(_) => "avro",
             SinkHandle::Kafka(_) => "kafka",
             SinkHandle::Sqs(_) => "sqs",
             SinkHandle::Unavailable(_) => "unavailable",

@@ -98,12 +98,10 @@ impl Arrivals {
             .len()
     }
 
-    pub fn contains(&self, id: u128) -> bool {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .contains_key(&id)
+    /// How many of `ids` have not arrived (one lock for all of them).
+    pub fn count_absent<'a>(&self, ids: impl Iterator<Item = &'a u128>) -> u64 {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        ids.filter(|id| !g.by_id.contains_key(id)).count() as u64
     }
 
     pub fn snapshot(

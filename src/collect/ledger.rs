@@ -45,6 +45,12 @@ impl Ledger {
         out
     }
 
+    /// Runs `f` on the entries under the lock (no copy: settling checks this
+    /// several times a second, and a run can have millions of entries).
+    pub fn with_sent<T>(&self, f: impl FnOnce(&HashMap<u128, Sent>) -> T) -> T {
+        f(&self.lock())
+    }
+
     /// A copy of every entry (for reconciliation after the run).
     pub fn snapshot(&self) -> HashMap<u128, Sent> {
         self.lock().clone()

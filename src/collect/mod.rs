@@ -124,15 +124,15 @@ impl Collector {
 
 /// Acknowledged sends of counted streams that have not arrived yet.
 pub fn missing(ledger: &Ledger, arrivals: &Arrivals, counted: &[bool]) -> u64 {
-    ledger
-        .snapshot()
-        .iter()
-        .filter(|(id, s)| {
-            s.acked
-                && counted.get(s.stream as usize).copied().unwrap_or(false)
-                && !arrivals.contains(**id)
-        })
-        .count() as u64
+    ledger.with_sent(|sent| {
+        arrivals.count_absent(
+            sent.iter()
+                .filter(|(_, s)| {
+                    s.acked && counted.get(s.stream as usize).copied().unwrap_or(false)
+                })
+                .map(|(id, _)| id),
+        )
+    })
 }
 
 /// Reconciles after the collector stopped.
@@ -155,4 +155,31 @@ pub fn account(
     );
     acc.collector_errors = collector_errors;
     acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_counts_acked_sends_of_counted_streams_only() {
+        let ledger = Ledger::new();
+        let sent = |stream, acked| Sent {
+            phase: 0,
+            stream,
+            seq: 0,
+            sent_at_us: 0,
+            acked,
+        };
+        ledger.record(1, sent(0, true));
+        ledger.record(2, sent(0, true));
+        ledger.record(3, sent(0, false)); // failed: not expected at the queue
+        ledger.record(4, sent(1, true)); // stream without a queue
+        let arrivals = Arrivals::new();
+        assert_eq!(missing(&ledger, &arrivals, &[true, false]), 2);
+        arrivals.record("q", Some(2), Some("m"), "", 0);
+        assert_eq!(missing(&ledger, &arrivals, &[true, false]), 1);
+        arrivals.record("q", Some(1), Some("n"), "", 0);
+        assert_eq!(missing(&ledger, &arrivals, &[true, false]), 0);
+    }
 }

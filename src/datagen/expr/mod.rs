@@ -342,11 +342,8 @@ impl OverrideEvaluator {
         };
         sandbox::with_record_rng(slot, rng, || {
             scope.clear();
-            scope
-                .push("record", value::to_dynamic(record))
-                .push("seq", INT::try_from(ctx.seq).unwrap_or(INT::MAX))
-                .push("phase", ctx.phase.to_owned())
-                .push("t", ctx.t_ms);
+            scope.push("record", value::to_dynamic(record));
+            push_ctx(scope, ctx);
             let v = engine
                 .eval_ast_with_scope::<Dynamic>(scope, ast)
                 .map_err(|e| ExprError::Runtime {
@@ -365,6 +362,15 @@ impl OverrideEvaluator {
             })
         })
     }
+}
+
+/// `seq`, `phase` and `t`: what every expression sees besides the record.
+fn push_ctx(scope: &mut Scope<'static>, ctx: &EvalCtx<'_>) {
+    scope
+        // Sequence numbers beyond i64::MAX cannot occur in practice; saturate rather than wrap.
+        .push("seq", INT::try_from(ctx.seq).unwrap_or(INT::MAX))
+        .push("phase", ctx.phase.to_owned())
+        .push("t", ctx.t_ms);
 }
 
 fn apply_one(
@@ -386,11 +392,8 @@ fn apply_one(
     scope.clear();
     scope
         .push("default", value::to_dynamic(slot))
-        .push("record", whole)
-        // Sequence numbers beyond i64::MAX cannot occur in practice; saturate rather than wrap.
-        .push("seq", INT::try_from(ctx.seq).unwrap_or(INT::MAX))
-        .push("phase", ctx.phase.to_owned())
-        .push("t", ctx.t_ms);
+        .push("record", whole);
+    push_ctx(scope, ctx);
     let result = engine
         .eval_ast_with_scope::<Dynamic>(scope, &o.ast)
         .map_err(|e| ExprError::Runtime {

@@ -14,6 +14,9 @@ pub struct Cli {
     /// When to draw diagnostics with colour and source graphics.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
     pub color: Color,
+    /// Log lines as human text (default) or JSON lines (also `LOG_JSON=true`).
+    #[arg(long, value_enum, global = true)]
+    pub log_format: Option<crate::telemetry::logs::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -133,7 +136,23 @@ pub enum Command {
         #[command(flatten)]
         infra: InfraArgs,
         #[command(flatten)]
+        control: ControlArgs,
+        #[command(flatten)]
         args: ScenarioArgs,
+    },
+    /// Steer a run started with `--control`: status, rate, pause, resume, workers, mode, stop.
+    Ctl {
+        #[command(subcommand)]
+        action: CtlAction,
+        /// Control API address of the run.
+        #[arg(long, global = true, env = "MBSCENARIO_CONTROL_ADDR", default_value = DEFAULT_CONTROL_ADDR)]
+        addr: String,
+        /// Bearer token (prefer the environment variable: command lines are visible to other users).
+        #[arg(long, global = true, env = "MBSCENARIO_CONTROL_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Print the API's JSON answer instead of text.
+        #[arg(long, global = true)]
+        json: bool,
     },
     /// Work with reports (`report compare BASE.json CURRENT.json`).
     Report {
@@ -160,6 +179,80 @@ pub enum Command {
     },
 }
 
+/// Where `run --control` listens without an address, and where `ctl` looks.
+pub const DEFAULT_CONTROL_ADDR: &str = "127.0.0.1:7979";
+
+/// The control plane of `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ControlArgs {
+    /// Serve the control API (status, rate, pause, resume, workers, mode, stop) on
+    /// ADDR: `PORT` (loopback), `HOST:PORT`; a non-loopback address needs a token.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_CONTROL_ADDR)]
+    pub control: Option<crate::control::ListenAddr>,
+    /// Bearer token the control API requires (prefer the environment variable).
+    #[arg(long, env = "MBSCENARIO_CONTROL_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub control_token: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (`PORT` binds loopback).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<crate::control::ListenAddr>,
+}
+
+/// `mbscenario ctl` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CtlAction {
+    /// Phase, per-stream target and achieved rates, counts, errors, changes so far.
+    Status,
+    /// Set the rate (`500/s`, `15k/min` or a number of msgs/s) until the phase ends.
+    Rate {
+        /// The rate; omit with --reset.
+        #[arg(required_unless_present = "reset")]
+        rate: Option<String>,
+        /// Only this stream (default: the phase, split by the streams' shares).
+        #[arg(long)]
+        stream: Option<String>,
+        /// Back to the planned rate.
+        #[arg(long, conflicts_with = "rate")]
+        reset: bool,
+    },
+    /// Stop scheduling (one stream or all) until resumed.
+    Pause {
+        #[arg(long)]
+        stream: Option<String>,
+    },
+    /// Resume at the plan's current point.
+    Resume {
+        #[arg(long)]
+        stream: Option<String>,
+    },
+    /// Resize the phase's workers until it ends.
+    Workers {
+        #[arg(required_unless_present = "reset")]
+        workers: Option<u32>,
+        /// Back to the planned worker count.
+        #[arg(long, conflicts_with = "workers")]
+        reset: bool,
+    },
+    /// Switch the delivery mode until the phase ends.
+    Mode {
+        #[arg(required_unless_present = "reset", value_enum)]
+        mode: Option<ModeArg>,
+        #[arg(long)]
+        stream: Option<String>,
+        /// Back to the planned mode.
+        #[arg(long, conflicts_with = "mode")]
+        reset: bool,
+    },
+    /// Stop the run gracefully (the report is still written).
+    Stop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ModeArg {
+    KafkaViaConnect,
+    DirectSqs,
+}
+
 /// Report tools.
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
@@ -184,6 +277,10 @@ pub struct GateArgs {
     /// Latency changes smaller than this are noise, never a regression.
     #[arg(long, default_value = "1ms", value_parser = parse_grace)]
     pub latency_floor: std::time::Duration,
+    /// Compare even when a report was steered at runtime (its numbers do not
+    /// follow the scenario alone).
+    #[arg(long)]
+    pub allow_steered: bool,
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {

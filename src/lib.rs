@@ -22,6 +22,7 @@
 pub mod check;
 pub mod cli;
 pub mod collect;
+pub mod control;
 pub mod datagen;
 pub mod encode;
 pub mod engine;
@@ -32,3 +33,4 @@ pub mod plan;
 pub mod report;
 pub mod scenario;
 pub mod sink;
+pub mod telemetry;

@@ -14,15 +14,21 @@
 //! shifts the next one. Stopping (Ctrl-C, SIGTERM) ends scheduling at once and
 //! waits for in-flight sends until the grace deadline.
 //!
-//! - [`schedule`]: dispatch loops; [`worker`]: message building and sending
+//! - [`schedule`]: dispatch loops; [`worker`]: message building and sending;
+//!   [`pool`]: worker tasks and the phase's worker limit
 //! - [`recorder`]: counters and histograms; [`summary`]: the result
+//! - [`steering`]: runtime changes (rate, pause, workers, mode, stop) and
+//!   their log; [`status`]: the live view the control API serves
 //! - [`prepare`]: per-stream runtime state; [`shutdown`]: stop / abort
 
+pub mod pool;
 pub mod prepare;
 pub mod progress;
 pub mod recorder;
 pub mod schedule;
 pub mod shutdown;
+pub mod status;
+pub mod steering;
 pub mod summary;
 pub mod worker;
 
@@ -35,6 +41,7 @@ use crate::scenario::model::Load;
 use crate::sink::Sinks;
 pub use prepare::StreamRuntime;
 pub use shutdown::Shutdown;
+pub use steering::Steering;
 pub use summary::RunSummary;
 use worker::Shared;
 
@@ -55,6 +62,8 @@ pub struct Extras {
     pub progress: bool,
     /// Record every finished send, for arrival accounting.
     pub ledger: Option<Arc<crate::collect::Ledger>>,
+    /// Runtime steering shared with the control API (a private one otherwise).
+    pub steering: Option<Arc<Steering>>,
 }
 
 /// Like [`run`], with progress output and/or a send ledger.
@@ -66,6 +75,9 @@ pub async fn run_with(
     extras: Extras,
 ) -> RunSummary {
     let show_progress = extras.progress;
+    let steering = extras
+        .steering
+        .unwrap_or_else(|| Steering::new(Arc::new(plan.clone()), shutdown.stop.clone()));
     let start = Instant::now();
     let shared = Arc::new(Shared {
         streams,
@@ -76,7 +88,10 @@ pub async fn run_with(
         recorder: Mutex::new(recorder::Recorder::default()),
         start,
         ledger: extras.ledger,
+        metrics: crate::telemetry::metrics::EngineMetrics::resolve(plan, &sinks),
+        failures_logged: std::sync::atomic::AtomicU64::new(0),
     });
+    steering.begin(start, shared.clone());
     let max_workers = plan
         .phases
         .iter()
@@ -85,18 +100,12 @@ pub async fn run_with(
         .unwrap_or(1)
         .max(1);
     let (tx, rx) = async_channel::bounded(max_workers);
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..max_workers {
-        tasks.spawn(worker::run(shared.clone(), rx.clone()));
-    }
-    drop(rx);
+    let pool = pool::Pool::new(shared.clone(), rx, max_workers);
     let progress_done = tokio_util::sync::CancellationToken::new();
+    spawn_sampler(steering.clone(), shared.clone(), progress_done.clone());
+    let mut steer = steering.subscribe();
     if show_progress {
-        progress::spawn(
-            Arc::new(plan.clone()),
-            shared.clone(),
-            progress_done.clone(),
-        );
+        progress::spawn(steering.clone(), progress_done.clone());
     }
 
     let mut next_seq: Vec<u64> = vec![0; shared.streams.len()];
@@ -107,12 +116,26 @@ pub async fn run_with(
         }
         let phase_start = start + phase.offset;
         phases_started += 1;
+        steering.enter_phase(phase.index);
+        tracing::info!(
+            event = "PhaseStarted",
+            phase = %phase.name,
+            mode = phase.mode.as_str(),
+            workers = phase.workers,
+            "phase {} started",
+            phase.name
+        );
         let first: Vec<u64> = phase.streams.iter().map(|s| next_seq[s.stream]).collect();
+        let ctx = schedule::Ctx {
+            shared: &shared,
+            pool: &pool,
+            jobs: &tx,
+            stop: &shutdown.stop,
+            steer: &mut steer,
+        };
         let counts = match phase.load {
             Load::Rate(_) => {
-                let c =
-                    schedule::open_phase(&shared, phase, phase_start, &first, &tx, &shutdown.stop)
-                        .await;
+                let c = schedule::open_phase(ctx, phase, phase_start, &first).await;
                 // Rate phases consume their whole planned sequence range, so the
                 // records of later phases do not depend on drops or stops.
                 phase
@@ -122,10 +145,7 @@ pub async fn run_with(
                     .map(|(s, n)| s.curve.as_ref().map_or(n, |c| c.event_count().max(n)))
                     .collect::<Vec<_>>()
             }
-            Load::Max => {
-                schedule::closed_phase(&shared, phase, phase_start, &first, &tx, &shutdown.stop)
-                    .await
-            }
+            Load::Max => schedule::closed_phase(ctx, phase, phase_start, &first).await,
         };
         for (s, n) in phase.streams.iter().zip(counts) {
             next_seq[s.stream] += n;
@@ -137,6 +157,8 @@ pub async fn run_with(
         }
     }
     drop(tx);
+    steering.finish();
+    let mut tasks = pool.take();
 
     // Drain: in-flight sends get the grace period, whether the run ended or
     // was stopped; what is still unanswered then is reported as in flight
@@ -168,5 +190,52 @@ pub async fn run_with(
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     summary.fatal = summary.fatal_error.as_ref().map(ToString::to_string);
+    summary.steering = steering.events();
+    summary.steered = !summary.steering.is_empty();
+    tracing::info!(
+        event = "RunFinished",
+        acked = summary.totals.acked,
+        failed = summary.totals.failed,
+        dropped = summary.totals.dropped,
+        interrupted = summary.interrupted,
+        "run finished"
+    );
     summary
+}
+
+/// Once a second: achieved-rate samples for the status, and the gauges.
+fn spawn_sampler(
+    steering: Arc<Steering>,
+    shared: Arc<Shared>,
+    done: tokio_util::sync::CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = done.cancelled() => break,
+            }
+            status::sample(&steering, Instant::now());
+            let Some(m) = &shared.metrics else { continue };
+            let st = status::status(&steering);
+            for (i, s) in st.streams.iter().enumerate() {
+                if let Some(g) = m.target_rate.get(i) {
+                    g.set(s.target_rate.unwrap_or(0.0));
+                }
+                if let Some(g) = m.achieved_rate.get(i) {
+                    g.set(s.achieved_rate);
+                }
+            }
+            for (i, g) in m.phase_active.iter().enumerate() {
+                g.set(if st.phase.as_ref().is_some_and(|p| p.index == i) { 1.0 } else { 0.0 });
+            }
+            if let Some(p) = &st.phase
+                && let Some(g) = m.workers.get(p.index)
+            {
+                g.set(f64::from(p.workers));
+            }
+        }
+    });
 }

@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::worker::Shared;
-use crate::plan::Plan;
+use super::steering::Steering;
 use crate::scenario::units::format_number;
 
 /// Spawns the reporter; it ends when `done` is cancelled.
-pub fn spawn(plan: Arc<Plan>, shared: Arc<Shared>, done: tokio_util::sync::CancellationToken) {
+pub fn spawn(steering: Arc<Steering>, done: tokio_util::sync::CancellationToken) {
     let tty = std::io::stderr().is_terminal();
     let every = if tty {
         Duration::from_millis(500)
@@ -34,29 +33,20 @@ pub fn spawn(plan: Arc<Plan>, shared: Arc<Shared>, done: tokio_util::sync::Cance
                 _ = done.cancelled() => break,
             }
             let now = Instant::now();
-            let elapsed = now.saturating_duration_since(shared.start);
-            let (scheduled, acked, failed, dropped) = shared.record(|r| {
-                r.cells().values().fold((0, 0, 0, 0), |a, c| {
-                    (
-                        a.0 + c.scheduled,
-                        a.1 + c.acked,
-                        a.2 + c.failed_total(),
-                        a.3 + c.dropped,
-                    )
-                })
-            });
-            let achieved = (acked - last_acked) as f64
+            // Target rates follow steering too: the status view is plan + overrides.
+            let st = super::status::status(&steering);
+            let t = &st.totals;
+            let achieved = (t.acked - last_acked) as f64
                 / now.saturating_duration_since(last).as_secs_f64().max(1e-3);
-            last_acked = acked;
+            last_acked = t.acked;
             last = now;
-            let phase = plan.phases.iter().rev().find(|p| p.offset <= elapsed);
-            let (name, target) = match phase {
+            let (name, target) = match &st.phase {
                 Some(p) => {
-                    let t = elapsed.saturating_sub(p.offset);
-                    let target: Option<f64> = p
+                    let target: Option<f64> = st
                         .streams
                         .iter()
-                        .map(|s| s.curve.as_ref().map(|c| c.rate_at(t)))
+                        .filter(|s| s.active)
+                        .map(|s| s.target_rate)
                         .sum();
                     (
                         p.name.as_str(),
@@ -66,9 +56,14 @@ pub fn spawn(plan: Arc<Plan>, shared: Arc<Shared>, done: tokio_util::sync::Cance
                 None => ("-", "-".to_string()),
             };
             let line = format!(
-                "[{:>5}s] phase {name}: target {target}, achieved {}/s · scheduled {scheduled} acked {acked} failed {failed} dropped {dropped}",
-                elapsed.as_secs(),
-                format_number(achieved)
+                "[{:>5}s] phase {name}: target {target}, achieved {}/s · scheduled {} acked {} failed {} dropped {}{}",
+                st.elapsed_s as u64,
+                format_number(achieved),
+                t.scheduled,
+                t.acked,
+                t.failed,
+                t.dropped,
+                if st.steered { " · steered" } else { "" }
             );
             match &bar {
                 Some(b) => b.set_message(line),

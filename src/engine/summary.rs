@@ -30,6 +30,11 @@ pub struct RunSummary {
     pub phases: Vec<PhaseSummary>,
     pub totals: Counts,
     pub timeline: Vec<TimelinePoint>,
+    /// Whether anyone changed the run at runtime (control API): its numbers
+    /// then do not follow the scenario alone.
+    pub steered: bool,
+    /// The runtime changes, in order.
+    pub steering: Vec<super::steering::SteeringEvent>,
     /// Send→ack latency per phase (µs, all streams), for assertions on any percentile.
     #[serde(skip)]
     pub send_ack: Vec<hdrhistogram::Histogram<u64>>,
@@ -204,6 +209,8 @@ pub fn summarize(
         .collect();
     let timeline = timeline(plan, rec);
     RunSummary {
+        steered: false,
+        steering: Vec::new(),
         scenario: plan.scenario.clone(),
         seed: plan.seed,
         interrupted,

@@ -45,25 +45,55 @@ pub struct Shared {
     pub start: Instant,
     /// Finished sends by event id, when arrivals are counted.
     pub ledger: Option<Arc<crate::collect::Ledger>>,
+    /// Prometheus handles, when an exporter is installed.
+    pub metrics: Option<crate::telemetry::metrics::EngineMetrics>,
+    /// Failed sends logged so far (logging is capped, see [`LOGGED_FAILURES`]).
+    pub failures_logged: std::sync::atomic::AtomicU64,
 }
+
+/// Send failures logged one by one before the log goes quiet (the counts in
+/// the summary, the status and the metrics keep counting all of them).
+pub const LOGGED_FAILURES: u64 = 20;
 
 impl Shared {
     pub fn record<T>(&self, f: impl FnOnce(&mut Recorder) -> T) -> T {
         let mut guard = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
     }
-}
 
-/// Runs until the job channel closes.
-pub async fn run(shared: Arc<Shared>, jobs: async_channel::Receiver<Job>) {
-    let mut buf = Vec::with_capacity(512);
-    let mut evaluators = Evaluators::default();
-    while let Ok(job) = jobs.recv().await {
-        process(&shared, job, &mut buf, &mut evaluators).await;
+    /// A message of `stream` became due `at` (from the run start).
+    pub fn scheduled(&self, phase: usize, stream: usize, at: std::time::Duration) {
+        if let Some(m) = &self.metrics {
+            m.scheduled(phase, stream);
+        }
+        self.record(|r| r.scheduled(phase, stream, at));
+    }
+
+    /// A due message found no free worker.
+    pub fn dropped(&self, phase: usize, stream: usize, at: std::time::Duration) {
+        if let Some(m) = &self.metrics {
+            m.dropped(phase, stream);
+        }
+        self.record(|r| r.dropped(phase, stream, at));
     }
 }
 
-async fn process(shared: &Shared, job: Job, buf: &mut Vec<u8>, evaluators: &mut Evaluators) {
+/// Runs until the job channel closes; `worker` is the task's index (for logs).
+pub async fn run(shared: Arc<Shared>, jobs: async_channel::Receiver<Job>, worker: usize) {
+    let mut buf = Vec::with_capacity(512);
+    let mut evaluators = Evaluators::default();
+    while let Ok(job) = jobs.recv().await {
+        process(&shared, job, &mut buf, &mut evaluators, worker).await;
+    }
+}
+
+async fn process(
+    shared: &Shared,
+    job: Job,
+    buf: &mut Vec<u8>,
+    evaluators: &mut Evaluators,
+    worker: usize,
+) {
     let Job {
         phase,
         stream,
@@ -73,7 +103,15 @@ async fn process(shared: &Shared, job: Job, buf: &mut Vec<u8>, evaluators: &mut 
         permit,
     } = job;
     let picked = Instant::now();
-    shared.record(|r| r.sent(phase, stream, picked.saturating_duration_since(scheduled)));
+    let lag = picked.saturating_duration_since(scheduled);
+    shared.record(|r| r.sent(phase, stream, lag));
+    let cell_metrics = shared.metrics.as_ref().and_then(|m| {
+        m.lag(phase, stream, lag.as_secs_f64());
+        m.cell(phase, stream, route)
+    });
+    if let Some(m) = cell_metrics {
+        m.sent.increment(1);
+    }
     let mut sent_info = None;
     let outcome = match build(
         shared, phase, stream, seq, route, scheduled, buf, evaluators,
@@ -104,11 +142,45 @@ async fn process(shared: &Shared, job: Job, buf: &mut Vec<u8>, evaluators: &mut 
         );
     }
     match outcome {
-        Ok(retries) => shared.record(|r| {
-            r.retried(phase, stream, u64::from(retries));
-            r.acked(phase, stream, done.saturating_duration_since(scheduled), at)
-        }),
-        Err(e) => shared.record(|r| r.failed(phase, stream, e.kind, at)),
+        Ok(retries) => {
+            let latency = done.saturating_duration_since(scheduled);
+            if let Some(m) = cell_metrics {
+                m.acked.increment(1);
+                m.retried.increment(u64::from(retries));
+                m.latency.record(latency.as_secs_f64());
+            }
+            shared.record(|r| {
+                r.retried(phase, stream, u64::from(retries));
+                r.acked(phase, stream, latency, at)
+            })
+        }
+        Err(e) => {
+            if let Some(m) = cell_metrics {
+                m.failed(e.kind);
+            }
+            let n = shared
+                .failures_logged
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n < LOGGED_FAILURES {
+                tracing::warn!(
+                    event = "SendFailed",
+                    phase = %shared.phase_names[phase],
+                    stream = %shared.streams[stream].name,
+                    sink = shared.sinks.for_route(route).name(),
+                    worker,
+                    seq,
+                    error_kind = e.kind,
+                    "{}{}",
+                    e.message,
+                    if n + 1 == LOGGED_FAILURES {
+                        " (further send failures are counted, not logged)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            shared.record(|r| r.failed(phase, stream, e.kind, at))
+        }
     }
     drop(permit);
 }

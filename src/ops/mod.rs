@@ -17,6 +17,7 @@ use crate::scenario::{self, Diagnostics, LoadOptions, Scenario, ValidateOptions,
 
 /// Runs a parsed command line.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    crate::telemetry::logs::init(crate::telemetry::logs::LogFormat::resolve(cli.log_format));
     let fancy = match cli.color {
         Color::Always => true,
         Color::Never => false,
@@ -75,12 +76,28 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             no_arrivals,
             teardown,
             infra,
+            control,
             args,
         } => {
+            let control_token = match run::check_control(
+                sink.as_ref(),
+                control.control,
+                control.control_token.as_deref(),
+                control.metrics,
+            ) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Exit::Invalid);
+                }
+            };
             let Ok(scenario) = load(&file, &args, fancy) else {
                 return Ok(Exit::Invalid);
             };
             let opts = run::RunOptions {
+                control: control.control,
+                control_token,
+                metrics: control.metrics,
                 sink,
                 grace,
                 summary_json,
@@ -101,6 +118,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                     gate,
                 },
         } => Ok(compare(&base, &current, &gate)),
+        Command::Ctl {
+            action,
+            addr,
+            token,
+            json,
+        } => Ok(crate::control::client::ctl(
+            &action,
+            &addr,
+            token.as_deref(),
+            json,
+        )),
         Command::Setup { file, infra, args } => {
             let Ok(scenario) = load(&file, &args, fancy) else {
                 return Ok(Exit::Invalid);
@@ -221,6 +249,7 @@ fn bounds(g: &GateArgs) -> crate::report::compare::Bounds {
     crate::report::compare::Bounds {
         max_regression: g.max_regression,
         latency_floor: g.latency_floor,
+        allow_steered: g.allow_steered,
     }
 }
 

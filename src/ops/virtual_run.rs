@@ -54,6 +54,7 @@ pub fn measure_with(
             engine::Extras {
                 progress: false,
                 ledger: Some(ledger.clone()),
+                steering: None,
             },
         )
         .await

@@ -20,6 +20,8 @@ pub struct Bounds {
     /// Allowed worsening, percent.
     pub max_regression: f64,
     pub latency_floor: Duration,
+    /// Compare reports of runs steered at runtime (refused by default).
+    pub allow_steered: bool,
 }
 
 impl Default for Bounds {
@@ -27,6 +29,7 @@ impl Default for Bounds {
         Self {
             max_regression: 10.0,
             latency_floor: Duration::from_millis(1),
+            allow_steered: false,
         }
     }
 }
@@ -82,6 +85,38 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
             "report versions differ (base {bv}, current {cv}); re-create the baseline with this version"
         )));
     }
+    let steered = |v: &Value| -> Option<String> {
+        let events = v["run"]["steering"].as_array().filter(|e| !e.is_empty())?;
+        let list: Vec<String> = events
+            .iter()
+            .take(3)
+            .map(|e| {
+                format!(
+                    "at {:.1}s {}",
+                    e["at_s"].as_f64().unwrap_or(0.0),
+                    e["detail"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        let more = events.len().saturating_sub(3);
+        Some(format!(
+            "{} change(s): {}{}",
+            events.len(),
+            list.join("; "),
+            if more > 0 { format!("; … {more} more") } else { String::new() }
+        ))
+    };
+    let mut steering_notes = Vec::new();
+    for (v, which) in [(base, "base"), (current, "current")] {
+        if let Some(what) = steered(v) {
+            if !bounds.allow_steered {
+                return Err(CompareError(format!(
+                    "the {which} run was steered by hand at runtime ({what}); its numbers do not follow the scenario, so a comparison would mislead — use an unsteered run, or pass --allow-steered to compare anyway"
+                )));
+            }
+            steering_notes.push(format!("the {which} run was steered at runtime ({what})"));
+        }
+    }
     let name = |v: &Value| v["scenario"].as_str().unwrap_or_default().to_string();
     let mut out = Comparison {
         base_scenario: name(base),
@@ -89,7 +124,7 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
         max_regression_pct: bounds.max_regression,
         rows: Vec::new(),
         missing_phases: Vec::new(),
-        notes: Vec::new(),
+        notes: steering_notes,
     };
     if out.base_scenario != out.current_scenario {
         out.notes.push(format!(

@@ -39,6 +39,13 @@ pub fn render(r: &Report) -> String {
         r.planned_messages,
         r.run.totals.acked
     );
+    if r.run.steered {
+        let _ = writeln!(
+            o,
+            "<p class=\"fail\">Steered at runtime: {} change(s) through the control API (orange lines in the rate plot). These numbers do not follow the scenario alone.</p>",
+            r.run.steering.len()
+        );
+    }
     o.push_str("<h2>Assertions</h2>\n<table><tr><th>#</th><th>assertion</th><th>observed</th><th>bound</th><th>result</th></tr>\n");
     for v in &r.verdicts {
         let (class, text) = match v.status {
@@ -211,6 +218,19 @@ fn rate_plot(r: &Report) -> String {
             })
             .collect()
     };
+    // Runtime changes (control API).
+    for e in &r.run.steering {
+        let x = f.x(e.at_s);
+        let _ = write!(
+            o,
+            "<line x1=\"{x:.1}\" y1=\"{PAD_T}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#bc4c00\" stroke-width=\"1.5\"><title>{}</title></line><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#bc4c00\">{}</text>",
+            H - PAD_B,
+            esc(&e.detail),
+            x + 2.0,
+            H - PAD_B - 4.0,
+            esc(&e.action)
+        );
+    }
     polyline(&mut o, &step(&|i| t[i].target as f64), "#0969da", true);
     polyline(&mut o, &step(&|i| t[i].acked as f64), "#1a7f37", false);
     if t.iter().any(|p| p.failed + p.dropped > 0) {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::Report;
 use crate::check::{Status, Verdict, fmt_latency};
 use crate::plan::describe::group;
-use crate::scenario::units::{format_elapsed, format_rate};
+use crate::scenario::units::{format_elapsed, format_number, format_rate};
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
@@ -38,6 +38,13 @@ pub fn render(r: &Report) -> String {
     }
     if let Some(f) = &r.run.fatal {
         let _ = writeln!(o, "**The run was stopped:** {f}\n");
+    }
+    if r.run.steered {
+        let _ = writeln!(
+            o,
+            "**Steered at runtime** ({} change(s) through the control API): the numbers below do not follow the scenario alone; `report compare` refuses this report unless `--allow-steered`.\n",
+            r.run.steering.len()
+        );
     }
     o.push_str("## Assertions\n\n");
     o.push_str(&verdict_table(&r.verdicts));
@@ -111,6 +118,20 @@ pub fn render(r: &Report) -> String {
     if let Some(c) = &r.baseline {
         o.push_str("\n## Baseline\n\n");
         o.push_str(&super::compare::render(c));
+    }
+    if !r.run.steering.is_empty() {
+        o.push_str("\n## Steering\n\n| at | phase | action | stream | change |\n|---|---|---|---|---|\n");
+        for e in &r.run.steering {
+            let _ = writeln!(
+                o,
+                "| {}s | {} | {} | {} | {} |",
+                format_number(e.at_s),
+                e.phase.as_deref().unwrap_or("-"),
+                e.action,
+                e.stream.as_deref().unwrap_or("all"),
+                e.detail.replace('|', "\\|")
+            );
+        }
     }
     if !r.backend.is_empty() {
         o.push_str("\n## Backend\n\n");

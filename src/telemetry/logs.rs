@@ -1,0 +1,111 @@
+//! Log output: tracing events as human lines (default) or JSON lines
+//! (`--log-format json` or `LOG_JSON=true`) on stderr, filtered by
+//! `RUST_LOG` (default `info` for mbscenario, `warn` for libraries).
+//!
+//! Events carry the fields `event`, `phase`, `stream`, `sink`, `worker` where
+//! they apply. Nothing that can hold a credential is logged as is: endpoints
+//! go through [`redact_url`], tokens are never logged.
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+impl LogFormat {
+    /// `--log-format` wins; otherwise `LOG_JSON=true|1` selects JSON.
+    pub fn resolve(flag: Option<LogFormat>) -> LogFormat {
+        flag.unwrap_or_else(|| {
+            match std::env::var("LOG_JSON").map(|v| v.trim().to_ascii_lowercase()) {
+                Ok(v) if v == "true" || v == "1" || v == "yes" => LogFormat::Json,
+                _ => LogFormat::Human,
+            }
+        })
+    }
+}
+
+/// Installs the global subscriber (once; later calls are ignored).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,mbscenario=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Human => builder
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .compact()
+            .try_init(),
+    };
+}
+
+/// `scheme://user:password@host/path?token=…` → `scheme://***@host/path?token=***`:
+/// user info and secret-looking query parameters are masked.
+pub fn redact_url(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{path}"),
+                None => head.to_string(),
+            }
+        }
+        None => head.to_string(),
+    };
+    if let Some(q) = query {
+        let parts: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if is_secret_name(k) => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&parts.join("&"));
+    }
+    out
+}
+
+/// Names that usually hold credentials (header names, config keys, query keys).
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "authorization", "api_key", "apikey", "credential", "sasl.jaas"]
+        .iter()
+        .any(|s| n.contains(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_masked() {
+        assert_eq!(
+            redact_url("https://bob:hunter2@registry.example:8081/subjects?x=1&access_token=abc"),
+            "https://***@registry.example:8081/subjects?x=1&access_token=***"
+        );
+        assert_eq!(redact_url("http://localhost:8083"), "http://localhost:8083");
+        assert_eq!(redact_url("kafka:9092"), "kafka:9092");
+        assert!(is_secret_name("sasl.password"));
+        assert!(is_secret_name("Authorization"));
+        assert!(!is_secret_name("bootstrap.servers"));
+    }
+}

@@ -255,8 +255,10 @@ pub async fn closed_phase(
     let mut gate = Gate::new(phase.workers);
     gate.resize(ov.workers.unwrap_or(phase.workers), pool);
     sleep_until(phase_start).await;
+    // `changed()` marks the value seen: remember that it fired.
+    let mut refresh = false;
     loop {
-        if steer.has_changed().unwrap_or(false) {
+        if std::mem::take(&mut refresh) || steer.has_changed().unwrap_or(false) {
             ov = steer.borrow_and_update().clone();
             gate.resize(ov.workers.unwrap_or(phase.workers), pool);
         }
@@ -274,14 +276,14 @@ pub async fn closed_phase(
             tokio::select! {
                 _ = sleep_until(end) => break,
                 _ = stop.cancelled() => break,
-                _ = Ctx::changed(steer) => continue,
+                _ = Ctx::changed(steer) => { refresh = true; continue }
             }
         }
         let permit = tokio::select! {
             p = gate.sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = sleep_until(end) => break,
             _ = stop.cancelled() => break,
-            _ = Ctx::changed(steer) => continue,
+            _ = Ctx::changed(steer) => { refresh = true; continue }
         };
         let now = Instant::now();
         if now >= end {

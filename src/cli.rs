@@ -52,6 +52,9 @@ pub struct ScenarioArgs {
     pub seed: Option<u64>,
 }
 
+// `Run` carries most flags; the enum is parsed once per process, so its size
+// does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check scenario files; report every problem with file:line:col.
@@ -148,7 +151,12 @@ pub enum Command {
         #[arg(long, global = true, env = "MBSCENARIO_CONTROL_ADDR", default_value = DEFAULT_CONTROL_ADDR)]
         addr: String,
         /// Bearer token (prefer the environment variable: command lines are visible to other users).
-        #[arg(long, global = true, env = "MBSCENARIO_CONTROL_TOKEN", hide_env_values = true)]
+        #[arg(
+            long,
+            global = true,
+            env = "MBSCENARIO_CONTROL_TOKEN",
+            hide_env_values = true
+        )]
         token: Option<String>,
         /// Print the API's JSON answer instead of text.
         #[arg(long, global = true)]
@@ -190,7 +198,12 @@ pub struct ControlArgs {
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_CONTROL_ADDR)]
     pub control: Option<crate::control::ListenAddr>,
     /// Bearer token the control API requires (prefer the environment variable).
-    #[arg(long, env = "MBSCENARIO_CONTROL_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "MBSCENARIO_CONTROL_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub control_token: Option<String>,
     /// Serve Prometheus metrics at http://ADDR/metrics (`PORT` binds loopback).
     #[arg(long, value_name = "ADDR")]

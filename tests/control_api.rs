@@ -34,7 +34,12 @@ impl RunProc {
         cmd.arg("run")
             .arg(fixture())
             .args(args)
-            .args(["--report-dir", dir.join("report").to_str().unwrap(), "--grace", "2s"])
+            .args([
+                "--report-dir",
+                dir.join("report").to_str().unwrap(),
+                "--grace",
+                "2s",
+            ])
             .env_remove("MBSCENARIO_CONTROL_TOKEN")
             .env_remove("LOG_JSON")
             .envs(envs.iter().copied())
@@ -77,7 +82,11 @@ impl RunProc {
                 std::thread::sleep(Duration::from_millis(100));
                 return (status.code().unwrap_or(-1), self.lines(), self.dir.clone());
             }
-            assert!(Instant::now() < deadline, "run did not end: {:#?}", self.lines());
+            assert!(
+                Instant::now() < deadline,
+                "run did not end: {:#?}",
+                self.lines()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -97,7 +106,11 @@ fn http() -> reqwest::Client {
 }
 
 async fn get(base: &str, path: &str) -> (u16, Value) {
-    let r = http().get(format!("http://{base}{path}")).send().await.unwrap();
+    let r = http()
+        .get(format!("http://{base}{path}"))
+        .send()
+        .await
+        .unwrap();
     let code = r.status().as_u16();
     (code, r.json().await.unwrap_or(Value::Null))
 }
@@ -152,7 +165,14 @@ async fn a_run_is_steered_over_http_and_ctl_and_reports_it() {
     let sink = format!("file:{}", out_dir.display());
     let run = RunProc::start(
         "steer",
-        &["--sink", &sink, "--control", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
+        &[
+            "--sink",
+            &sink,
+            "--control",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+        ],
         &[("LOG_JSON", "true")],
     );
     let base = run.addr("control API on http://");
@@ -180,7 +200,10 @@ async fn a_run_is_steered_over_http_and_ctl_and_reports_it() {
     assert_eq!(st["streams"][1]["rate_overridden"], true);
 
     // Pause one stream: its count stops, the other's goes on; resume restarts it.
-    assert_eq!(post(&base, "/pause", json!({"stream": "plain"})).await.0, 200);
+    assert_eq!(
+        post(&base, "/pause", json!({"stream": "plain"})).await.0,
+        200
+    );
     sleep(500).await;
     let (p1, c1) = (acked(&base, 1).await, acked(&base, 0).await);
     sleep(1000).await;
@@ -189,17 +212,41 @@ async fn a_run_is_steered_over_http_and_ctl_and_reports_it() {
     assert!(c2 > c1 + 200, "cards stalled: {c1} → {c2}");
     assert_eq!(post(&base, "/resume", json!({})).await.0, 200);
     sleep(1000).await;
-    assert!(acked(&base, 1).await > p2 + 200, "resume did not restart `plain`");
+    assert!(
+        acked(&base, 1).await > p2 + 200,
+        "resume did not restart `plain`"
+    );
 
     // Mode: cards goes direct to SQS; plain has no queue → 409 with the reason.
-    let (code, a) = post(&base, "/mode", json!({"mode": "direct_sqs", "stream": "cards"})).await;
+    let (code, a) = post(
+        &base,
+        "/mode",
+        json!({"mode": "direct_sqs", "stream": "cards"}),
+    )
+    .await;
     assert_eq!(code, 200, "{a}");
     let (code, e) = post(&base, "/mode", json!({"mode": "direct_sqs"})).await;
     assert_eq!(code, 409);
-    assert!(e["error"].as_str().unwrap().contains("`plain` has no `queue:`"), "{e}");
-    assert_eq!(post(&base, "/rate", json!({"rate": 5, "reset": true})).await.0, 400);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("`plain` has no `queue:`"),
+        "{e}"
+    );
+    assert_eq!(
+        post(&base, "/rate", json!({"rate": 5, "reset": true}))
+            .await
+            .0,
+        400
+    );
     assert_eq!(post(&base, "/rate", json!({"rate": "fast"})).await.0, 400);
-    assert_eq!(post(&base, "/workers", json!({"workers": 2, "stream": "cards"})).await.0, 400);
+    assert_eq!(
+        post(&base, "/workers", json!({"workers": 2, "stream": "cards"}))
+            .await
+            .0,
+        400
+    );
 
     // ctl mirrors the API with readable output and exit codes.
     let addr = ["--addr", base.as_str()];
@@ -214,7 +261,11 @@ async fn a_run_is_steered_over_http_and_ctl_and_reports_it() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("phase long"), "{out}");
     assert!(out.contains("workers 8 (planned 4)"), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("cards") && l.contains("direct_sqs*")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("cards") && l.contains("direct_sqs*")),
+        "{out}"
+    );
     assert!(out.contains("changes:"), "{out}");
     let (code, _, err) = ctl(&[&["pause", "--stream", "nope"][..], &addr].concat(), &[]);
     assert_eq!(code, 2);
@@ -239,17 +290,34 @@ async fn a_run_is_steered_over_http_and_ctl_and_reports_it() {
             .parse()
             .unwrap()
     };
-    assert!(value(r#"mbscenario_records_sent_total{phase="long",stream="cards",sink="file"}"#) > 1000.0);
-    assert!(value(r#"mbscenario_records_acked_total{phase="long",stream="plain",sink="file"}"#) > 500.0);
+    assert!(
+        value(r#"mbscenario_records_sent_total{phase="long",stream="cards",sink="file"}"#) > 1000.0
+    );
+    assert!(
+        value(r#"mbscenario_records_acked_total{phase="long",stream="plain",sink="file"}"#) > 500.0
+    );
     assert!(value(r#"mbscenario_records_scheduled_total{phase="long",stream="cards"}"#) > 1000.0);
-    assert_eq!(value(r#"mbscenario_records_dropped_total{phase="long",stream="cards"}"#), 0.0);
-    assert!(value(r#"mbscenario_send_latency_seconds_bucket{phase="long",stream="cards",sink="file",le="+Inf"}"#) > 0.0);
+    assert_eq!(
+        value(r#"mbscenario_records_dropped_total{phase="long",stream="cards"}"#),
+        0.0
+    );
+    assert!(
+        value(
+            r#"mbscenario_send_latency_seconds_bucket{phase="long",stream="cards",sink="file",le="+Inf"}"#
+        ) > 0.0
+    );
     assert!(value(r#"mbscenario_schedule_lag_seconds_count{phase="long",stream="plain"}"#) > 0.0);
-    assert_eq!(value(r#"mbscenario_target_rate_per_second{stream="cards"}"#), 50.0);
+    assert_eq!(
+        value(r#"mbscenario_target_rate_per_second{stream="cards"}"#),
+        50.0
+    );
     assert!(value(r#"mbscenario_achieved_rate_per_second{stream="cards"}"#) > 0.0);
     assert_eq!(value(r#"mbscenario_workers{phase="long"}"#), 8.0);
     assert_eq!(value(r#"mbscenario_phase_active{phase="long"}"#), 1.0);
-    assert_eq!(value(r#"mbscenario_steering_changes_total{action="rate"}"#), 2.0);
+    assert_eq!(
+        value(r#"mbscenario_steering_changes_total{action="rate"}"#),
+        2.0
+    );
 
     // Stop: graceful, the report records every change and is marked steered.
     let (code, _) = post(&base, "/stop", json!({})).await;
@@ -262,7 +330,8 @@ async fn a_run_is_steered_over_http_and_ctl_and_reports_it() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "json"))
         .unwrap();
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
     assert_eq!(report["run"]["steered"], true);
     assert_eq!(report["run"]["interrupted"], true);
     let actions: Vec<&str> = report["run"]["steering"]
@@ -271,14 +340,28 @@ async fn a_run_is_steered_over_http_and_ctl_and_reports_it() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["rate", "pause", "resume", "mode", "workers", "rate", "stop"]);
+    assert_eq!(
+        actions,
+        ["rate", "pause", "resume", "mode", "workers", "rate", "stop"]
+    );
     let md = std::fs::read_to_string(report_file.with_extension("md")).unwrap();
     assert!(md.contains("**Steered at runtime** (7 change(s)"), "{md}");
-    assert!(md.contains("| mode | cards | stream `cards` switched to direct_sqs"), "{md}");
+    assert!(
+        md.contains("| mode | cards | stream `cards` switched to direct_sqs"),
+        "{md}"
+    );
     // The mode switch rerouted: SQS-route lines exist, all from `cards`.
     let sqs = std::fs::read_to_string(out_dir.join("sqs.jsonl")).unwrap();
-    assert!(sqs.lines().count() > 40, "{} direct sends", sqs.lines().count());
-    assert!(sqs.lines().all(|l| l.contains("\"q-steer\"")), "{}", &sqs[..300]);
+    assert!(
+        sqs.lines().count() > 40,
+        "{} direct sends",
+        sqs.lines().count()
+    );
+    assert!(
+        sqs.lines().all(|l| l.contains("\"q-steer\"")),
+        "{}",
+        &sqs[..300]
+    );
 
     // JSON logs: one object per line with the documented fields.
     let events: Vec<Value> = lines
@@ -286,7 +369,11 @@ async fn a_run_is_steered_over_http_and_ctl_and_reports_it() {
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert!(events.iter().any(|e| e["event"] == "PhaseStarted" && e["phase"] == "long"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "PhaseStarted" && e["phase"] == "long")
+    );
     assert!(events.iter().any(|e| e["event"] == "SteeringApplied"
         && e["action"] == "mode"
         && e["stream"] == "cards"
@@ -296,9 +383,17 @@ async fn a_run_is_steered_over_http_and_ctl_and_reports_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_loopback_binds_need_a_token_that_never_leaks() {
-    let (code, lines, _) = RunProc::start("notoken", &["--sink", "null", "--control", "0.0.0.0:0"], &[]).wait();
+    let (code, lines, _) = RunProc::start(
+        "notoken",
+        &["--sink", "null", "--control", "0.0.0.0:0"],
+        &[],
+    )
+    .wait();
     assert_eq!(code, 2);
-    assert!(lines.iter().any(|l| l.contains("needs a bearer token")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("needs a bearer token")),
+        "{lines:#?}"
+    );
     let (code, lines, _) = RunProc::start(
         "shorttoken",
         &["--sink", "null", "--control", "0.0.0.0:0"],
@@ -306,14 +401,22 @@ async fn non_loopback_binds_need_a_token_that_never_leaks() {
     )
     .wait();
     assert_eq!(code, 2);
-    assert!(lines.iter().any(|l| l.contains("use at least 16")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("use at least 16")),
+        "{lines:#?}"
+    );
 
     let run = RunProc::start(
         "token",
         &["--sink", "null", "--control", "0.0.0.0:0"],
         &[("MBSCENARIO_CONTROL_TOKEN", TOKEN)],
     );
-    let port = run.addr("control API on http://").rsplit(':').next().unwrap().to_string();
+    let port = run
+        .addr("control API on http://")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
     let base = format!("127.0.0.1:{port}");
     wait_ready(&base).await;
     let send = |path: &str, auth: Option<&str>| {
@@ -326,15 +429,38 @@ async fn non_loopback_binds_need_a_token_that_never_leaks() {
     let r = send("/status", None).await.unwrap();
     assert_eq!(r.status().as_u16(), 401);
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
-    assert_eq!(send("/status", Some("Bearer wrong-token-0123456789")).await.unwrap().status().as_u16(), 401);
-    assert_eq!(send("/openapi.json", None).await.unwrap().status().as_u16(), 401);
-    assert_eq!(send("/status", Some(&format!("Bearer {TOKEN}"))).await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        send("/status", Some("Bearer wrong-token-0123456789"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        send("/openapi.json", None).await.unwrap().status().as_u16(),
+        401
+    );
+    assert_eq!(
+        send("/status", Some(&format!("Bearer {TOKEN}")))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     assert_eq!(send("/healthz", None).await.unwrap().status().as_u16(), 200);
     assert_eq!(send("/ready", None).await.unwrap().status().as_u16(), 200);
     let (code, _, err) = ctl(&["status", "--addr", &base], &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("(401)") && err.contains("MBSCENARIO_CONTROL_TOKEN"), "{err}");
-    let (code, out, err) = ctl(&["stop", "--addr", &base], &[("MBSCENARIO_CONTROL_TOKEN", TOKEN)]);
+    assert!(
+        err.contains("(401)") && err.contains("MBSCENARIO_CONTROL_TOKEN"),
+        "{err}"
+    );
+    let (code, out, err) = ctl(
+        &["stop", "--addr", &base],
+        &[("MBSCENARIO_CONTROL_TOKEN", TOKEN)],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("stopping"), "{out}");
     let (_, lines, dir) = run.wait();

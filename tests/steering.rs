@@ -111,7 +111,11 @@ async fn a_rate_change_holds_until_reset_or_the_phase_ends() {
     let actions: Vec<&str> = s.steering.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["rate", "rate", "rate"]);
     assert_eq!(s.steering[0].phase.as_deref(), Some("a"));
-    assert!((s.steering[0].at_s - 5.0).abs() < 0.01, "{:?}", s.steering[0]);
+    assert!(
+        (s.steering[0].at_s - 5.0).abs() < 0.01,
+        "{:?}",
+        s.steering[0]
+    );
     assert_eq!(steering.events(), s.steering);
     // Sequence numbers stay contiguous: steering changes when records are
     // sent, never which record n is.
@@ -155,7 +159,11 @@ async fn pause_stops_sends_and_resume_picks_the_plan_up_without_a_burst() {
         .filter(|d| d.message.stream == 1)
         .filter(|d| d.at.duration_since(sink.delivered()[0].at) > Duration::from_secs_f64(14.01))
         .collect();
-    assert!(plain_after.is_empty(), "{} sends after the stream pause", plain_after.len());
+    assert!(
+        plain_after.is_empty(),
+        "{} sends after the stream pause",
+        plain_after.len()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -186,7 +194,10 @@ async fn a_mode_switch_reroutes_to_the_other_sink_and_back() {
     let secs = |d: &mbscenario::sink::memory::Delivered| d.at.duration_since(t0).as_secs_f64();
     assert!(q.iter().all(|d| (3.0..=6.0).contains(&secs(d))));
     assert!(k.iter().all(|d| !(3.001..5.999).contains(&secs(d))));
-    assert!(q.iter().all(|d| d.message.route == Route::Sqs && d.message.destination == "q1"));
+    assert!(
+        q.iter()
+            .all(|d| d.message.route == Route::Sqs && d.message.destination == "q1")
+    );
     assert!(q.len().abs_diff(300) <= 2, "{} direct sends", q.len());
     assert_eq!(k.len() + q.len(), s.totals.acked as usize);
 }
@@ -217,7 +228,10 @@ async fn resizing_workers_ends_and_restarts_saturation() {
     assert_near(&dropped, 6..10, 0, "20 workers");
     assert_near(&acked, 6..10, 100, "20 workers");
     for i in 11..15 {
-        assert!(dropped[i] >= 75, "back to 2 workers, second {i}: {dropped:?}");
+        assert!(
+            dropped[i] >= 75,
+            "back to 2 workers, second {i}: {dropped:?}"
+        );
     }
 }
 
@@ -240,10 +254,16 @@ async fn closed_phases_take_worker_changes_and_pauses() {
     .await;
     let acked = per_second(&s, |p| p.acked);
     for i in 0..3 {
-        assert!((95..=100).contains(&acked[i]), "1 worker, second {i}: {acked:?}");
+        assert!(
+            (95..=100).contains(&acked[i]),
+            "1 worker, second {i}: {acked:?}"
+        );
     }
     for i in 4..6 {
-        assert!((380..=400).contains(&acked[i]), "4 workers, second {i}: {acked:?}");
+        assert!(
+            (380..=400).contains(&acked[i]),
+            "4 workers, second {i}: {acked:?}"
+        );
     }
     for i in 7..9 {
         assert_eq!(acked[i], 0, "paused, second {i}: {acked:?}");
@@ -263,7 +283,10 @@ async fn refusals_say_why() {
     let steering = Steering::new(Arc::new(p.clone()), shutdown.stop.clone());
     // Before the first phase: only pause/resume/stop make sense.
     let e = steering.apply(Command::Rate(Some(5.0)), None).unwrap_err();
-    assert!(matches!(e, SteerError::Conflict(ref m) if m.contains("no phase is running")), "{e}");
+    assert!(
+        matches!(e, SteerError::Conflict(ref m) if m.contains("no phase is running")),
+        "{e}"
+    );
     steering.apply(Command::Pause, Some("plain")).unwrap();
     steering.apply(Command::Resume, Some("plain")).unwrap();
     let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
@@ -276,15 +299,24 @@ async fn refusals_say_why() {
         let shutdown = shutdown.clone();
         let sink = Arc::new(MemorySink::with_latency(Duration::from_millis(5)));
         async move {
-            engine::run_with(&p, streams, Sinks::both(SinkHandle::Memory(sink)), &shutdown, extras)
-                .await
+            engine::run_with(
+                &p,
+                streams,
+                Sinks::both(SinkHandle::Memory(sink)),
+                &shutdown,
+                extras,
+            )
+            .await
         }
     });
     while steering.started().is_none() {
         tokio::task::yield_now().await;
     }
     let e = steering.apply(Command::Rate(Some(5.0)), None).unwrap_err();
-    assert!(matches!(e, SteerError::Conflict(ref m) if m.contains("flat out")), "{e}");
+    assert!(
+        matches!(e, SteerError::Conflict(ref m) if m.contains("flat out")),
+        "{e}"
+    );
     let e = steering.apply(Command::Pause, Some("nope")).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -293,14 +325,21 @@ async fn refusals_say_why() {
     let e = steering
         .apply(Command::Mode(Some(Mode::DirectSqs)), None)
         .unwrap_err();
-    assert!(e.to_string().contains("stream `plain` has no `queue:`"), "{e}");
-    let e = steering.apply(Command::Workers(Some(3)), Some("cards")).unwrap_err();
+    assert!(
+        e.to_string().contains("stream `plain` has no `queue:`"),
+        "{e}"
+    );
+    let e = steering
+        .apply(Command::Workers(Some(3)), Some("cards"))
+        .unwrap_err();
     assert!(matches!(e, SteerError::Invalid(_)), "{e}");
     let e = steering.apply(Command::Workers(Some(0)), None).unwrap_err();
     assert!(matches!(e, SteerError::Invalid(_)), "{e}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     // Phase `paced` has only `plain`.
-    let e = steering.apply(Command::Rate(Some(5.0)), Some("cards")).unwrap_err();
+    let e = steering
+        .apply(Command::Rate(Some(5.0)), Some("cards"))
+        .unwrap_err();
     assert!(e.to_string().contains("not part of phase `paced`"), "{e}");
     let e = steering.apply(Command::Rate(Some(0.0)), None).unwrap_err();
     assert!(e.to_string().contains("to stop sending, pause"), "{e}");
@@ -329,7 +368,10 @@ async fn stop_ends_the_run_gracefully() {
     .await;
     assert!(s.interrupted);
     assert!(s.elapsed < Duration::from_secs(5), "{:?}", s.elapsed);
-    assert_eq!(s.totals.in_flight, 0, "in-flight sends finished in the grace period");
+    assert_eq!(
+        s.totals.in_flight, 0,
+        "in-flight sends finished in the grace period"
+    );
     assert!(s.totals.acked.abs_diff(200) <= 2, "{}", s.totals.acked);
 }
 
@@ -358,5 +400,9 @@ fn compare_refuses_steered_reports_unless_allowed() {
         ..Bounds::default()
     };
     let c = compare(&steered, &plain, allowed).unwrap();
-    assert!(c.notes.iter().any(|n| n.contains("base run was steered")), "{:?}", c.notes);
+    assert!(
+        c.notes.iter().any(|n| n.contains("base run was steered")),
+        "{:?}",
+        c.notes
+    );
 }

@@ -35,9 +35,10 @@ impl std::str::FromStr for ListenAddr {
         }
         // Host names (e.g. `localhost:9090`): the first address they resolve to.
         match t.to_socket_addrs() {
-            Ok(mut it) => it.next().map(ListenAddr).ok_or_else(|| {
-                format!("`{t}` resolves to no address")
-            }),
+            Ok(mut it) => it
+                .next()
+                .map(ListenAddr)
+                .ok_or_else(|| format!("`{t}` resolves to no address")),
             Err(_) => Err(format!(
                 "`{t}` is not an address: write PORT (loopback), HOST:PORT or [IPv6]:PORT, e.g. `9090` or `0.0.0.0:9090`"
             )),
@@ -58,6 +59,11 @@ mod tests {
         assert!(!b.is_loopback());
         let c: ListenAddr = "[::1]:80".parse().unwrap();
         assert!(c.is_loopback());
-        assert!("nine".parse::<ListenAddr>().unwrap_err().contains("HOST:PORT"));
+        assert!(
+            "nine"
+                .parse::<ListenAddr>()
+                .unwrap_err()
+                .contains("HOST:PORT")
+        );
     }
 }

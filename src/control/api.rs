@@ -72,15 +72,25 @@ pub fn metrics_router() -> Router {
 
 type Shared = State<Arc<ApiState>>;
 
+/// A refused request: status and reason, answered as an [`ApiError`].
+#[derive(Debug)]
+pub struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            axum::Json(ApiError {
+                error: self.1,
+                status: self.0.as_u16(),
+            }),
+        )
+            .into_response()
+    }
+}
+
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        axum::Json(ApiError {
-            error: message.into(),
-            status: status.as_u16(),
-        }),
-    )
-        .into_response()
+    Refusal(status, message.into()).into_response()
 }
 
 async fn require_token(State(state): Shared, req: Request, next: Next) -> Response {
@@ -151,12 +161,12 @@ async fn get_metrics() -> Response {
 }
 
 /// Parses a JSON body; an empty body is the type's default.
-fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, Response> {
+fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, Refusal> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        error(
+        Refusal(
             StatusCode::BAD_REQUEST,
             format!("the request body is not valid: {e}"),
         )
@@ -177,81 +187,62 @@ fn apply(state: &ApiState, cmd: Command, stream: Option<&str>) -> Response {
     }
 }
 
-fn reset_or<T>(reset: bool, value: Option<T>, what: &str) -> Result<Option<T>, Response> {
+fn reset_or<T>(reset: bool, value: Option<T>, what: &str) -> Result<Option<T>, Refusal> {
     match (reset, value) {
         (true, None) => Ok(None),
         (false, Some(v)) => Ok(Some(v)),
-        (true, Some(_)) => Err(error(
+        (true, Some(_)) => Err(Refusal(
             StatusCode::BAD_REQUEST,
             format!("give either `{what}` or `reset: true`, not both"),
         )),
-        (false, None) => Err(error(
+        (false, None) => Err(Refusal(
             StatusCode::BAD_REQUEST,
             format!("missing `{what}` (or `reset: true` to go back to the plan)"),
         )),
     }
 }
 
-async fn post_rate(State(state): Shared, bytes: Bytes) -> Response {
-    let req: RateRequest = match body(&bytes) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let rate = match reset_or(req.reset, req.rate, "rate") {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let rate = match rate.map(|r| r.per_second()).transpose() {
-        Ok(r) => r,
-        Err(e) => {
-            return error(
+async fn post_rate(State(state): Shared, bytes: Bytes) -> Result<Response, Refusal> {
+    let req: RateRequest = body(&bytes)?;
+    let rate = reset_or(req.reset, req.rate, "rate")?
+        .map(|r| r.per_second())
+        .transpose()
+        .map_err(|e| {
+            Refusal(
                 StatusCode::BAD_REQUEST,
                 format!("{e}; {}", crate::scenario::units::RATE_HELP),
-            );
-        }
-    };
-    apply(&state, Command::Rate(rate), req.stream.as_deref())
+            )
+        })?;
+    Ok(apply(&state, Command::Rate(rate), req.stream.as_deref()))
 }
 
-async fn post_workers(State(state): Shared, bytes: Bytes) -> Response {
-    let req: WorkersRequest = match body(&bytes) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    match reset_or(req.reset, req.workers, "workers") {
-        Ok(n) => apply(&state, Command::Workers(n), req.stream.as_deref()),
-        Err(r) => r,
-    }
+async fn post_workers(State(state): Shared, bytes: Bytes) -> Result<Response, Refusal> {
+    let req: WorkersRequest = body(&bytes)?;
+    let n = reset_or(req.reset, req.workers, "workers")?;
+    Ok(apply(&state, Command::Workers(n), req.stream.as_deref()))
 }
 
-async fn post_mode(State(state): Shared, bytes: Bytes) -> Response {
-    let req: ModeRequest = match body(&bytes) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    match reset_or(req.reset, req.mode, "mode") {
-        Ok(m) => apply(&state, Command::Mode(m), req.stream.as_deref()),
-        Err(r) => r,
-    }
+async fn post_mode(State(state): Shared, bytes: Bytes) -> Result<Response, Refusal> {
+    let req: ModeRequest = body(&bytes)?;
+    let m = reset_or(req.reset, req.mode, "mode")?;
+    Ok(apply(&state, Command::Mode(m), req.stream.as_deref()))
 }
 
-async fn scoped(state: &ApiState, bytes: &Bytes, cmd: Command) -> Response {
-    match body::<ScopeRequest>(bytes) {
-        Ok(req) => apply(state, cmd, req.stream.as_deref()),
-        Err(r) => r,
-    }
+fn scoped(state: &ApiState, bytes: &Bytes, cmd: Command) -> Result<Response, Refusal> {
+    let req: ScopeRequest = body(bytes)?;
+    Ok(apply(state, cmd, req.stream.as_deref()))
 }
 
-async fn post_pause(State(state): Shared, bytes: Bytes) -> Response {
-    scoped(&state, &bytes, Command::Pause).await
+async fn post_pause(State(state): Shared, bytes: Bytes) -> Result<Response, Refusal> {
+    scoped(&state, &bytes, Command::Pause)
 }
 
-async fn post_resume(State(state): Shared, bytes: Bytes) -> Response {
-    scoped(&state, &bytes, Command::Resume).await
+async fn post_resume(State(state): Shared, bytes: Bytes) -> Result<Response, Refusal> {
+    scoped(&state, &bytes, Command::Resume)
 }
 
-async fn post_stop(State(state): Shared, bytes: Bytes) -> Response {
-    scoped(&state, &bytes, Command::Stop).await
+async fn post_stop(State(state): Shared, bytes: Bytes) -> Result<Response, Refusal> {
+    scoped(&state, &bytes, Command::Stop)
 }
 
 /// Binds `addr` now (so a busy port is reported before the run starts) and

@@ -150,15 +150,14 @@ pub fn ctl(action: &CtlAction, addr: &str, token: Option<&str>, raw_json: bool) 
         let msg = value["error"].as_str().map_or(text.as_str(), |s| s);
         eprintln!("error: the run refused ({status}): {msg}");
         if status == 401 {
-            eprintln!("  = help: set MBSCENARIO_CONTROL_TOKEN (or --token) to the run's --control-token");
+            eprintln!(
+                "  = help: set MBSCENARIO_CONTROL_TOKEN (or --token) to the run's --control-token"
+            );
         }
         return Exit::Invalid;
     }
     if raw_json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or(text)
-        );
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or(text));
         return Exit::Passed;
     }
     match action {
@@ -188,7 +187,11 @@ pub fn render_status(s: &Status) -> String {
         crate::engine::steering::RunState::Running => "running",
         crate::engine::steering::RunState::Finished => "finished",
     };
-    let _ = write!(out, "{} · {state} · {:.1}s elapsed", s.scenario, s.elapsed_s);
+    let _ = write!(
+        out,
+        "{} · {state} · {:.1}s elapsed",
+        s.scenario, s.elapsed_s
+    );
     if s.steered {
         let _ = write!(out, " · steered ({} change(s))", s.events.len());
     }
@@ -216,8 +219,9 @@ pub fn render_status(s: &Status) -> String {
             [
                 format!("{}{}", st.name, if st.paused { " (paused)" } else { "" }),
                 format!("{}{}", st.mode, mark(st.mode_overridden)),
-                st.target_rate
-                    .map_or("max".into(), |r| format!("{}{}", format_rate(r), mark(st.rate_overridden))),
+                st.target_rate.map_or("max".into(), |r| {
+                    format!("{}{}", format_rate(r), mark(st.rate_overridden))
+                }),
                 format_rate(st.achieved_rate),
                 st.counts.acked.to_string(),
                 st.counts.failed.to_string(),
@@ -226,7 +230,16 @@ pub fn render_status(s: &Status) -> String {
             ]
         })
         .collect();
-    let head = ["stream", "mode", "target", "achieved", "acked", "failed", "dropped", "in flight"];
+    let head = [
+        "stream",
+        "mode",
+        "target",
+        "achieved",
+        "acked",
+        "failed",
+        "dropped",
+        "in flight",
+    ];
     let mut widths: Vec<usize> = head.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -257,7 +270,10 @@ pub fn render_status(s: &Status) -> String {
         let errs: Vec<String> = t.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(out, "errors: {}", errs.join(", "));
     }
-    if s.streams.iter().any(|x| x.mode_overridden || x.rate_overridden) {
+    if s.streams
+        .iter()
+        .any(|x| x.mode_overridden || x.rate_overridden)
+    {
         let _ = writeln!(out, "(* changed at runtime)");
     }
     if !s.events.is_empty() {

@@ -20,9 +20,9 @@ impl RateInput {
             RateInput::PerSecond(r) => Ok(*r),
             RateInput::Text(t) => match crate::scenario::units::parse_rate(t)? {
                 crate::scenario::units::RateValue::PerSecond(r) => Ok(r),
-                crate::scenario::units::RateValue::Max => Err(
-                    "`max` is not a rate an open-model phase can run at; give msgs/s".into(),
-                ),
+                crate::scenario::units::RateValue::Max => {
+                    Err("`max` is not a rate an open-model phase can run at; give msgs/s".into())
+                }
             },
         }
     }

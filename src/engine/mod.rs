@@ -229,7 +229,11 @@ fn spawn_sampler(
                 }
             }
             for (i, g) in m.phase_active.iter().enumerate() {
-                g.set(if st.phase.as_ref().is_some_and(|p| p.index == i) { 1.0 } else { 0.0 });
+                g.set(if st.phase.as_ref().is_some_and(|p| p.index == i) {
+                    1.0
+                } else {
+                    0.0
+                });
             }
             if let Some(p) = &st.phase
                 && let Some(g) = m.workers.get(p.index)

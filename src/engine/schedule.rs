@@ -17,7 +17,6 @@
 //! or nothing while paused — and the worker [`Gate`] is resized. Without
 //! changes the dispatch is exactly the plan's.
 
-
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -67,9 +66,15 @@ impl Ctx<'_> {
 #[derive(Debug, Clone, PartialEq)]
 enum Cursor {
     /// Tick `k` of the plan's curve.
-    Plan { k: u64 },
+    Plan {
+        k: u64,
+    },
     /// Operator rate: tick `j` is due at `anchor + j / rate`.
-    Fixed { anchor: Instant, rate: f64, j: u64 },
+    Fixed {
+        anchor: Instant,
+        rate: f64,
+        j: u64,
+    },
     Paused,
 }
 

@@ -117,7 +117,10 @@ pub(crate) fn sample(steering: &Steering, now: Instant) -> Vec<f64> {
     let acked = acked_per_stream(steering);
     let mut q = steering.samples.lock().unwrap_or_else(|p| p.into_inner());
     q.push_back((now, acked));
-    while q.len() > 2 && q.front().is_some_and(|(t, _)| now.duration_since(*t) > WINDOW) {
+    while q.len() > 2
+        && q.front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > WINDOW)
+    {
         q.pop_front();
     }
     rates(&q)
@@ -132,7 +135,10 @@ fn rates(q: &std::collections::VecDeque<(Instant, Vec<u64>)>) -> Vec<f64> {
                 .map(|(b, a)| b.saturating_sub(*a) as f64 / dt)
                 .collect()
         }
-        _ => q.back().map(|(_, a)| vec![0.0; a.len()]).unwrap_or_default(),
+        _ => q
+            .back()
+            .map(|(_, a)| vec![0.0; a.len()])
+            .unwrap_or_default(),
     }
 }
 
@@ -203,7 +209,12 @@ pub fn status(steering: &Steering) -> Status {
             name: p.name.clone(),
             elapsed_s: seconds(elapsed.saturating_sub(p.offset)),
             remaining_s: seconds((p.offset + p.duration).saturating_sub(elapsed)),
-            load: if matches!(p.load, Load::Max) { "max" } else { "rate" }.to_string(),
+            load: if matches!(p.load, Load::Max) {
+                "max"
+            } else {
+                "rate"
+            }
+            .to_string(),
             workers: overlay.workers.unwrap_or(p.workers),
             planned_workers: p.workers,
         }),

@@ -336,10 +336,7 @@ impl Steering {
                 let before = overlay.workers.unwrap_or(p.workers);
                 self.tx.send_modify(|o| o.workers = *n);
                 match n {
-                    Some(n) => format!(
-                        "workers {before} → {n} until phase `{}` ends",
-                        p.name
-                    ),
+                    Some(n) => format!("workers {before} → {n} until phase `{}` ends", p.name),
                     None => format!("workers back to the planned {}", p.workers),
                 }
             }
@@ -387,9 +384,9 @@ impl Steering {
             }
         };
         let event = SteeringEvent {
-            at_s: self
-                .started()
-                .map_or(0.0, |s| Instant::now().saturating_duration_since(s).as_secs_f64()),
+            at_s: self.started().map_or(0.0, |s| {
+                Instant::now().saturating_duration_since(s).as_secs_f64()
+            }),
             phase: phase.map(|p| p.name.clone()),
             action: cmd.action().to_string(),
             stream: stream.map(str::to_string),
@@ -441,7 +438,9 @@ impl Steering {
 }
 
 fn not_started() -> SteerError {
-    SteerError::Conflict("no phase is running yet (the run is starting); try again once it runs".into())
+    SteerError::Conflict(
+        "no phase is running yet (the run is starting); try again once it runs".into(),
+    )
 }
 
 fn share(p: &crate::plan::PlanPhase, stream: usize) -> f64 {

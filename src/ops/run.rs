@@ -112,9 +112,14 @@ async fn start_servers(
         }
     }
     // The same fixed address serves both from the control router.
-    let shared_port = opts.metrics.is_some_and(|m| m.0.port() != 0 && Some(m) == opts.control);
+    let shared_port = opts
+        .metrics
+        .is_some_and(|m| m.0.port() != 0 && Some(m) == opts.control);
     if shared_port {
-        eprintln!("metrics on http://{}/metrics", opts.control.map(|c| c.to_string()).unwrap_or_default());
+        eprintln!(
+            "metrics on http://{}/metrics",
+            opts.control.map(|c| c.to_string()).unwrap_or_default()
+        );
     }
     if let Some(addr) = opts.metrics
         && !shared_port

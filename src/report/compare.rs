@@ -103,7 +103,11 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
             "{} change(s): {}{}",
             events.len(),
             list.join("; "),
-            if more > 0 { format!("; … {more} more") } else { String::new() }
+            if more > 0 {
+                format!("; … {more} more")
+            } else {
+                String::new()
+            }
         ))
     };
     let mut steering_notes = Vec::new();

@@ -120,7 +120,9 @@ pub fn render(r: &Report) -> String {
         o.push_str(&super::compare::render(c));
     }
     if !r.run.steering.is_empty() {
-        o.push_str("\n## Steering\n\n| at | phase | action | stream | change |\n|---|---|---|---|---|\n");
+        o.push_str(
+            "\n## Steering\n\n| at | phase | action | stream | change |\n|---|---|---|---|---|\n",
+        );
         for e in &r.run.steering {
             let _ = writeln!(
                 o,

@@ -87,9 +87,19 @@ pub fn redact_url(url: &str) -> String {
 /// Names that usually hold credentials (header names, config keys, query keys).
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "authorization", "api_key", "apikey", "credential", "sasl.jaas"]
-        .iter()
-        .any(|s| n.contains(s))
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "authorization",
+        "api_key",
+        "apikey",
+        "credential",
+        "sasl.jaas",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
 }
 
 #[cfg(test)]

@@ -81,13 +81,30 @@ fn describe() {
     describe_counter!(RECORDS_FAILED, "Messages whose send failed, by error kind");
     describe_counter!(RECORDS_DROPPED, "Due messages that found no free worker");
     describe_counter!(RECORDS_RETRIED, "Retries the sink made before an ack");
-    describe_histogram!(SEND_LATENCY, metrics::Unit::Seconds, "Scheduled instant to acknowledgement");
-    describe_histogram!(SCHEDULE_LAG, metrics::Unit::Seconds, "How late a worker picked a due message up");
-    describe_gauge!(TARGET_RATE, "Messages per second asked for now (plan + steering)");
-    describe_gauge!(ACHIEVED_RATE, "Acked messages per second over the last seconds");
+    describe_histogram!(
+        SEND_LATENCY,
+        metrics::Unit::Seconds,
+        "Scheduled instant to acknowledgement"
+    );
+    describe_histogram!(
+        SCHEDULE_LAG,
+        metrics::Unit::Seconds,
+        "How late a worker picked a due message up"
+    );
+    describe_gauge!(
+        TARGET_RATE,
+        "Messages per second asked for now (plan + steering)"
+    );
+    describe_gauge!(
+        ACHIEVED_RATE,
+        "Acked messages per second over the last seconds"
+    );
     describe_gauge!(WORKERS, "Worker limit of the phase (plan + steering)");
     describe_gauge!(PHASE_ACTIVE, "1 while the phase runs");
-    describe_counter!(STEERING_CHANGES, "Runtime changes made through the control API");
+    describe_counter!(
+        STEERING_CHANGES,
+        "Runtime changes made through the control API"
+    );
 }
 
 /// Handles of one phase × stream × route.
@@ -152,8 +169,10 @@ impl EngineMetrics {
                     Label::new("phase", p.name.clone()),
                     Label::new("stream", s.name.clone()),
                 ];
-                m.scheduled.push(metrics::counter!(RECORDS_SCHEDULED, base.clone()));
-                m.dropped.push(metrics::counter!(RECORDS_DROPPED, base.clone()));
+                m.scheduled
+                    .push(metrics::counter!(RECORDS_SCHEDULED, base.clone()));
+                m.dropped
+                    .push(metrics::counter!(RECORDS_DROPPED, base.clone()));
                 m.lag.push(metrics::histogram!(SCHEDULE_LAG, base.clone()));
                 for route in [Route::Kafka, Route::Sqs] {
                     let mut labels = base.clone();

@@ -73,3 +73,32 @@ pub fn stack(test: &str) -> Option<Stack> {
     eprintln!("\n!!!!!!!! SKIPPED {why}\n");
     None
 }
+
+/// The stack's tool venv Python (`MBS_TOOLS_PYTHON` in stack.env), when it
+/// has `openapi_spec_validator`.
+pub fn tools_python() -> Option<String> {
+    let mut py = std::env::var("MBS_TOOLS_PYTHON").ok();
+    if py.is_none()
+        && let Some(text) = stack_env_file().and_then(|f| std::fs::read_to_string(f).ok())
+    {
+        py = text
+            .lines()
+            .find_map(|l| l.strip_prefix("MBS_TOOLS_PYTHON="))
+            .map(|v| v.trim().trim_matches('"').trim_matches('\'').to_string());
+    }
+    let py = py.filter(|p| !p.is_empty())?;
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import openapi_spec_validator"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(py)
+}
+
+/// Skips loudly outside CI; fails in CI.
+pub fn skip_or_fail(what: &str) {
+    let why = format!("{what} is not installed; run `scripts/dev-stack install`");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why} — in CI a missing tool is a failure");
+    }
+    eprintln!("\n!!!!!!!! SKIPPED {why}\n");
+}

@@ -20,7 +20,7 @@ pub fn spawn(steering: Arc<Steering>, done: tokio_util::sync::CancellationToken)
         Duration::from_secs(5)
     };
     tokio::spawn(async move {
-        let bar = tty.then(|| {
+        let bar = (tty && !crate::telemetry::logs::is_json()).then(|| {
             let b = indicatif::ProgressBar::new_spinner();
             b.enable_steady_tick(Duration::from_millis(120));
             b
@@ -66,6 +66,17 @@ pub fn spawn(steering: Arc<Steering>, done: tokio_util::sync::CancellationToken)
                 if st.steered { " · steered" } else { "" }
             );
             match &bar {
+                _ if crate::telemetry::logs::is_json() => tracing::info!(
+                    event = "ProgressReported",
+                    phase = name,
+                    target_rate = %target,
+                    achieved = achieved,
+                    scheduled = t.scheduled,
+                    acked = t.acked,
+                    failed = t.failed,
+                    dropped = t.dropped,
+                    "progress"
+                ),
                 Some(b) => b.set_message(line),
                 None => eprintln!("{line}"),
             }

@@ -130,7 +130,11 @@ impl Progress {
 
     pub fn line(&self, text: &str) {
         if self.stderr {
-            eprintln!("{text}");
+            if crate::telemetry::logs::is_json() {
+                tracing::info!(event = "InfraProgressed", "{text}");
+            } else {
+                eprintln!("{text}");
+            }
         }
         if let Some(c) = &self.captured {
             c.lock()

@@ -57,13 +57,14 @@ where
         let last = match attempt().await {
             Attempt::Done(v) => return Ok(v),
             Attempt::Fatal(e) => return Err(e),
-            Attempt::Transient(msg) => msg,
+            // Client errors quote the URL, credentials included: mask them.
+            Attempt::Transient(msg) => crate::telemetry::logs::redact_text(&msg),
         };
         let now = Instant::now();
         if now + backoff > deadline {
             return Err(InfraError::Unreachable {
                 service: target.service.to_string(),
-                endpoint: target.endpoint.to_string(),
+                endpoint: crate::telemetry::logs::redact_url(target.endpoint),
                 step: target.step.to_string(),
                 waited: now - start,
                 tries,
@@ -74,7 +75,7 @@ where
             progress.line(&format!(
                 "waiting for {} at {} ({}); retrying for up to {}",
                 target.service,
-                target.endpoint,
+                crate::telemetry::logs::redact_url(target.endpoint),
                 super::http::clip(&last),
                 crate::scenario::units::format_elapsed(deadline - now),
             ));
@@ -151,6 +152,31 @@ mod tests {
             assert!(text.contains(part), "{text}");
         }
         assert!(matches!(err, InfraError::Unreachable { tries, .. } if tries >= 6));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn credentials_in_endpoints_never_reach_the_messages() {
+        let progress = Progress::capture();
+        let err = until_ready::<(), _, _>(
+            &Target {
+                service: "Schema Registry",
+                endpoint: "https://svc:s3cr3t-pw@registry.example:8081",
+                step: "setup[1] register_schema",
+            },
+            Duration::from_secs(30),
+            &progress,
+            || async {
+                Attempt::Transient(
+                    "error sending request for url (https://svc:s3cr3t-pw@registry.example:8081/subjects)"
+                        .into(),
+                )
+            },
+        )
+        .await
+        .unwrap_err();
+        let text = format!("{err} {:?}", progress.lines());
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("https://***@registry.example:8081"), "{text}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -28,8 +28,20 @@ impl LogFormat {
     }
 }
 
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether log lines are JSON: then progress lines go through tracing too,
+/// so stderr stays one JSON object per line.
+pub fn is_json() -> bool {
+    JSON.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Installs the global subscriber (once; later calls are ignored).
 pub fn init(format: LogFormat) {
+    JSON.store(
+        format == LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("warn,mbscenario=info"));
     let builder = tracing_subscriber::fmt()
@@ -84,6 +96,30 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// Masks the user info of every URL inside free text (error messages quote
+/// URLs verbatim): `… (https://u:p@host/x)` → `… (https://***@host/x)`.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == ')' || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&tail[at..end]);
+            }
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Names that usually hold credentials (header names, config keys, query keys).
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
@@ -114,6 +150,10 @@ mod tests {
         );
         assert_eq!(redact_url("http://localhost:8083"), "http://localhost:8083");
         assert_eq!(redact_url("kafka:9092"), "kafka:9092");
+        assert_eq!(
+            redact_text("error sending request for url (http://a:b@h:1/x) and https://c@d, ftp://e"),
+            "error sending request for url (http://***@h:1/x) and https://***@d, ftp://e"
+        );
         assert!(is_secret_name("sasl.password"));
         assert!(is_secret_name("Authorization"));
         assert!(!is_secret_name("bootstrap.servers"));

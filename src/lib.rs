@@ -16,7 +16,12 @@
 //! - [`datagen`]: record *n* of a stream as a pure function of (seed, stream, n)
 //! - [`encode`]: Confluent wire format for Kafka payloads
 //! - [`engine`]: the run: schedule → workers → sinks → recorder → RunSummary
-//! - [`sink`]: destinations (memory, file, null); Kafka and SQS to come
+//! - [`sink`]: destinations (Kafka, SQS, memory, file, Avro files, null)
+//! - [`infra`]: setup/teardown of schemas, topics, queues, connectors
+//! - [`collect`]: arrivals counted at SQS; [`check`]: assertions → verdicts;
+//!   [`report`]: JSON / Markdown / HTML / JUnit, compare
+//! - [`control`]: the runtime control API and `ctl`; [`telemetry`]: metrics
+//!   and logs
 //! - [`cli`]: clap types; [`ops`]: one function per command; [`exit`]: exit codes
 
 pub mod check;

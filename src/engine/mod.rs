@@ -132,6 +132,7 @@ pub async fn run_with(
             jobs: &tx,
             stop: &shutdown.stop,
             steer: &mut steer,
+            shard: plan.shard,
         };
         let counts = match phase.load {
             Load::Rate(_) => {
@@ -145,7 +146,23 @@ pub async fn run_with(
                     .map(|(s, n)| s.curve.as_ref().map_or(n, |c| c.event_count().max(n)))
                     .collect::<Vec<_>>()
             }
-            Load::Max => schedule::closed_phase(ctx, phase, phase_start, &first).await,
+            Load::Max => {
+                let used = schedule::closed_phase(ctx, phase, phase_start, &first).await;
+                // The plan reserves a fixed range per closed phase (replays
+                // excepted), so later phases line up across runs and shards.
+                phase
+                    .streams
+                    .iter()
+                    .zip(used)
+                    .map(|(s, n)| {
+                        if shared.streams[s.stream].limit.is_none() {
+                            crate::plan::shard::CLOSED_PHASE_SEQS
+                        } else {
+                            n
+                        }
+                    })
+                    .collect()
+            }
         };
         for (s, n) in phase.streams.iter().zip(counts) {
             next_seq[s.stream] += n;

@@ -51,6 +51,8 @@ pub struct Ctx<'a> {
     pub jobs: &'a async_channel::Sender<Job>,
     pub stop: &'a CancellationToken,
     pub steer: &'a mut watch::Receiver<Overlay>,
+    /// This run's shard, if sharded.
+    pub shard: Option<crate::plan::Shard>,
 }
 
 impl Ctx<'_> {
@@ -143,6 +145,7 @@ pub async fn open_phase(
         jobs,
         stop,
         steer,
+        shard,
     } = ctx;
     let phase_end = phase_start + phase.duration;
     let mut ov = steer.borrow_and_update().clone();
@@ -193,6 +196,22 @@ pub async fn open_phase(
             continue;
         }
         let Some((i, due)) = best else { break };
+        if let Some(sh) = shard {
+            let seq = first_seq[i] + next[i];
+            if !sh.owns(seq) {
+                match cursors[i] {
+                    // Another shard sends this tick.
+                    Cursor::Plan { .. } => {
+                        next[i] += 1;
+                        cursors[i].advance();
+                        continue;
+                    }
+                    // An operator rate is this shard's own: keep the tick,
+                    // take the next record this shard owns.
+                    _ => next[i] = sh.next_owned(seq) - first_seq[i],
+                }
+            }
+        }
         let stream = phase.streams[i].stream;
         let at = due.saturating_duration_since(shared.start);
         shared.scheduled(phase.index, stream, at);
@@ -245,7 +264,11 @@ pub async fn closed_phase(
         jobs,
         stop,
         steer,
+        shard,
     } = ctx;
+    // Shard I of N takes first + I, first + I + N, …; unsharded: every number.
+    let (offset, stride) = shard.map_or((0, 1), |s| (u64::from(s.index), u64::from(s.count)));
+    let seq_of = |k: usize, n: u64| first_seq[k] + offset + stride * n;
     let end = phase_start + phase.duration;
     let mut next: Vec<u64> = vec![0; phase.streams.len()];
     let mut credit: Vec<f64> = vec![0.0; phase.streams.len()];
@@ -274,7 +297,8 @@ pub async fn closed_phase(
                 !ov.paused.get(s).copied().unwrap_or(false)
                     && shared.streams[s]
                         .limit
-                        .is_none_or(|l| first_seq[k] + next[k] < l)
+                        .is_none_or(|l| seq_of(k, next[k]) < l)
+                    && seq_of(k, next[k]) - first_seq[k] < crate::plan::shard::CLOSED_PHASE_SEQS
             })
             .collect();
         if live.is_empty() {
@@ -314,7 +338,7 @@ pub async fn closed_phase(
         let job = Job {
             phase: phase.index,
             stream,
-            seq: first_seq[i] + next[i],
+            seq: seq_of(i, next[i]),
             route: route_for(phase, &ov, stream),
             scheduled: now,
             permit,
@@ -326,5 +350,6 @@ pub async fn closed_phase(
         // Let workers run between dispatches on a busy runtime.
         tokio::task::yield_now().await;
     }
-    next
+    // The range of sequence numbers consumed (all shards' share of it).
+    next.iter().map(|n| n * stride).collect()
 }

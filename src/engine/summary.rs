@@ -254,7 +254,7 @@ fn target_in_second(plan: &Plan, second: u64) -> u64 {
             let c = s.curve.as_ref()?;
             let a = lo.saturating_sub(p.offset);
             let b = (hi.saturating_sub(p.offset)).min(p.duration);
-            Some(c.count_before(b) - c.count_before(a))
+            Some(plan.planned_between(s, c.count_before(a), c.count_before(b)))
         })
         .sum()
 }

@@ -11,10 +11,12 @@
 //! - [`rate`]: closed-form arrival times for every rate shape
 //! - [`infra`]: setup steps with resolved subjects
 //! - [`describe`]: the text form printed by `mbscenario plan`
+//! - [`shard`]: which records shard I of N sends ([`Plan::for_shard`])
 
 pub mod describe;
 pub mod infra;
 pub mod rate;
+pub mod shard;
 pub mod steps_text;
 
 use std::time::Duration;
@@ -27,6 +29,7 @@ use crate::scenario::model::{
 };
 pub use infra::InfraStep;
 pub use rate::RateCurve;
+pub use shard::Shard;
 
 /// The immutable, fully timed plan of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +49,9 @@ pub struct Plan {
     pub phases: Vec<PlanPhase>,
     pub checks: Vec<Assertion>,
     pub report: ReportConfig,
+    /// Set when this plan is one shard of a sharded run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 /// A stream as the plan shows it.
@@ -136,6 +142,12 @@ impl Plan {
                     };
                     next_seq[i] = match (&curve, first_seq) {
                         (Some(c), Some(s)) => Some(s + c.event_count()),
+                        // A closed phase reserves a fixed range, so what
+                        // follows it is numbered the same in every run —
+                        // except for replays, which continue row by row.
+                        (None, Some(s)) if scenario.streams[i].record_limit().is_none() => {
+                            Some(s + shard::CLOSED_PHASE_SEQS)
+                        }
                         _ => None,
                     };
                     PhaseStream {
@@ -189,6 +201,60 @@ impl Plan {
             phases,
             checks: scenario.assertions.clone(),
             report: scenario.report.clone(),
+            shard: None,
+        }
+    }
+
+    /// The plan of one shard: same phases and instants, with the planned
+    /// counts of the records this shard owns.
+    pub fn for_shard(mut self, shard: Shard) -> Plan {
+        if shard.count <= 1 {
+            return self;
+        }
+        for p in &mut self.phases {
+            if p.expected_messages.is_none() {
+                continue;
+            }
+            p.expected_messages = Some(
+                p.streams
+                    .iter()
+                    .filter_map(|ps| {
+                        let n = ps.curve.as_ref()?.event_count();
+                        Some(match ps.first_seq {
+                            Some(f) => shard.owned_in(f, f + n),
+                            // Unknown start (a replay after a closed phase): about 1/N.
+                            None => n / u64::from(shard.count),
+                        })
+                    })
+                    .sum(),
+            );
+        }
+        for (i, st) in self.streams.iter_mut().enumerate() {
+            st.expected_messages = self
+                .phases
+                .iter()
+                .flat_map(|p| p.streams.iter())
+                .filter(|ps| ps.stream == i)
+                .filter_map(|ps| {
+                    let n = ps.curve.as_ref()?.event_count();
+                    Some(ps.first_seq.map_or(n / u64::from(shard.count), |f| {
+                        shard.owned_in(f, f + n)
+                    }))
+                })
+                .sum();
+        }
+        self.expected_messages = self.phases.iter().filter_map(|p| p.expected_messages).sum();
+        self.shard = Some(shard);
+        self
+    }
+
+    /// Planned messages of phase stream `ps` with curve indices in `[a, b)`,
+    /// counting only this plan's shard.
+    pub fn planned_between(&self, ps: &PhaseStream, a: u64, b: u64) -> u64 {
+        match (self.shard, ps.first_seq) {
+            (Some(sh), Some(f)) => sh.owned_in(f + a, f + b),
+            (Some(sh), None) => (b - a) / u64::from(sh.count),
+            (None, _) => b - a,
         }
     }
 

@@ -141,6 +141,8 @@ pub enum Command {
         #[command(flatten)]
         control: ControlArgs,
         #[command(flatten)]
+        shard: ShardArgs,
+        #[command(flatten)]
         args: ScenarioArgs,
     },
     /// Steer a run started with `--control`: status, rate, pause, resume, workers, mode, stop.
@@ -266,6 +268,30 @@ pub enum ModeArg {
     DirectSqs,
 }
 
+/// Sharded runs (many machines acting as one generator).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShardArgs {
+    /// Run shard INDEX of COUNT (0-based): the records n ≡ INDEX (mod COUNT) of
+    /// every stream, at the unsharded run's instants. Shard 0 runs the setup;
+    /// the others wait until it is in place.
+    #[arg(long, value_name = "INDEX/COUNT", conflicts_with = "shards")]
+    pub shard: Option<crate::plan::Shard>,
+    /// Number of shards, with the index from JOB_COMPLETION_INDEX (Kubernetes
+    /// Indexed Jobs).
+    #[arg(long, value_name = "COUNT")]
+    pub shards: Option<u32>,
+    /// Start the first phase at this wall-clock time (RFC 3339), so shards on
+    /// many machines start together; setup happens before it.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(s.trim()).map_err(|e| {
+        format!("`{s}` is not an RFC 3339 time ({e}); e.g. `2026-11-22T14:00:00Z` or `date -u -d '+2 min' +%FT%TZ`")
+    })
+}
+
 /// Report tools.
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
@@ -278,6 +304,21 @@ pub enum ReportCommand {
         current: PathBuf,
         #[command(flatten)]
         gate: GateArgs,
+    },
+    /// Merge the reports of the shards of one run (`run --shard I/N`) into one
+    /// report, as if one process had run; assertions are evaluated again.
+    Merge {
+        /// Shard reports (JSON), one per shard.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// The scenario the shards ran (default: the path recorded in the reports).
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// Write the merged report here instead of the scenario's `report.dir`.
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        #[command(flatten)]
+        args: ScenarioArgs,
     },
 }
 

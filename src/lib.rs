@@ -16,7 +16,7 @@
 //! - [`datagen`]: record *n* of a stream as a pure function of (seed, stream, n)
 //! - [`encode`]: Confluent wire format for Kafka payloads
 //! - [`engine`]: the run: schedule → workers → sinks → recorder → RunSummary
-//! - [`sink`]: destinations (Kafka, SQS, memory, file, Avro files, null)
+//! - [`sink`]: the destinations — Kafka, SQS, memory, file, Avro files, null
 //! - [`infra`]: setup/teardown of schemas, topics, queues, connectors
 //! - [`collect`]: arrivals counted at SQS; [`check`]: assertions → verdicts;
 //!   [`report`]: JSON / Markdown / HTML / JUnit, compare

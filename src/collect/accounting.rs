@@ -12,7 +12,7 @@ use super::ledger::Sent;
 use crate::engine::summary::Percentiles;
 
 /// Arrival counts of one queue.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct QueueCount {
     pub queue: String,
     /// Acknowledged sends of the streams that count at this queue.
@@ -31,7 +31,7 @@ pub struct QueueCount {
 }
 
 /// Arrival counts of one stream in one phase.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct CellCount {
     pub phase: String,
     pub stream: String,
@@ -46,7 +46,7 @@ pub struct CellCount {
 }
 
 /// The far end's view of the run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Accounting {
     pub queues: Vec<QueueCount>,
     pub cells: Vec<CellCount>,
@@ -67,6 +67,8 @@ pub struct Accounting {
 pub struct E2eHistograms {
     pub by_phase: Vec<Histogram<u64>>,
     pub total: Option<Histogram<u64>>,
+    /// Per entry of [`Accounting::cells`], same order (for merging shards).
+    pub cells: Vec<Histogram<u64>>,
 }
 
 /// Static facts about the run's streams and phases.
@@ -161,12 +163,13 @@ pub fn reconcile(
     let unknown_ids = arrived.keys().filter(|id| !sent.contains_key(id)).count() as u64;
     let unknown_total = unknown_ids + unknown_without_id;
     attribute_unknown(&mut queues, &unknown_samples, unknown_total);
+    let mut cell_hists = Vec::with_capacity(cells.len());
     let cells = cells
         .into_iter()
         .map(|(k, mut c)| {
-            if let Some(h) = cell_hist.get(&k) {
-                c.end_to_end = Percentiles::of(h);
-            }
+            let h = cell_hist.remove(&k).unwrap_or_else(histogram);
+            c.end_to_end = Percentiles::of(&h);
+            cell_hists.push(h);
             c
         })
         .collect();
@@ -188,6 +191,7 @@ pub fn reconcile(
         histograms: E2eHistograms {
             by_phase,
             total: Some(total),
+            cells: cell_hists,
         },
     }
 }

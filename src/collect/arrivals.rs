@@ -34,7 +34,9 @@ impl Arrival {
 }
 
 /// A message whose event id could not be found or is not one of ours.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Unknown {
     pub queue: String,
     /// The start of the body, for the report.

@@ -43,7 +43,13 @@ pub struct Collector {
 
 impl Collector {
     /// Starts `pollers` pollers for each (queue name, URL).
-    pub fn start(client: aws_sdk_sqs::Client, queues: &[(String, String)], pollers: usize) -> Self {
+    /// `owned`: count only this shard's messages (sharded runs), see [`sqs::poll`].
+    pub fn start(
+        client: aws_sdk_sqs::Client,
+        queues: &[(String, String)],
+        pollers: usize,
+        owned: Option<Arc<Ledger>>,
+    ) -> Self {
         let arrivals = Arc::new(Arrivals::new());
         let stats = Arc::new(sqs::PollStats::default());
         let stop = CancellationToken::new();
@@ -57,6 +63,7 @@ impl Collector {
                     arrivals.clone(),
                     stats.clone(),
                     stop.clone(),
+                    owned.clone(),
                 ));
             }
         }

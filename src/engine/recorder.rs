@@ -78,6 +78,11 @@ fn us(d: Duration) -> u64 {
 }
 
 impl Recorder {
+    /// A recorder rebuilt from its parts (`report merge`).
+    pub fn from_parts(cells: BTreeMap<(usize, usize), Cell>, seconds: Vec<Second>) -> Self {
+        Self { cells, seconds }
+    }
+
     fn cell(&mut self, phase: usize, stream: usize) -> &mut Cell {
         self.cells.entry((phase, stream)).or_default()
     }

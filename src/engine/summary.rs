@@ -38,6 +38,19 @@ pub struct RunSummary {
     /// Send→ack latency per phase (µs, all streams), for assertions on any percentile.
     #[serde(skip)]
     pub send_ack: Vec<hdrhistogram::Histogram<u64>>,
+    /// Per phase × stream (plan order): send→ack latency and schedule lag,
+    /// µs — what a sharded report serializes for merging.
+    #[serde(skip)]
+    pub cell_histograms: Vec<CellHistograms>,
+}
+
+/// Raw histograms of one phase × stream.
+#[derive(Debug, Clone)]
+pub struct CellHistograms {
+    pub phase: usize,
+    pub stream: usize,
+    pub latency: Histogram<u64>,
+    pub lag: Histogram<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -69,7 +82,7 @@ pub struct StreamSummary {
     pub schedule_lag: Percentiles,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Counts {
     pub scheduled: u64,
     pub sent: u64,
@@ -116,7 +129,7 @@ impl Counts {
 }
 
 /// Latency percentiles in microseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Percentiles {
     pub count: u64,
     pub p50_us: u64,
@@ -142,7 +155,7 @@ impl Percentiles {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct TimelinePoint {
     pub second: u64,
     /// Planned messages due in this second (sum over rate-limited phases).
@@ -162,6 +175,7 @@ pub fn summarize(
 ) -> RunSummary {
     let mut totals = Counts::default();
     let mut send_ack = Vec::new();
+    let mut cell_histograms = Vec::new();
     let phases = plan
         .phases
         .iter()
@@ -179,6 +193,12 @@ pub fn summarize(
                         .unwrap_or_default();
                     let c = Counts::of(&cell);
                     counts.add(&c);
+                    cell_histograms.push(CellHistograms {
+                        phase: p.index,
+                        stream: ps.stream,
+                        latency: cell.latency.clone(),
+                        lag: cell.lag.clone(),
+                    });
                     let _ = merged.add(&cell.latency);
                     StreamSummary {
                         name: ps.name.clone(),
@@ -221,6 +241,7 @@ pub fn summarize(
         totals,
         timeline,
         send_ack,
+        cell_histograms,
     }
 }
 

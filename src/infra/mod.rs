@@ -18,6 +18,7 @@
 
 pub mod clients;
 pub mod connect;
+pub mod follow;
 pub mod http;
 pub mod queue;
 pub mod registry;

@@ -369,7 +369,7 @@ async fn wait_for(
 /// Each stream's registry id: from the `register_schemas` step that covered
 /// its schema file, else looked up (without registering) when a registry is
 /// configured and the stream pins no id.
-async fn stream_schema_ids(
+pub(crate) async fn stream_schema_ids(
     clients: &mut Clients<'_>,
     registered: &BTreeMap<(PathBuf, String), u32>,
     strategies: &[(PathBuf, SubjectStrategy)],

@@ -45,7 +45,7 @@ pub fn report(scenario: &Scenario, plan: &Plan, m: Measured) -> Report {
 }
 
 /// Queue depths of the last snapshot (the end of the run).
-fn final_depths(backend: &[Snapshot]) -> Vec<QueueDepth> {
+pub fn final_depths(backend: &[Snapshot]) -> Vec<QueueDepth> {
     backend
         .last()
         .map(|s| {

@@ -63,6 +63,17 @@ pub async fn setup(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, 
     }
 }
 
+/// Waits for shard 0's setup (shards 1..N), with errors printed.
+pub async fn follow(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, Exit> {
+    match infra::follow::run(scenario, opts).await {
+        Ok(out) => Ok(out),
+        Err(e) => {
+            print_error(&e);
+            Err(Exit::Failure)
+        }
+    }
+}
+
 /// Teardown with its errors printed.
 pub async fn teardown(scenario: &Scenario, opts: &Options) -> Exit {
     let errors = infra::teardown::run(scenario, opts).await;

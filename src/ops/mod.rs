@@ -2,6 +2,7 @@
 
 pub mod finish;
 pub mod infra;
+pub mod merge;
 pub mod run;
 pub mod sample;
 pub mod virtual_run;
@@ -77,8 +78,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             teardown,
             infra,
             control,
+            shard,
             args,
         } => {
+            let start_at = shard.start_at;
+            let shard = match resolve_shard(&shard) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Exit::Invalid);
+                }
+            };
             let control_token = match run::check_control(
                 sink.as_ref(),
                 control.control,
@@ -95,6 +105,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                 return Ok(Exit::Invalid);
             };
             let opts = run::RunOptions {
+                shard,
+                start_at,
                 control: control.control,
                 control_token,
                 metrics: control.metrics,
@@ -118,6 +130,21 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                     gate,
                 },
         } => Ok(compare(&base, &current, &gate)),
+        Command::Report {
+            command:
+                ReportCommand::Merge {
+                    reports,
+                    scenario,
+                    report_dir,
+                    args,
+                },
+        } => Ok(merge::merge(
+            &reports,
+            scenario.as_deref(),
+            report_dir.as_deref(),
+            &args,
+            fancy,
+        )),
         Command::Ctl {
             action,
             addr,
@@ -164,7 +191,27 @@ pub(crate) fn options(args: &ScenarioArgs) -> LoadOptions {
 }
 
 /// Loads a scenario, printing its diagnostics on failure.
-fn load(file: &Path, args: &ScenarioArgs, fancy: bool) -> Result<Scenario, Diagnostics> {
+/// `--shard I/N`, or `--shards N` with the index from `JOB_COMPLETION_INDEX`.
+fn resolve_shard(args: &crate::cli::ShardArgs) -> Result<Option<crate::plan::Shard>, String> {
+    if let Some(s) = args.shard {
+        return Ok(Some(s));
+    }
+    let Some(n) = args.shards else {
+        return Ok(None);
+    };
+    let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+        format!(
+            "--shards {n} takes the shard index from JOB_COMPLETION_INDEX (set by Kubernetes Indexed Jobs), which is not set; outside Kubernetes use --shard INDEX/{n}"
+        )
+    })?;
+    let i: u32 = index
+        .trim()
+        .parse()
+        .map_err(|_| format!("JOB_COMPLETION_INDEX is `{index}`, not a shard index"))?;
+    crate::plan::Shard::new(i, n).map(Some)
+}
+
+pub(crate) fn load(file: &Path, args: &ScenarioArgs, fancy: bool) -> Result<Scenario, Diagnostics> {
     let shown = file.display().to_string();
     scenario::load_file(file, &shown, &options(args)).inspect_err(|d| print_diagnostics(d, fancy))
 }

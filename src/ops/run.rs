@@ -43,6 +43,10 @@ pub struct RunOptions {
     /// Count arrivals at the queues (off with `--no-arrivals`).
     pub arrivals: bool,
     pub infra: crate::infra::Options,
+    /// This run is one shard of a sharded run.
+    pub shard: Option<crate::plan::Shard>,
+    /// Start the first phase at this wall-clock time.
+    pub start_at: Option<SystemTime>,
     /// Control API address and token; Prometheus address.
     pub control: Option<crate::control::ListenAddr>,
     pub control_token: Option<crate::control::Token>,
@@ -142,7 +146,16 @@ async fn start_servers(
 }
 
 pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<Exit> {
-    let plan = Plan::compile(scenario);
+    let plan = match opts.shard {
+        Some(shard) => {
+            eprintln!(
+                "shard {shard}: records n ≡ {} (mod {}) of every stream",
+                shard.index, shard.count
+            );
+            Plan::compile(scenario).for_shard(shard)
+        }
+        None => Plan::compile(scenario),
+    };
     let measured = match &opts.sink {
         Some(SinkArg::Virtual) => {
             eprintln!("running {} on the virtual clock", plan.scenario);
@@ -167,6 +180,9 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
     }
     let fatal_error = measured.summary.fatal_error.clone();
     let mut report = finish::report(scenario, &plan, measured);
+    if let Some(m) = report.merge.as_mut() {
+        m.scenario_file = file.display().to_string();
+    }
     if let Some((base, bounds)) = &opts.baseline {
         if let Err(e) = finish::gate(&mut report, base, *bounds) {
             eprintln!("error: cannot compare with the baseline: {e}");
@@ -248,8 +264,18 @@ fn real(
     if let Err(exit) = rt.block_on(start_servers(opts, &steering, &servers_done)) {
         return Ok(Err(exit));
     }
+    let follower = opts.shard.is_some_and(|s| s.index > 0);
     let setup = if infra_used && opts.setup && !scenario.setup.is_empty() {
-        match rt.block_on(super::infra::setup(scenario, &opts.infra)) {
+        let done = if follower {
+            eprintln!(
+                "shard {}: shard 0 runs the setup; waiting until it is in place",
+                plan.shard.map(|s| s.to_string()).unwrap_or_default()
+            );
+            rt.block_on(super::infra::follow(scenario, &opts.infra))
+        } else {
+            rt.block_on(super::infra::setup(scenario, &opts.infra))
+        };
+        match done {
             Ok(out) => Some(out),
             Err(exit) => return Ok(Err(exit)),
         }
@@ -278,6 +304,28 @@ fn real(
             sinks.kafka.name()
         }
     );
+    if let Some(at) = opts.start_at {
+        match at.duration_since(SystemTime::now()) {
+            Ok(wait) => {
+                eprintln!(
+                    "waiting {} for the start time {}",
+                    crate::scenario::units::format_duration(wait),
+                    humantime::format_rfc3339_seconds(at)
+                );
+                rt.block_on(async {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.stop.cancelled() => {}
+                    }
+                });
+            }
+            Err(e) => eprintln!(
+                "warning: the start time {} passed {} ago (setup took longer?); starting now, out of step with the other shards",
+                humantime::format_rfc3339_seconds(at),
+                crate::scenario::units::format_duration(e.duration())
+            ),
+        }
+    }
     let started_at = SystemTime::now();
     let measured = rt.block_on(async {
         if infra_used {
@@ -339,9 +387,11 @@ async fn counted_run(
     } else {
         Vec::new()
     };
-    let collector =
-        (!urls.is_empty()).then(|| Collector::start(client, &urls, collect::POLLERS_PER_QUEUE));
     let ledger = Arc::new(Ledger::new());
+    // Shards share the queues: each counts (and deletes) only what it sent.
+    let owned = opts.shard.filter(|s| s.count > 1).map(|_| ledger.clone());
+    let collector = (!urls.is_empty())
+        .then(|| Collector::start(client, &urls, collect::POLLERS_PER_QUEUE, owned));
     let targets = backend::Targets::of(scenario);
     let connect = (!targets.connectors.is_empty())
         .then(|| {

@@ -52,6 +52,10 @@ pub struct Plan {
     /// Set when this plan is one shard of a sharded run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// SHA-256 of the unsharded plan's streams, phases and assertions: shards
+    /// of one run agree on it, and `report merge` checks it against the scenario.
+    #[serde(skip)]
+    pub digest: String,
 }
 
 /// A stream as the plan shows it.
@@ -202,7 +206,26 @@ impl Plan {
             checks: scenario.assertions.clone(),
             report: scenario.report.clone(),
             shard: None,
+            digest: String::new(),
         }
+        .with_digest()
+    }
+
+    fn with_digest(mut self) -> Plan {
+        use sha2::Digest as _;
+        // What shapes the records and their counts; not the endpoints, which
+        // may differ between the shards' cluster and where reports are merged.
+        let json = serde_json::to_string(&(
+            &self.scenario,
+            self.seed,
+            &self.streams,
+            &self.phases,
+            &self.checks,
+        ))
+        .unwrap_or_default();
+        let hash = sha2::Sha256::digest(json.as_bytes());
+        self.digest = hash.iter().map(|b| format!("{b:02x}")).collect();
+        self
     }
 
     /// The plan of one shard: same phases and instants, with the planned
@@ -237,9 +260,10 @@ impl Plan {
                 .filter(|ps| ps.stream == i)
                 .filter_map(|ps| {
                     let n = ps.curve.as_ref()?.event_count();
-                    Some(ps.first_seq.map_or(n / u64::from(shard.count), |f| {
-                        shard.owned_in(f, f + n)
-                    }))
+                    Some(
+                        ps.first_seq
+                            .map_or(n / u64::from(shard.count), |f| shard.owned_in(f, f + n)),
+                    )
                 })
                 .sum();
         }

@@ -69,7 +69,8 @@ impl std::str::FromStr for Shard {
 
     /// `I/N`, e.g. `0/4`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a shard: write INDEX/COUNT with a 0-based index, e.g. `0/4`");
+        let bad =
+            || format!("`{s}` is not a shard: write INDEX/COUNT with a 0-based index, e.g. `0/4`");
         let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
         let i: u32 = i.trim().parse().map_err(|_| bad())?;
         let n: u32 = n.trim().parse().map_err(|_| bad())?;

@@ -13,7 +13,7 @@ use crate::infra::queue::Queues;
 use crate::scenario::Scenario;
 use crate::scenario::model::SetupStep;
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Snapshot {
     /// `end of phase plateau`, `end of run`.
     pub at: String,
@@ -24,7 +24,7 @@ pub struct Snapshot {
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ConnectorState {
     pub name: String,
     pub state: String,
@@ -33,7 +33,7 @@ pub struct ConnectorState {
     pub trace: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct QueueState {
     pub queue: String,
     pub dead_letter: bool,

@@ -26,7 +26,12 @@ pub fn stem(report: &Report) -> String {
             }
         })
         .collect();
-    format!("{name}-{time}")
+    match (report.shard, report.merged_from.is_empty()) {
+        // Shards of one run start at about the same second: keep them apart.
+        (Some(s), _) => format!("{name}-{time}-shard-{}-of-{}", s.index, s.count),
+        (None, false) => format!("{name}-{time}-merged"),
+        (None, true) => format!("{name}-{time}"),
+    }
 }
 
 /// Writes every format into `dir`; returns the paths written.

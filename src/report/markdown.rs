@@ -39,6 +39,20 @@ pub fn render(r: &Report) -> String {
     if let Some(f) = &r.run.fatal {
         let _ = writeln!(o, "**The run was stopped:** {f}\n");
     }
+    if let Some(sh) = r.shard {
+        let _ = writeln!(
+            o,
+            "**Shard {} of {}**: the records n ≡ {} (mod {}) of every stream; `mbscenario report merge` combines the shards' reports.\n",
+            sh.index, sh.count, sh.index, sh.count
+        );
+    }
+    if !r.merged_from.is_empty() {
+        let _ = writeln!(
+            o,
+            "**Merged from {} shard reports**; counts and histograms combined, assertions evaluated on the whole plan.\n",
+            r.merged_from.len()
+        );
+    }
     if r.run.steered {
         let _ = writeln!(
             o,

@@ -18,6 +18,8 @@ pub mod files;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod merge;
+pub mod merge_state;
 
 use serde::Serialize;
 
@@ -52,6 +54,15 @@ pub struct Report {
     /// The regression gate's result when the run had `--baseline`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<compare::Comparison>,
+    /// This report is shard I of N of a run (`run --shard`); `merge` holds
+    /// what `report merge` needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::plan::Shard>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge: Option<merge_state::MergeState>,
+    /// The shard reports this report was merged from (`report merge`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<merge::Source>,
 }
 
 /// Inputs of a report.
@@ -81,6 +92,9 @@ impl Report {
             sink: p.sink.to_string(),
             passed,
             planned_messages: p.plan.expected_messages,
+            shard: p.plan.shard,
+            merge: merge_state::MergeState::of(p.plan, &p.summary, p.accounting.as_ref()),
+            merged_from: Vec::new(),
             run: p.summary,
             arrivals: p.accounting,
             verdicts: p.verdicts,

@@ -105,7 +105,15 @@ pub fn redact_text(text: &str) -> String {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
         let end = tail
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == ')' || c == '"' || c == '\'')
+            .find(|c: char| {
+                c == '/'
+                    || c == '?'
+                    || c == '#'
+                    || c.is_whitespace()
+                    || c == ')'
+                    || c == '"'
+                    || c == '\''
+            })
             .unwrap_or(tail.len());
         match tail[..end].rfind('@') {
             Some(at) => {
@@ -151,7 +159,9 @@ mod tests {
         assert_eq!(redact_url("http://localhost:8083"), "http://localhost:8083");
         assert_eq!(redact_url("kafka:9092"), "kafka:9092");
         assert_eq!(
-            redact_text("error sending request for url (http://a:b@h:1/x) and https://c@d, ftp://e"),
+            redact_text(
+                "error sending request for url (http://a:b@h:1/x) and https://c@d, ftp://e"
+            ),
             "error sending request for url (http://***@h:1/x) and https://***@d, ftp://e"
         );
         assert!(is_secret_name("sasl.password"));

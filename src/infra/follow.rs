@@ -1,0 +1,179 @@
+//! Setup as seen by shards 1..N of a sharded run: shard 0 creates
+//! everything; the others wait until each object of the `setup:` steps is in
+//! place (schema registered, topic with its partitions, queue, connector in
+//! its wanted state) and collect what they need from it (schema ids, queue
+//! URLs) — without creating, changing or purging anything themselves.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::clients::{self, Clients};
+use super::connect::{Progressing, trace_head};
+use super::registry::schema_text;
+use super::retry::Target;
+use super::setup::SetupOutcome;
+use super::{InfraError, Options};
+use crate::plan::infra::schema_subjects;
+use crate::scenario::Scenario;
+use crate::scenario::model::{ConnectorState, SetupStep};
+
+/// How often the followers look again.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// How often they say what they are waiting for.
+const SAY_EVERY: Duration = Duration::from_secs(10);
+
+/// Polls `check` until it yields a value or `opts.timeout` passes.
+async fn until_present<T, F, Fut>(
+    label: &str,
+    what: &str,
+    opts: &Options,
+    mut check: F,
+) -> Result<T, InfraError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, InfraError>>,
+{
+    let start = Instant::now();
+    let mut say_at = start;
+    loop {
+        if let Some(v) = check().await? {
+            opts.progress.line(&format!("{label}: {what} is in place"));
+            return Ok(v);
+        }
+        let now = Instant::now();
+        if now.duration_since(start) >= opts.timeout {
+            return Err(InfraError::rejected(
+                label,
+                &format!(
+                    "{what} is still not in place after {}",
+                    crate::scenario::units::format_duration(opts.timeout)
+                ),
+                Some("shard 0 runs the setup: check that it runs and what it reports, or raise --setup-timeout".into()),
+            ));
+        }
+        if now >= say_at {
+            opts.progress
+                .line(&format!("{label}: waiting for shard 0 to set up {what}"));
+            say_at = now + SAY_EVERY;
+        }
+        tokio::time::sleep(LOOK_EVERY).await;
+    }
+}
+
+/// Waits for shard 0's setup; returns what a run needs from it.
+pub async fn run(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, InfraError> {
+    let mut clients = Clients::new(scenario, opts);
+    let mut out = SetupOutcome::default();
+    let mut registered: BTreeMap<(PathBuf, String), u32> = BTreeMap::new();
+    let mut strategies = Vec::new();
+    for (i, step) in scenario.setup.iter().enumerate() {
+        let label = format!("setup[{i}] {} (follower)", super::setup::step_type(step));
+        match step {
+            SetupStep::RegisterSchemas {
+                schemas,
+                subject_strategy,
+                ..
+            } => {
+                for sf in schemas {
+                    let text = std::fs::read_to_string(&sf.file.resolved)
+                        .map_err(|e| format!("cannot read {}: {e}", sf.file.written))
+                        .and_then(|t| schema_text(&t))
+                        .map_err(|m| InfraError::rejected(&label, &m, None))?;
+                    for subject in schema_subjects(scenario, sf, *subject_strategy) {
+                        let registry = clients.registry(&label)?;
+                        let endpoint = registry.url().to_string();
+                        let target = Target {
+                            service: "Schema Registry",
+                            endpoint: &endpoint,
+                            step: &label,
+                        };
+                        let what = format!("{} under {subject}", sf.file.written);
+                        let id = until_present(&label, &what, opts, || {
+                            clients::http(&target, opts, None, || registry.lookup(&subject, &text))
+                        })
+                        .await?;
+                        registered.insert((sf.file.resolved.clone(), subject), id);
+                    }
+                    strategies.push((sf.file.resolved.clone(), *subject_strategy));
+                }
+            }
+            SetupStep::EnsureTopics { topics } => {
+                let admin = clients.topics(&label)?;
+                let endpoint = admin.bootstrap().to_string();
+                let target = Target {
+                    service: "Kafka",
+                    endpoint: &endpoint,
+                    step: &label,
+                };
+                for t in topics {
+                    let what = format!("topic {} ({} partitions)", t.name, t.partitions);
+                    until_present(&label, &what, opts, || async {
+                        let n = clients::kafka(&target, opts, || admin.partitions(&t.name)).await?;
+                        Ok(n.filter(|&n| n >= t.partitions as usize))
+                    })
+                    .await?;
+                }
+            }
+            SetupStep::CreateQueue {
+                name, dead_letter, ..
+            } => {
+                let endpoint = clients.sqs_endpoint();
+                let target = Target {
+                    service: "SQS",
+                    endpoint: &endpoint,
+                    step: &label,
+                };
+                let queues = clients.queues(&label)?;
+                let mut names = vec![name.clone()];
+                names.extend(dead_letter.as_ref().map(|d| d.name.clone()));
+                for q in names {
+                    let url = until_present(&label, &format!("queue {q}"), opts, || {
+                        clients::sqs(&target, opts, || queues.url(&q))
+                    })
+                    .await?;
+                    out.queue_urls.insert(q, url);
+                }
+            }
+            SetupStep::ApplyConnector { name, wait, .. } => {
+                let connect = clients.connect(&label)?;
+                let endpoint = connect.url().to_string();
+                let target = Target {
+                    service: "Kafka Connect",
+                    endpoint: &endpoint,
+                    step: &label,
+                };
+                let wanted = wait.as_ref().map_or(ConnectorState::Running, |w| w.state);
+                let what = format!("connector {name}");
+                until_present(&label, &what, opts, || async {
+                    let Some(status) =
+                        clients::http(&target, opts, None, || connect.status(name)).await?
+                    else {
+                        return Ok(None);
+                    };
+                    match status.assess(wanted) {
+                        Progressing::Reached => Ok(Some(())),
+                        Progressing::Pending(_) => Ok(None),
+                        Progressing::Failed { what, trace } => Err(InfraError::rejected(
+                            &label,
+                            &format!(
+                                "connector {name}: {what} FAILED:\n    {}",
+                                trace_head(&trace, 8).replace('\n', "\n    ")
+                            ),
+                            Some(
+                                "shard 0 applied it; see its output and the Connect worker log"
+                                    .into(),
+                            ),
+                        )),
+                    }
+                })
+                .await?;
+            }
+        }
+    }
+    out.schema_ids =
+        super::setup::stream_schema_ids(&mut clients, &registered, &strategies).await?;
+    Ok(out)
+}

@@ -1,0 +1,105 @@
+//! What a shard's report carries so `report merge` can rebuild the run as if
+//! one process had made it: shard identity, the plan digest, and the raw HDR
+//! histograms behind every percentile (V2 + deflate, base64) — percentiles
+//! cannot be merged, histograms can. Counts are already in the report.
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+
+use crate::collect::Accounting;
+use crate::engine::RunSummary;
+use crate::plan::{Plan, Shard};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MergeState {
+    pub shard: Shard,
+    /// [`Plan::digest`] of the unsharded plan.
+    pub plan_digest: String,
+    /// The scenario file as given to `run` (the default for `report merge`).
+    #[serde(default)]
+    pub scenario_file: String,
+    /// Per phase × stream, in plan order.
+    pub cells: Vec<CellState>,
+    /// Per arrivals cell (same order as `arrivals.cells`): end-to-end latency.
+    #[serde(default)]
+    pub end_to_end: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CellState {
+    pub phase: String,
+    pub stream: String,
+    /// Send→ack latency, µs.
+    pub send_ack: String,
+    /// Schedule lag, µs.
+    pub lag: String,
+}
+
+/// A histogram as base64 of its V2 deflate serialization.
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
+        Err(_) => String::new(),
+    }
+}
+
+/// The inverse of [`encode`].
+pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
+    if text.is_empty() {
+        return Ok(crate::engine::recorder::latency_histogram());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    let mut h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("histogram cannot be read: {e:?}"))?;
+    h.auto(true);
+    Ok(h)
+}
+
+impl MergeState {
+    /// `None` for unsharded plans.
+    pub fn of(plan: &Plan, summary: &RunSummary, accounting: Option<&Accounting>) -> Option<Self> {
+        let shard = plan.shard?;
+        Some(Self {
+            shard,
+            plan_digest: plan.digest.clone(),
+            scenario_file: String::new(),
+            cells: summary
+                .cell_histograms
+                .iter()
+                .map(|c| CellState {
+                    phase: plan.phases[c.phase].name.clone(),
+                    stream: plan.streams[c.stream].name.clone(),
+                    send_ack: encode(&c.latency),
+                    lag: encode(&c.lag),
+                })
+                .collect(),
+            end_to_end: accounting
+                .map(|a| a.histograms.cells.iter().map(encode).collect())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_survive_the_round_trip() {
+        let mut h = crate::engine::recorder::latency_histogram();
+        for v in [1u64, 250, 20_000, 20_000, 3_000_000] {
+            h.record(v).unwrap();
+        }
+        let back = decode(&encode(&h)).unwrap();
+        assert_eq!(back.len(), 5);
+        assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
+        assert_eq!(back.max(), h.max());
+        assert!(decode("!!").unwrap_err().contains("base64"));
+    }
+}

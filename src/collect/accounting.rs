@@ -60,6 +60,11 @@ pub struct Accounting {
     pub collector_errors: Vec<String>,
     #[serde(skip)]
     pub histograms: E2eHistograms,
+    /// Sharded runs, shard 0: arrivals whose event id is not among this
+    /// shard's sends — (event id, first receive µs, copies) — for `report
+    /// merge` to attribute to the other shards.
+    #[serde(skip)]
+    pub foreign: Vec<(u128, i64, u32)>,
 }
 
 /// Raw end-to-end histograms (µs), for assertions on any percentile.
@@ -193,6 +198,7 @@ pub fn reconcile(
             total: Some(total),
             cells: cell_hists,
         },
+        foreign: Vec::new(),
     }
 }
 

@@ -55,6 +55,8 @@ struct Inner {
     received: HashMap<String, u64>,
     unknown: Vec<Unknown>,
     unknown_count: u64,
+    /// When the last message was received, µs since the Unix epoch.
+    last_us: i64,
 }
 
 /// How many unknown bodies are kept as examples.
@@ -77,6 +79,7 @@ impl Arrivals {
     ) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *g.received.entry(queue.to_string()).or_insert(0) += 1;
+        g.last_us = g.last_us.max(received_us);
         match event_id {
             Some(id) => {
                 let a = g.by_id.entry(id).or_insert(Arrival::new(0, received_us));
@@ -89,6 +92,11 @@ impl Arrivals {
             }
             None => g.unknown_without_id(queue, body),
         }
+    }
+
+    /// When the last message was received (µs since the epoch; 0: none yet).
+    pub fn last_received_us(&self) -> i64 {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).last_us
     }
 
     /// Distinct event ids received so far.

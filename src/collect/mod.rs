@@ -43,13 +43,7 @@ pub struct Collector {
 
 impl Collector {
     /// Starts `pollers` pollers for each (queue name, URL).
-    /// `owned`: count only this shard's messages (sharded runs), see [`sqs::poll`].
-    pub fn start(
-        client: aws_sdk_sqs::Client,
-        queues: &[(String, String)],
-        pollers: usize,
-        owned: Option<Arc<Ledger>>,
-    ) -> Self {
+    pub fn start(client: aws_sdk_sqs::Client, queues: &[(String, String)], pollers: usize) -> Self {
         let arrivals = Arc::new(Arrivals::new());
         let stats = Arc::new(sqs::PollStats::default());
         let stop = CancellationToken::new();
@@ -63,7 +57,6 @@ impl Collector {
                     arrivals.clone(),
                     stats.clone(),
                     stop.clone(),
-                    owned.clone(),
                 ));
             }
         }
@@ -104,6 +97,21 @@ impl Collector {
     }
 
     /// Stops the pollers; returns their errors (for the report).
+    /// Keeps collecting until nothing arrived for `idle` (or `within` passed):
+    /// how shard 0 of a sharded run waits for the other shards' messages,
+    /// whose acknowledgements it cannot see.
+    pub async fn quiet(&self, idle: Duration, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let last = self.arrivals.last_received_us();
+            let since = Duration::from_micros(u64::try_from(sqs::now_us() - last).unwrap_or(0));
+            if since >= idle || Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep((idle - since).min(Duration::from_millis(250))).await;
+        }
+    }
+
     pub async fn stop(mut self) -> (Arc<Arrivals>, Vec<String>) {
         self.stop.cancel();
         while self.tasks.join_next().await.is_some() {}
@@ -143,6 +151,21 @@ pub fn missing(ledger: &Ledger, arrivals: &Arrivals, counted: &[bool]) -> u64 {
 }
 
 /// Reconciles after the collector stopped.
+/// Arrivals whose event id this run's ledger does not know: (id, first
+/// receive µs, copies), sorted by id.
+pub fn foreign(ledger: &Ledger, arrivals: &Arrivals) -> Vec<(u128, i64, u32)> {
+    let (by_id, ..) = arrivals.snapshot();
+    let mut out: Vec<(u128, i64, u32)> = ledger.with_sent(|sent| {
+        by_id
+            .iter()
+            .filter(|(id, _)| !sent.contains_key(id))
+            .map(|(id, a)| (*id, a.first_us, a.count))
+            .collect()
+    });
+    out.sort_unstable();
+    out
+}
+
 pub fn account(
     layout: &Layout,
     ledger: &Ledger,

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
-};
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use tokio_util::sync::CancellationToken;
 
 use super::arrivals::{Arrivals, event_id_of};
@@ -29,8 +27,6 @@ const ERROR_PAUSE: Duration = Duration::from_millis(500);
 pub struct PollStats {
     pub receive_errors: std::sync::atomic::AtomicU64,
     pub delete_errors: std::sync::atomic::AtomicU64,
-    /// Messages of other shards handed back (sharded runs).
-    pub released: std::sync::atomic::AtomicU64,
     pub last_error: std::sync::Mutex<Option<String>>,
 }
 
@@ -41,13 +37,7 @@ impl PollStats {
     }
 }
 
-/// How long a message of another shard stays invisible after this shard
-/// handed it back (so the same poller does not take it again at once).
-pub const RELEASE_SECONDS: i32 = 1;
-
-/// Runs one poller until `stop` is cancelled. With `owned` (sharded runs),
-/// only messages whose event id is in that ledger — sent by this shard —
-/// are counted and deleted; the others are handed back for their shard.
+/// Runs one poller until `stop` is cancelled.
 pub async fn poll(
     client: Client,
     queue: String,
@@ -55,7 +45,6 @@ pub async fn poll(
     arrivals: Arc<Arrivals>,
     stats: Arc<PollStats>,
     stop: CancellationToken,
-    owned: Option<Arc<super::Ledger>>,
 ) {
     while !stop.is_cancelled() {
         let req = client
@@ -89,7 +78,6 @@ pub async fn poll(
         }
         let now = now_us();
         let mut entries = Vec::with_capacity(messages.len());
-        let mut released = Vec::new();
         for (i, m) in messages.iter().enumerate() {
             let attr = m
                 .message_attributes
@@ -97,22 +85,13 @@ pub async fn poll(
                 .and_then(|a| a.get("event_id"))
                 .and_then(|v| v.string_value.as_deref());
             let body = m.body.as_deref().unwrap_or_default();
-            let id = event_id_of(attr, body);
-            if let Some(ledger) = &owned
-                && id.is_none_or(|id| ledger.get(id).is_none())
-            {
-                if let Some(handle) = &m.receipt_handle
-                    && let Ok(entry) = ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(handle)
-                        .visibility_timeout(RELEASE_SECONDS)
-                        .build()
-                {
-                    released.push(entry);
-                }
-                continue;
-            }
-            arrivals.record(&queue, id, m.message_id.as_deref(), body, now);
+            arrivals.record(
+                &queue,
+                event_id_of(attr, body),
+                m.message_id.as_deref(),
+                body,
+                now,
+            );
             if let Some(handle) = &m.receipt_handle
                 && let Ok(entry) = DeleteMessageBatchRequestEntry::builder()
                     .id(i.to_string())
@@ -121,20 +100,6 @@ pub async fn poll(
             {
                 entries.push(entry);
             }
-        }
-        if !released.is_empty() {
-            stats
-                .released
-                .fetch_add(released.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            let _ = client
-                .change_message_visibility_batch()
-                .queue_url(&url)
-                .set_entries(Some(released))
-                .send()
-                .await;
-        }
-        if entries.is_empty() {
-            continue;
         }
         let deleted = client
             .delete_message_batch()

@@ -24,6 +24,10 @@ use crate::scenario::Scenario;
 use crate::scenario::model::Assertion;
 use crate::sink::{SinkHandle, Sinks, file::FileSink};
 
+/// Shard 0 keeps collecting until the queues were quiet this long (the
+/// other shards' last messages; start shards together with `--start-at`).
+pub const SHARD_QUIET: Duration = Duration::from_secs(5);
+
 /// Settle window when no `arrivals` assertion sets `within`.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
 
@@ -388,10 +392,16 @@ async fn counted_run(
         Vec::new()
     };
     let ledger = Arc::new(Ledger::new());
-    // Shards share the queues: each counts (and deletes) only what it sent.
-    let owned = opts.shard.filter(|s| s.count > 1).map(|_| ledger.clone());
-    let collector = (!urls.is_empty())
-        .then(|| Collector::start(client, &urls, collect::POLLERS_PER_QUEUE, owned));
+    // Shards share the queues, and a message received by a shard that did not
+    // send it would have to be handed back (raising its receive count towards
+    // the dead-letter redrive): shard 0 alone collects everything; `report
+    // merge` attributes the other shards' messages by their event ids.
+    let collects = opts.shard.is_none_or(|s| s.index == 0);
+    let collector = (collects && !urls.is_empty())
+        .then(|| Collector::start(client, &urls, collect::POLLERS_PER_QUEUE));
+    if !collects && !urls.is_empty() {
+        eprintln!("arrivals: shard 0 counts them for every shard (see the merged report)");
+    }
     let targets = backend::Targets::of(scenario);
     let connect = (!targets.connectors.is_empty())
         .then(|| {
@@ -455,14 +465,26 @@ async fn counted_run(
             if missing > 0 {
                 eprintln!("settling: {missing} message(s) did not arrive within the window");
             }
+            let sharded = opts.shard.is_some_and(|s| s.count > 1);
+            if sharded {
+                eprintln!(
+                    "settling: collecting the other shards' messages until the queues are quiet for {}",
+                    crate::scenario::units::format_duration(SHARD_QUIET)
+                );
+                c.quiet(SHARD_QUIET, within).await;
+            }
             let (arrivals, errors) = c.stop().await;
-            Some(collect::account(
+            let mut acc = collect::account(
                 &super::virtual_run::layout(scenario),
                 &ledger,
                 &arrivals,
                 run_end_us,
                 errors,
-            ))
+            );
+            if sharded {
+                acc.foreign = collect::foreign(&ledger, &arrivals);
+            }
+            Some(acc)
         }
         None => None,
     };

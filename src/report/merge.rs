@@ -39,6 +39,17 @@ struct Shard {
     state: MergeState,
 }
 
+fn shards_view(shards: &[Shard]) -> Vec<super::merge_arrivals::ShardView<'_>> {
+    shards
+        .iter()
+        .map(|s| super::merge_arrivals::ShardView {
+            file: &s.file,
+            report: &s.v,
+            state: &s.state,
+        })
+        .collect()
+}
+
 fn field<T: serde::de::DeserializeOwned>(v: &Value, file: &str, what: &str) -> Result<T, String> {
     serde_json::from_value(v.clone()).map_err(|e| format!("{file}: `{what}` cannot be read: {e}"))
 }
@@ -262,8 +273,17 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
     Ok(Recorder::from_parts(cells, seconds))
 }
 
-/// Arrivals of all shards, or `None` when any shard did not count them.
+/// Arrivals of all shards: summed when every shard counted its own (virtual
+/// clock), attributed by event id when shard 0 collected for all (real
+/// queues), `None` when nobody counted.
 fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, String> {
+    let counted = shards.iter().filter(|s| !s.v["arrivals"].is_null()).count();
+    if counted == 0 {
+        return Ok(None);
+    }
+    if counted == 1 && shards.len() > 1 && !shards[0].v["arrivals"].is_null() {
+        return super::merge_arrivals::from_leader(plan, shards_view(shards)).map(Some);
+    }
     let mut parts = Vec::new();
     for s in shards {
         let a = &s.v["arrivals"];

@@ -25,6 +25,51 @@ pub struct MergeState {
     /// Per arrivals cell (same order as `arrivals.cells`): end-to-end latency.
     #[serde(default)]
     pub end_to_end: Vec<String>,
+    /// Wall clock of the run start, µs since the Unix epoch (the origin of
+    /// this shard's planned instants).
+    #[serde(default)]
+    pub started_at_us: i64,
+    /// Shard 0: arrivals of the other shards' messages, packed
+    /// (event id u128, first receive µs i64, copies u32; little-endian), base64.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub foreign_arrivals: String,
+}
+
+/// Packs foreign arrivals for [`MergeState::foreign_arrivals`].
+pub fn pack_foreign(items: &[(u128, i64, u32)]) -> String {
+    let mut buf = Vec::with_capacity(items.len() * 28);
+    for (id, first, count) in items {
+        buf.extend_from_slice(&id.to_le_bytes());
+        buf.extend_from_slice(&first.to_le_bytes());
+        buf.extend_from_slice(&count.to_le_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+/// The inverse of [`pack_foreign`].
+pub fn unpack_foreign(text: &str) -> Result<Vec<(u128, i64, u32)>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("foreign arrivals are not base64: {e}"))?;
+    if bytes.len() % 28 != 0 {
+        return Err("foreign arrivals are truncated".into());
+    }
+    Ok(bytes
+        .chunks_exact(28)
+        .map(|c| {
+            let mut id = [0u8; 16];
+            let mut first = [0u8; 8];
+            let mut count = [0u8; 4];
+            id.copy_from_slice(&c[..16]);
+            first.copy_from_slice(&c[16..24]);
+            count.copy_from_slice(&c[24..]);
+            (
+                u128::from_le_bytes(id),
+                i64::from_le_bytes(first),
+                u32::from_le_bytes(count),
+            )
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -63,7 +108,12 @@ pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
 
 impl MergeState {
     /// `None` for unsharded plans.
-    pub fn of(plan: &Plan, summary: &RunSummary, accounting: Option<&Accounting>) -> Option<Self> {
+    pub fn of(
+        plan: &Plan,
+        summary: &RunSummary,
+        accounting: Option<&Accounting>,
+        started_at: std::time::SystemTime,
+    ) -> Option<Self> {
         let shard = plan.shard?;
         Some(Self {
             shard,
@@ -81,6 +131,13 @@ impl MergeState {
                 .collect(),
             end_to_end: accounting
                 .map(|a| a.histograms.cells.iter().map(encode).collect())
+                .unwrap_or_default(),
+            started_at_us: started_at
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+            foreign_arrivals: accounting
+                .filter(|a| !a.foreign.is_empty())
+                .map(|a| pack_foreign(&a.foreign))
                 .unwrap_or_default(),
         })
     }
@@ -101,5 +158,7 @@ mod tests {
         assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
         assert_eq!(back.max(), h.max());
         assert!(decode("!!").unwrap_err().contains("base64"));
+        let items = vec![(u128::MAX - 7, -3i64, 2u32), (42, 1_700_000_000_000_000, 1)];
+        assert_eq!(unpack_foreign(&pack_foreign(&items)).unwrap(), items);
     }
 }

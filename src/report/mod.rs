@@ -19,6 +19,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod merge;
+pub mod merge_arrivals;
 pub mod merge_state;
 
 use serde::Serialize;
@@ -93,7 +94,12 @@ impl Report {
             passed,
             planned_messages: p.plan.expected_messages,
             shard: p.plan.shard,
-            merge: merge_state::MergeState::of(p.plan, &p.summary, p.accounting.as_ref()),
+            merge: merge_state::MergeState::of(
+                p.plan,
+                &p.summary,
+                p.accounting.as_ref(),
+                p.started_at,
+            ),
             merged_from: Vec::new(),
             run: p.summary,
             arrivals: p.accounting,

@@ -245,20 +245,7 @@ fn merged_virtual_shards_reevaluate_assertions_and_are_snapshotted() {
         reports.push(p.display().to_string());
     }
     let whole = base.join("whole");
-    let o = mbs(
-        &[
-            "run",
-            scenario,
-            "--sink",
-            "virtual",
-            "--report-dir",
-            whole.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .output()
-    .unwrap();
-    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", text(&o));
+    virtual_run(scenario, &whole);
     let (_, whole) = report_in(&whole);
 
     // Reports in any order.
@@ -323,6 +310,24 @@ fn merged_virtual_shards_reevaluate_assertions_and_are_snapshotted() {
     insta::assert_snapshot!("merged_mode_switch_md", md);
 }
 
+/// An unsharded virtual-clock run of `scenario`, its report into `dir`.
+fn virtual_run(scenario: &str, dir: &Path) {
+    let o = mbs(
+        &[
+            "run",
+            scenario,
+            "--sink",
+            "virtual",
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", text(&o));
+}
+
 fn whole_exit(whole: &Value) -> Option<i32> {
     Some(if whole["passed"] == true { 0 } else { 1 })
 }
@@ -372,20 +377,7 @@ fn merges_that_would_mislead_are_refused() {
     assert!(out.contains("different plan than this scenario's"), "{out}");
     // An unsharded report is not mergeable.
     let whole = base.join("whole");
-    let o = mbs(
-        &[
-            "run",
-            scenario,
-            "--sink",
-            "virtual",
-            "--report-dir",
-            whole.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .output()
-    .unwrap();
-    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", text(&o));
+    virtual_run(scenario, &whole);
     let whole_file = report_in(&whole).0.display().to_string();
     let (code, out) = merge(&[&whole_file], &["--scenario", scenario]);
     assert_eq!(code, Some(2));

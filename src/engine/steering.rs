@@ -281,14 +281,7 @@ impl Steering {
                         format_number(MAX_RATE)
                     )));
                 }
-                let targets = self.targets(scoped, Some(p));
-                if targets.is_empty() {
-                    return Err(SteerError::Conflict(format!(
-                        "stream `{}` is not part of phase `{}`",
-                        stream.unwrap_or_default(),
-                        p.name
-                    )));
-                }
+                let targets = self.phase_targets(scoped, stream, p)?;
                 // A run-wide rate is split by the phase's stream shares.
                 let total_share: f64 = targets.iter().map(|&i| share(p, i)).sum();
                 let per: Vec<(usize, Option<f64>)> = targets
@@ -342,14 +335,7 @@ impl Steering {
             }
             Command::Mode(mode) => {
                 let p = phase.ok_or_else(not_started)?;
-                let targets = self.targets(scoped, Some(p));
-                if targets.is_empty() {
-                    return Err(SteerError::Conflict(format!(
-                        "stream `{}` is not part of phase `{}`",
-                        stream.unwrap_or_default(),
-                        p.name
-                    )));
-                }
+                let targets = self.phase_targets(scoped, stream, p)?;
                 if *mode == Some(Mode::DirectSqs) {
                     let no_queue: Vec<usize> = targets
                         .iter()
@@ -423,6 +409,24 @@ impl Steering {
             (None, Some(p)) => p.streams.iter().map(|s| s.stream).collect(),
             (None, None) => (0..self.plan.streams.len()).collect(),
         }
+    }
+
+    /// [`Self::targets`] within a phase; a scoped stream must take part in it.
+    fn phase_targets(
+        &self,
+        scoped: Option<usize>,
+        stream: Option<&str>,
+        p: &crate::plan::PlanPhase,
+    ) -> Result<Vec<usize>, SteerError> {
+        let targets = self.targets(scoped, Some(p));
+        if targets.is_empty() {
+            return Err(SteerError::Conflict(format!(
+                "stream `{}` is not part of phase `{}`",
+                stream.unwrap_or_default(),
+                p.name
+            )));
+        }
+        Ok(targets)
     }
 
     fn names(&self, streams: &[usize]) -> String {

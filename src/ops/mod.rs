@@ -1,5 +1,6 @@
 //! One function per command; glue between the CLI, the library and stdout.
 
+pub mod control;
 pub mod finish;
 pub mod infra;
 pub mod merge;
@@ -89,7 +90,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
                     return Ok(Exit::Invalid);
                 }
             };
-            let control_token = match run::check_control(
+            let control_token = match control::check_control(
                 sink.as_ref(),
                 control.control,
                 control.control_token.as_deref(),

@@ -57,98 +57,6 @@ pub struct RunOptions {
     pub metrics: Option<crate::control::ListenAddr>,
 }
 
-/// Checks `--control` / `--control-token` / `--metrics` before anything runs.
-pub fn check_control(
-    sink: Option<&SinkArg>,
-    control: Option<crate::control::ListenAddr>,
-    token: Option<&str>,
-    metrics: Option<crate::control::ListenAddr>,
-) -> Result<Option<crate::control::Token>, String> {
-    let token = token
-        .filter(|t| !t.trim().is_empty())
-        .map(crate::control::Token::new)
-        .transpose()?;
-    if matches!(sink, Some(SinkArg::Virtual)) && (control.is_some() || metrics.is_some()) {
-        return Err("--control and --metrics need a real-time run; the virtual clock runs the whole scenario in a moment".into());
-    }
-    if let Some(addr) = control
-        && !addr.is_loopback()
-        && token.is_none()
-    {
-        return Err(format!(
-            "--control {addr} is reachable from other machines, so it needs a bearer token: set MBSCENARIO_CONTROL_TOKEN (or --control-token), e.g. to the output of `openssl rand -hex 32`, or bind a loopback address such as 127.0.0.1:{}",
-            addr.0.port()
-        ));
-    }
-    Ok(token)
-}
-
-/// Starts the control API and/or the metrics endpoint; they stop with `done`.
-async fn start_servers(
-    opts: &RunOptions,
-    steering: &Arc<engine::Steering>,
-    done: &tokio_util::sync::CancellationToken,
-) -> Result<(), Exit> {
-    if opts.metrics.is_some() {
-        if let Err(e) = crate::telemetry::metrics::install() {
-            eprintln!("error: cannot start the metrics exporter: {e}");
-            return Err(Exit::Failure);
-        }
-    }
-    if let Some(addr) = opts.control {
-        let router = crate::control::api::router(crate::control::api::ApiState {
-            steering: steering.clone(),
-            token: opts.control_token.clone(),
-        });
-        match crate::control::api::serve(addr, router, done.clone()).await {
-            Ok((local, _)) => {
-                eprintln!(
-                    "control API on http://{local} ({}); `mbscenario ctl status --addr {local}`",
-                    if opts.control_token.is_some() {
-                        "bearer token required"
-                    } else {
-                        "loopback only, no token"
-                    }
-                );
-                tracing::info!(event = "ControlListening", addr = %local, "control API listening");
-            }
-            Err(e) => {
-                eprintln!("error: cannot listen on {addr} for the control API: {e}");
-                eprintln!("  = help: pick another address with --control HOST:PORT");
-                return Err(Exit::Invalid);
-            }
-        }
-    }
-    // The same fixed address serves both from the control router.
-    let shared_port = opts
-        .metrics
-        .is_some_and(|m| m.0.port() != 0 && Some(m) == opts.control);
-    if shared_port {
-        eprintln!(
-            "metrics on http://{}/metrics",
-            opts.control.map(|c| c.to_string()).unwrap_or_default()
-        );
-    }
-    if let Some(addr) = opts.metrics
-        && !shared_port
-    {
-        match crate::control::api::serve(addr, crate::control::api::metrics_router(), done.clone())
-            .await
-        {
-            Ok((local, _)) => {
-                eprintln!("metrics on http://{local}/metrics");
-                tracing::info!(event = "MetricsListening", addr = %local, "metrics listening");
-            }
-            Err(e) => {
-                eprintln!("error: cannot listen on {addr} for metrics: {e}");
-                eprintln!("  = help: pick another address with --metrics HOST:PORT");
-                return Err(Exit::Invalid);
-            }
-        }
-    }
-    Ok(())
-}
-
 pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<Exit> {
     let plan = match opts.shard {
         Some(shard) => {
@@ -265,7 +173,11 @@ fn real(
     let steering = engine::Steering::new(Arc::new(plan.clone()), shutdown.stop.clone());
     let servers_done = tokio_util::sync::CancellationToken::new();
     let _stop_servers = servers_done.clone().drop_guard();
-    if let Err(exit) = rt.block_on(start_servers(opts, &steering, &servers_done)) {
+    if let Err(exit) = rt.block_on(super::control::start_servers(
+        opts,
+        &steering,
+        &servers_done,
+    )) {
         return Ok(Err(exit));
     }
     let follower = opts.shard.is_some_and(|s| s.index > 0);

@@ -75,6 +75,9 @@ pub enum Command {
         /// Add the second-by-second target table (text format).
         #[arg(long)]
         per_second: bool,
+        /// The plan of one shard (`INDEX/COUNT`) of a sharded run.
+        #[arg(long, value_name = "INDEX/COUNT")]
+        shard: Option<crate::plan::Shard>,
         #[command(flatten)]
         args: ScenarioArgs,
     },

@@ -34,7 +34,10 @@ fn a_busy_port_stops_the_run_before_it_starts() {
     let addr = taken.local_addr().unwrap().to_string();
     let (code, out) = mbs(&["run", SCENARIO, "--sink", "null", "--control", &addr]);
     assert_eq!(code, Some(2), "{out}");
-    assert!(out.contains(&format!("cannot listen on {addr} for the control API")), "{out}");
+    assert!(
+        out.contains(&format!("cannot listen on {addr} for the control API")),
+        "{out}"
+    );
     assert!(out.contains("pick another address"), "{out}");
     assert!(!out.contains("running steer"), "the run started: {out}");
 }
@@ -42,7 +45,11 @@ fn a_busy_port_stops_the_run_before_it_starts() {
 #[test]
 fn ctl_without_a_run_says_how_to_start_one() {
     // A port nobody listens on: bind, note it, release it.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (code, out) = mbs(&["ctl", "status", "--addr", &format!("127.0.0.1:{port}")]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("cannot reach the run's control API"), "{out}");
@@ -54,7 +61,14 @@ fn bad_control_and_shard_flags_are_usage_errors() {
     let (code, out) = mbs(&["run", SCENARIO, "--sink", "virtual", "--control", "7979"]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("need a real-time run"), "{out}");
-    let (code, out) = mbs(&["run", SCENARIO, "--sink", "null", "--control", "not-an-address"]);
+    let (code, out) = mbs(&[
+        "run",
+        SCENARIO,
+        "--sink",
+        "null",
+        "--control",
+        "not-an-address",
+    ]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("HOST:PORT"), "{out}");
     let (code, out) = mbs(&["run", SCENARIO, "--sink", "null", "--start-at", "tomorrow"]);

@@ -397,3 +397,58 @@ fn merges_that_would_mislead_are_refused() {
     let (code, out) = merge(&[&reports[2], &reports[0], &reports[1]], &[]);
     assert!(code.is_some_and(|c| c <= 1), "{out}");
 }
+
+/// For every example scenario and shard count, the shards' plans add up to
+/// the whole plan: per phase, per stream, and per second of the target.
+#[test]
+fn shard_plans_add_up_to_the_whole_plan() {
+    use mbscenario::plan::{Plan, Shard};
+    use mbscenario::scenario::{self, LoadOptions};
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let s = scenario::load_file(&path, &path.display().to_string(), &LoadOptions::default())
+            .unwrap_or_else(|d| panic!("{}", d.render_plain()));
+        let whole = Plan::compile(&s);
+        for n in 1..=5u32 {
+            let shards: Vec<Plan> = (0..n)
+                .map(|i| Plan::compile(&s).for_shard(Shard::new(i, n).unwrap()))
+                .collect();
+            assert_eq!(
+                shards.iter().map(|p| p.expected_messages).sum::<u64>(),
+                whole.expected_messages,
+                "{} / {n}",
+                path.display()
+            );
+            for (k, p) in whole.phases.iter().enumerate() {
+                let sum: Option<u64> = shards.iter().map(|sp| sp.phases[k].expected_messages).sum();
+                assert_eq!(
+                    sum,
+                    p.expected_messages,
+                    "{} / {n}: phase {}",
+                    path.display(),
+                    p.name
+                );
+            }
+            for (k, st) in whole.streams.iter().enumerate() {
+                let sum: u64 = shards
+                    .iter()
+                    .map(|sp| sp.streams[k].expected_messages)
+                    .sum();
+                assert_eq!(
+                    sum,
+                    st.expected_messages,
+                    "{} / {n}: stream {}",
+                    path.display(),
+                    st.name
+                );
+            }
+            assert!(shards.iter().all(|sp| sp.digest == whole.digest));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked} scenarios");
+}

@@ -31,8 +31,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             file,
             format,
             per_second,
+            shard,
             args,
-        } => Ok(plan(&file, format, per_second, &args, fancy)),
+        } => Ok(plan(&file, format, per_second, shard, &args, fancy)),
         Command::Sample {
             file,
             stream,
@@ -256,13 +257,17 @@ fn plan(
     file: &Path,
     format: PlanFormat,
     per_second: bool,
+    shard: Option<crate::plan::Shard>,
     args: &ScenarioArgs,
     fancy: bool,
 ) -> Exit {
     let Ok(s) = load(file, args, fancy) else {
         return Exit::Invalid;
     };
-    let plan = Plan::compile(&s);
+    let plan = match shard {
+        Some(sh) => Plan::compile(&s).for_shard(sh),
+        None => Plan::compile(&s),
+    };
     match format {
         PlanFormat::Text => print!("{}", describe(&plan, per_second)),
         PlanFormat::Json => println!(

@@ -115,7 +115,13 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
             "  = help: fix the override in the scenario; `mbscenario sample` shows records without sending them"
         );
     }
-    if opts.teardown && opts.sink.is_none() {
+    // Like setup, teardown belongs to shard 0, which also collected last: a
+    // shard finishing early must not delete what the others still use.
+    let follower = opts.shard.is_some_and(|s| s.index > 0);
+    if opts.teardown && follower {
+        eprintln!("note: teardown skipped: shard 0 tears down after the run");
+    }
+    if opts.teardown && opts.sink.is_none() && !follower {
         let rt = runtime()?;
         if rt.block_on(super::infra::teardown(scenario, &opts.infra)) != Exit::Passed
             && exit == Exit::Passed

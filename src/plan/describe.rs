@@ -16,6 +16,13 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
     if let Some(d) = &plan.description {
         let _ = writeln!(o, "  {}", d.trim());
     }
+    if let Some(sh) = plan.shard {
+        let _ = writeln!(
+            o,
+            "  shard {sh}: the records n ≡ {} (mod {}) of every stream at the unsharded instants; counts below are this shard's",
+            sh.index, sh.count
+        );
+    }
     let origin = match plan.seed_origin {
         crate::scenario::model::SeedOrigin::File => "from the file",
         crate::scenario::model::SeedOrigin::CommandLine => "from --seed",

@@ -452,3 +452,19 @@ fn shard_plans_add_up_to_the_whole_plan() {
     }
     assert!(checked >= 6, "{checked} scenarios");
 }
+
+#[test]
+fn a_shard_report_is_not_compared_with_a_whole_run() {
+    use mbscenario::report::compare::{Bounds, compare};
+    let whole = serde_json::json!({"report_version": 1, "scenario": "s", "run": {"phases": []}});
+    let mut shard = whole.clone();
+    shard["shard"] = serde_json::json!({"index": 1, "count": 4});
+    let e = compare(&whole, &shard, Bounds::default()).unwrap_err();
+    assert!(
+        e.0.contains("the base report is a whole run and the current one is shard 1/4"),
+        "{}",
+        e.0
+    );
+    assert!(e.0.contains("report merge"), "{}", e.0);
+    assert!(compare(&shard, &shard, Bounds::default()).is_ok());
+}

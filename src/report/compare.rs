@@ -110,6 +110,22 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
             }
         ))
     };
+    // A shard carries 1/N of the load: comparing it with anything but the
+    // same shard of another run would report the ratio as a regression.
+    let shard = |v: &Value| {
+        v.get("shard")
+            .filter(|s| !s.is_null())
+            .map(|s| format!("shard {}/{}", s["index"], s["count"]))
+    };
+    let (bs, cs) = (shard(base), shard(current));
+    if bs != cs {
+        let name = |s: &Option<String>| s.clone().unwrap_or_else(|| "a whole run".into());
+        return Err(CompareError(format!(
+            "the base report is {} and the current one is {}: merge shard reports first (`mbscenario report merge`) and compare whole runs",
+            name(&bs),
+            name(&cs)
+        )));
+    }
     let mut steering_notes = Vec::new();
     for (v, which) in [(base, "base"), (current, "current")] {
         if let Some(what) = steered(v) {

@@ -120,10 +120,19 @@ fn two_shards_share_setup_queue_and_count_every_message_once() {
     assert_eq!(q0["missing"], 0, "{q0}");
     assert_eq!(q0["unknown"], r1["run"]["totals"]["acked"], "{q0}");
     assert!(r1["arrivals"].is_null(), "shard 1 does not collect");
+    // ramp-ci has only rate-limited phases: shard 0 attributed every arrival
+    // of shard 1 itself (per cell, no ids in the report).
+    let cells = r0["merge"]["foreign_cells"].as_array().unwrap();
+    let attributed: u64 = cells.iter().map(|c| c["arrived"].as_u64().unwrap()).sum();
+    assert_eq!(
+        attributed,
+        r1["run"]["totals"]["acked"].as_u64().unwrap(),
+        "{cells:?}"
+    );
+    assert!(cells.iter().all(|c| c["shard"] == 1));
     assert!(
-        r0["merge"]["foreign_arrivals"]
-            .as_str()
-            .is_some_and(|s| !s.is_empty())
+        r0["merge"]["foreign_arrivals"].is_null(),
+        "nothing left unattributed"
     );
     let merged = base.join("merged");
     let o = cmd(
@@ -172,5 +181,104 @@ fn two_shards_share_setup_queue_and_count_every_message_once() {
             .all(|c| c["end_to_end"]["count"].as_u64().unwrap() == c["arrived"].as_u64().unwrap()),
         "{cells:?}"
     );
+    assert_eq!(m["passed"], true, "{}", m["verdicts"]);
+}
+
+#[test]
+fn flat_out_phases_of_other_shards_are_attributed_by_the_merge() {
+    let Some(stack) = support::stack("flat_out_phases_of_other_shards_are_attributed_by_the_merge")
+    else {
+        return;
+    };
+    let run_id = format!("dmax{}", std::process::id());
+    let base = std::env::temp_dir().join(format!("mbs-shards-dmax-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let start_at =
+        humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(8)).to_string();
+    let scenario = "tests/fixtures/shard/direct-max.yaml";
+    let dir = |i: u32| base.join(format!("shard{i}")).display().to_string();
+    let (d0, d1) = (dir(0), dir(1));
+    let spawn = |shard: &str, d: &str| {
+        cmd(
+            &stack,
+            &[
+                "run",
+                scenario,
+                "--shard",
+                shard,
+                "--start-at",
+                &start_at,
+                "--report-dir",
+                d,
+            ],
+            &run_id,
+        )
+        .spawn()
+        .unwrap()
+    };
+    let (c0, c1) = (spawn("0/2", &d0), spawn("1/2", &d1));
+    let (o0, o1) = (
+        c0.wait_with_output().unwrap(),
+        c1.wait_with_output().unwrap(),
+    );
+    let _ = cmd(&stack, &["teardown", scenario], &run_id).output();
+    assert_eq!(
+        o0.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o0.stderr)
+    );
+    assert_eq!(
+        o1.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o1.stderr)
+    );
+    let (p0, r0) = report(Path::new(&d0));
+    let (p1, r1) = report(Path::new(&d1));
+    // Shard 1's flat-out records could not be attributed by shard 0 (it does
+    // not know how many there were): they travel packed.
+    assert!(
+        r0["merge"]["foreign_arrivals"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    let merged = base.join("merged");
+    let o = cmd(
+        &stack,
+        &[
+            "report",
+            "merge",
+            p0.to_str().unwrap(),
+            p1.to_str().unwrap(),
+            "--report-dir",
+            merged.to_str().unwrap(),
+        ],
+        &run_id,
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (_, m) = report(&merged);
+    let acked = r0["run"]["totals"]["acked"].as_u64().unwrap()
+        + r1["run"]["totals"]["acked"].as_u64().unwrap();
+    assert_eq!(m["run"]["totals"]["acked"].as_u64().unwrap(), acked);
+    let q = &m["arrivals"]["queues"][0];
+    assert_eq!(q["expected"].as_u64().unwrap(), acked, "{q}");
+    assert_eq!(q["arrived"].as_u64().unwrap(), acked, "{q}");
+    assert_eq!(q["missing"], 0, "{q}");
+    assert_eq!(q["unknown"], 0, "{q}");
+    let flat_1 = m["arrivals"]["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phase"] == "flat")
+        .unwrap();
+    assert!(flat_1["arrived"].as_u64().unwrap() > 10, "{flat_1}");
     assert_eq!(m["passed"], true, "{}", m["verdicts"]);
 }

@@ -65,6 +65,9 @@ pub struct Accounting {
     /// merge` to attribute to the other shards.
     #[serde(skip)]
     pub foreign: Vec<(u128, i64, u32)>,
+    /// Sharded runs, shard 0: the other shards' arrivals it attributed.
+    #[serde(skip)]
+    pub foreign_cells: Vec<super::attribute::ForeignCell>,
 }
 
 /// Raw end-to-end histograms (µs), for assertions on any percentile.
@@ -199,6 +202,7 @@ pub fn reconcile(
             cells: cell_hists,
         },
         foreign: Vec::new(),
+        foreign_cells: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod accounting;
 pub mod arrivals;
+pub mod attribute;
 pub mod ledger;
 pub mod sqs;
 

@@ -278,10 +278,7 @@ fn real(
             })
         }
     });
-    Ok(measured.map(|mut m| {
-        m.started_at = started_at;
-        m
-    }))
+    Ok(measured)
 }
 
 /// The run against real Kafka/SQS with arrivals counted at the queues.
@@ -357,6 +354,9 @@ async fn counted_run(
         }
         out
     };
+    // The wall clock of the engine's start: the origin of the planned
+    // instants (shard reports carry it for `report merge`).
+    let run_start = SystemTime::now();
     let engine_run = async {
         let summary = engine::run_with(plan, streams, sinks, &shutdown, extras).await;
         engine_done.cancel();
@@ -400,7 +400,19 @@ async fn counted_run(
                 errors,
             );
             if sharded {
-                acc.foreign = collect::foreign(&ledger, &arrivals);
+                let mut foreign: std::collections::HashMap<u128, (i64, u32)> =
+                    collect::foreign(&ledger, &arrivals)
+                        .into_iter()
+                        .map(|(id, first, n)| (id, (first, n)))
+                        .collect();
+                let start_us = run_start
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+                acc.foreign_cells = collect::attribute::attribute(plan, start_us, &mut foreign);
+                let mut rest: Vec<(u128, i64, u32)> =
+                    foreign.into_iter().map(|(id, (f, n))| (id, f, n)).collect();
+                rest.sort_unstable();
+                acc.foreign = rest;
             }
             Some(acc)
         }
@@ -412,7 +424,7 @@ async fn counted_run(
         summary,
         accounting,
         backend: backend_snaps,
-        started_at: SystemTime::now(),
+        started_at: run_start,
         sink: "kafka+sqs".into(),
     })
 }

@@ -1,12 +1,12 @@
 //! Arrivals of a sharded run against real queues: shard 0 collected every
 //! message (handing messages back to their own shard would push them
-//! towards the dead-letter queue) and matched its own sends; the others'
-//! arrivals travel in its report as (event id, first receive, copies).
+//! towards the dead-letter queue) and matched its own sends.
 //!
-//! Event ids are a pure function of (seed, stream, n), so the merge
-//! regenerates the ids every other shard may have sent — the planned
-//! records of its residue class, and in closed-model phases as many as it
-//! scheduled — and looks each one up among those arrivals. Per cell:
+//! Event ids are a pure function of (seed, stream, n): shard 0 already
+//! attributed the other shards' rate-limited records (counts and latency
+//! per cell, [`crate::collect::attribute`]); for closed-model phases the
+//! merge regenerates the ids each shard sent (as many as it scheduled, from
+//! its report) and looks them up among the packed leftovers. Per cell:
 //! expected = the shard's acknowledged count, arrived = ids found (more
 //! than acknowledged: the excess arrived after a failed send), missing =
 //! the rest. End-to-end latency of those messages is measured from their
@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use hdrhistogram::Histogram;
 use serde_json::Value;
 
-use super::merge_state::{MergeState, decode, unpack_foreign};
+use super::merge_state::{MergeState, decode, shift, unpack_foreign};
 use crate::collect::Accounting;
 use crate::collect::accounting::CellCount;
 use crate::datagen::StreamSeed;
@@ -85,9 +85,16 @@ pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting
                     continue;
                 };
                 let Some(first) = ps.first_seq else { continue };
-                // (seq, planned offset from the run start) of what this shard may have sent.
+                // Rate-limited phases: shard 0 attributed them already.
+                let pre =
+                    leader.state.foreign_cells.iter().find(|c| {
+                        c.shard == shard.index && c.phase == p.name && c.stream == ps.name
+                    });
+                // (seq, planned offset from the run start) of what this shard
+                // may have sent and shard 0 left to the merge.
                 let candidates: Box<dyn Iterator<Item = (u64, Option<std::time::Duration>)>> =
                     match &ps.curve {
+                        Some(_) if pre.is_some() => Box::new(std::iter::empty()),
                         Some(curve) => {
                             let n = curve.event_count();
                             let start = shard.next_owned(first);
@@ -115,6 +122,14 @@ pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting
                     )
                 });
                 let mut arrived = 0u64;
+                if let Some(c) = pre {
+                    arrived = c.arrived;
+                    cell.duplicates += c.duplicates;
+                    // Measured on shard 0's clock: bring it to this shard's.
+                    let delta = sh.state.started_at_us - leader.state.started_at_us;
+                    let h = decode(&c.end_to_end).map_err(|e| format!("{}: {e}", leader.file))?;
+                    let _ = hist.add(shift(&h, delta));
+                }
                 for (seq, offset) in candidates {
                     let id = seeds[ps.stream].event_id(seq).as_u128();
                     let Some((first_us, copies)) = foreign.remove(&id) else {

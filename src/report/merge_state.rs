@@ -29,7 +29,12 @@ pub struct MergeState {
     /// this shard's planned instants).
     #[serde(default)]
     pub started_at_us: i64,
-    /// Shard 0: arrivals of the other shards' messages, packed
+    /// Shard 0: the other shards' arrivals in rate-limited phases, attributed
+    /// (see [`crate::collect::attribute`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_cells: Vec<crate::collect::attribute::ForeignCell>,
+    /// Shard 0: arrivals it could not attribute (closed-model phases of the
+    /// other shards, ids nobody sent), packed
     /// (event id u128, first receive µs i64, copies u32; little-endian), base64.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub foreign_arrivals: String,
@@ -91,6 +96,23 @@ pub fn encode(h: &Histogram<u64>) -> String {
     }
 }
 
+/// `h` with every value lowered by `delta` µs (at least 1): end-to-end
+/// latencies measured against another shard's clock, brought to this one.
+pub fn shift(h: &Histogram<u64>, delta: i64) -> Histogram<u64> {
+    if delta == 0 {
+        return h.clone();
+    }
+    let mut out = crate::engine::recorder::latency_histogram();
+    for v in h.iter_recorded() {
+        let value = i64::try_from(v.value_iterated_to()).unwrap_or(i64::MAX);
+        let moved = u64::try_from(value.saturating_sub(delta))
+            .unwrap_or(0)
+            .max(1);
+        let _ = out.record_n(moved, v.count_at_value());
+    }
+    out
+}
+
 /// The inverse of [`encode`].
 pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
     if text.is_empty() {
@@ -135,6 +157,9 @@ impl MergeState {
             started_at_us: started_at
                 .duration_since(std::time::SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+            foreign_cells: accounting
+                .map(|a| a.foreign_cells.clone())
+                .unwrap_or_default(),
             foreign_arrivals: accounting
                 .filter(|a| !a.foreign.is_empty())
                 .map(|a| pack_foreign(&a.foreign))
@@ -158,6 +183,10 @@ mod tests {
         assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
         assert_eq!(back.max(), h.max());
         assert!(decode("!!").unwrap_err().contains("base64"));
+        let moved = shift(&h, 200);
+        assert_eq!(moved.len(), 5);
+        assert_eq!(moved.min(), 1, "never below 1 µs");
+        assert!(moved.max().abs_diff(h.max() - 200) <= h.max() / 1000);
         let items = vec![(u128::MAX - 7, -3i64, 2u32), (42, 1_700_000_000_000_000, 1)];
         assert_eq!(unpack_foreign(&pack_foreign(&items)).unwrap(), items);
     }

@@ -40,6 +40,21 @@ fn report(dir: &Path) -> (PathBuf, Value) {
     (p, v)
 }
 
+/// `report merge` of `reports` into `dir`; must pass; the merged report.
+fn merge(stack: &support::Stack, reports: &[&Path], dir: &Path, run_id: &str) -> Value {
+    let mut args = vec!["report", "merge"];
+    args.extend(reports.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--report-dir", dir.to_str().unwrap()]);
+    let o = cmd(stack, &args, run_id).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    report(dir).1
+}
+
 #[test]
 fn two_shards_share_setup_queue_and_count_every_message_once() {
     let Some(stack) = support::stack("two_shards_share_setup_queue_and_count_every_message_once")
@@ -134,28 +149,7 @@ fn two_shards_share_setup_queue_and_count_every_message_once() {
         r0["merge"]["foreign_arrivals"].is_null(),
         "nothing left unattributed"
     );
-    let merged = base.join("merged");
-    let o = cmd(
-        &stack,
-        &[
-            "report",
-            "merge",
-            p0.to_str().unwrap(),
-            p1.to_str().unwrap(),
-            "--report-dir",
-            merged.to_str().unwrap(),
-        ],
-        &run_id,
-    )
-    .output()
-    .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let (_, m) = report(&merged);
+    let m = merge(&stack, &[&p0, &p1], &base.join("merged"), &run_id);
     let acked = m["run"]["totals"]["acked"].as_u64().unwrap();
     // ramp-ci plans 1,255 messages; both shards together send all of them.
     assert_eq!(m["planned_messages"], 1255);
@@ -243,28 +237,7 @@ fn flat_out_phases_of_other_shards_are_attributed_by_the_merge() {
             .as_str()
             .is_some_and(|s| !s.is_empty())
     );
-    let merged = base.join("merged");
-    let o = cmd(
-        &stack,
-        &[
-            "report",
-            "merge",
-            p0.to_str().unwrap(),
-            p1.to_str().unwrap(),
-            "--report-dir",
-            merged.to_str().unwrap(),
-        ],
-        &run_id,
-    )
-    .output()
-    .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let (_, m) = report(&merged);
+    let m = merge(&stack, &[&p0, &p1], &base.join("merged"), &run_id);
     let acked = r0["run"]["totals"]["acked"].as_u64().unwrap()
         + r1["run"]["totals"]["acked"].as_u64().unwrap();
     assert_eq!(m["run"]["totals"]["acked"].as_u64().unwrap(), acked);

@@ -39,6 +39,28 @@ pub struct ForeignCell {
     pub end_to_end: String,
 }
 
+/// Shard 0 after collecting: the other shards' attributed cells, and the
+/// arrivals left over (sorted by id) for `report merge`.
+pub fn split(
+    plan: &Plan,
+    ledger: &super::Ledger,
+    arrivals: &super::Arrivals,
+    run_start: std::time::SystemTime,
+) -> (Vec<ForeignCell>, Vec<(u128, i64, u32)>) {
+    let mut foreign: HashMap<u128, (i64, u32)> = super::foreign(ledger, arrivals)
+        .into_iter()
+        .map(|(id, first, n)| (id, (first, n)))
+        .collect();
+    let start_us = run_start
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let cells = attribute(plan, start_us, &mut foreign);
+    let mut rest: Vec<(u128, i64, u32)> =
+        foreign.into_iter().map(|(id, (f, n))| (id, f, n)).collect();
+    rest.sort_unstable();
+    (cells, rest)
+}
+
 /// Attributes `foreign` arrivals (event id → first receive µs, copies) to
 /// the other shards' rate-limited cells, removing what it attributes.
 /// `plan` is shard 0's plan; `start_us` its start on the wall clock.

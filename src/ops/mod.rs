@@ -6,6 +6,7 @@ pub mod infra;
 pub mod merge;
 pub mod run;
 pub mod sample;
+pub mod shard;
 pub mod virtual_run;
 
 use std::collections::BTreeMap;

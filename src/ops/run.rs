@@ -227,26 +227,7 @@ fn real(
         }
     );
     if let Some(at) = opts.start_at {
-        match at.duration_since(SystemTime::now()) {
-            Ok(wait) => {
-                eprintln!(
-                    "waiting {} for the start time {}",
-                    crate::scenario::units::format_duration(wait),
-                    humantime::format_rfc3339_seconds(at)
-                );
-                rt.block_on(async {
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = shutdown.stop.cancelled() => {}
-                    }
-                });
-            }
-            Err(e) => eprintln!(
-                "warning: the start time {} passed {} ago (setup took longer?); starting now, out of step with the other shards",
-                humantime::format_rfc3339_seconds(at),
-                crate::scenario::units::format_duration(e.duration())
-            ),
-        }
+        rt.block_on(super::shard::wait_for_start(at, &shutdown.stop));
     }
     let started_at = SystemTime::now();
     let measured = rt.block_on(async {
@@ -400,19 +381,8 @@ async fn counted_run(
                 errors,
             );
             if sharded {
-                let mut foreign: std::collections::HashMap<u128, (i64, u32)> =
-                    collect::foreign(&ledger, &arrivals)
-                        .into_iter()
-                        .map(|(id, first, n)| (id, (first, n)))
-                        .collect();
-                let start_us = run_start
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-                acc.foreign_cells = collect::attribute::attribute(plan, start_us, &mut foreign);
-                let mut rest: Vec<(u128, i64, u32)> =
-                    foreign.into_iter().map(|(id, (f, n))| (id, f, n)).collect();
-                rest.sort_unstable();
-                acc.foreign = rest;
+                (acc.foreign_cells, acc.foreign) =
+                    collect::attribute::split(plan, &ledger, &arrivals, run_start);
             }
             Some(acc)
         }

@@ -223,29 +223,19 @@ fn merged_virtual_shards_reevaluate_assertions_and_are_snapshotted() {
     let mut reports = Vec::new();
     for i in 0..3 {
         let rep = base.join(format!("rep{i}"));
-        let o = mbs(
-            &[
-                "run",
-                scenario,
-                "--sink",
-                "virtual",
-                "--report-dir",
-                rep.to_str().unwrap(),
-            ],
+        virtual_run(
+            scenario,
+            &rep,
+            &["--shards", "3"],
             &[("JOB_COMPLETION_INDEX", &i.to_string())],
-        )
-        .arg("--shards")
-        .arg("3")
-        .output()
-        .unwrap();
-        assert!(o.status.code().is_some_and(|c| c <= 1), "{}", text(&o));
+        );
         let (p, v) = report_in(&rep);
         assert_eq!(v["shard"]["index"], i);
         assert_eq!(v["shard"]["count"], 3);
         reports.push(p.display().to_string());
     }
     let whole = base.join("whole");
-    virtual_run(scenario, &whole);
+    virtual_run(scenario, &whole, &[], &[]);
     let (_, whole) = report_in(&whole);
 
     // Reports in any order.
@@ -310,21 +300,13 @@ fn merged_virtual_shards_reevaluate_assertions_and_are_snapshotted() {
     insta::assert_snapshot!("merged_mode_switch_md", md);
 }
 
-/// An unsharded virtual-clock run of `scenario`, its report into `dir`.
-fn virtual_run(scenario: &str, dir: &Path) {
-    let o = mbs(
-        &[
-            "run",
-            scenario,
-            "--sink",
-            "virtual",
-            "--report-dir",
-            dir.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .output()
-    .unwrap();
+/// A virtual-clock run of `scenario` with `extra` arguments, its report
+/// into `dir`; it must finish (passed or an assertion failed).
+fn virtual_run(scenario: &str, dir: &Path, extra: &[&str], envs: &[(&str, &str)]) {
+    let mut args = vec!["run", scenario, "--sink", "virtual", "--report-dir"];
+    args.push(dir.to_str().unwrap());
+    args.extend(extra);
+    let o = mbs(&args, envs).output().unwrap();
     assert!(o.status.code().is_some_and(|c| c <= 1), "{}", text(&o));
 }
 
@@ -339,23 +321,7 @@ fn merges_that_would_mislead_are_refused() {
     let mut reports = Vec::new();
     for i in 0..3 {
         let rep = base.join(format!("rep{i}"));
-        let shard = format!("{i}/3");
-        let o = mbs(
-            &[
-                "run",
-                scenario,
-                "--sink",
-                "virtual",
-                "--shard",
-                &shard,
-                "--report-dir",
-                rep.to_str().unwrap(),
-            ],
-            &[],
-        )
-        .output()
-        .unwrap();
-        assert!(o.status.code().is_some_and(|c| c <= 1), "{}", text(&o));
+        virtual_run(scenario, &rep, &["--shard", &format!("{i}/3")], &[]);
         reports.push(report_in(&rep).0.display().to_string());
     }
     let merge = |files: &[&str], extra: &[&str]| {
@@ -377,7 +343,7 @@ fn merges_that_would_mislead_are_refused() {
     assert!(out.contains("different plan than this scenario's"), "{out}");
     // An unsharded report is not mergeable.
     let whole = base.join("whole");
-    virtual_run(scenario, &whole);
+    virtual_run(scenario, &whole, &[], &[]);
     let whole_file = report_in(&whole).0.display().to_string();
     let (code, out) = merge(&[&whole_file], &["--scenario", scenario]);
     assert_eq!(code, Some(2));

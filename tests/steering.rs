@@ -204,10 +204,11 @@ async fn a_mode_switch_reroutes_to_the_other_sink_and_back() {
 
 #[tokio::test(start_paused = true)]
 async fn resizing_workers_ends_and_restarts_saturation() {
-    // 100 ms per send: 2 workers carry 20 msgs/s, 20 workers 200 msgs/s.
+    // A sink that holds its sender 100 ms per message: 2 workers carry
+    // 20 msgs/s, 20 workers 200 msgs/s; beyond 20 outstanding, ticks drop.
     let yaml = format!(
         "{HEAD}phases:
-  - {{ name: a, duration: 15s, rate: 100/s, workers: 2, streams: [cards] }}
+  - {{ name: a, duration: 15s, rate: 100/s, workers: 2, max_in_flight: 20, streams: [cards] }}
 "
     );
     let sink = Arc::new(MemorySink::with_latency(Duration::from_millis(100)));

@@ -1,26 +1,34 @@
 //! The run engine: the only place with tasks and timers.
 //!
 //! ```text
-//!  Plan ─▶ schedule (per phase: open model via RateCurve, closed model for max)
-//!            │ Job{phase, stream, seq, due, permit}   (no free worker ⇒ dropped)
+//!  Plan ─▶ schedule (per phase: open model via RateCurve; closed model for max)
+//!            │ batches of Job{phase, stream, seq, due, budget permit}
+//!            │ (in-flight budget exhausted ⇒ dropped)
 //!            ▼
-//!         workers ─▶ record(seq) → envelope → encode(route) → SinkHandle::send
-//!            │
+//!         lanes ─▶ record(seq) → envelope → encode(route) → SinkHandle::submit
+//!                                                              │ (returns at once)
+//!         sink (delivery report / SQS batch task) ─▶ Ticket::complete
+//!            │  records the outcome, returns the budget permit
 //!            ▼
 //!         Recorder (per phase × stream counts, HDR latency from the due instant,
 //!                   per-second timeline) ─▶ RunSummary
 //! ```
-//! Phases start at absolute offsets from the run start, so a slow phase never
-//! shifts the next one. Stopping (Ctrl-C, SIGTERM) ends scheduling at once and
-//! waits for in-flight sends until the grace deadline.
+//! `workers` is the number of lanes (generation and submission parallelism,
+//! and the senders of a closed phase); `max_in_flight` bounds the messages
+//! outstanding at once. Phases start at absolute offsets from the run start,
+//! so a slow phase never shifts the next one. Stopping (Ctrl-C, SIGTERM) ends
+//! scheduling at once and waits for outstanding answers until the grace
+//! deadline.
 //!
-//! - [`schedule`]: dispatch loops; [`worker`]: message building and sending;
-//!   [`pool`]: worker tasks and the phase's worker limit
+//! - [`schedule`]: dispatch loops; [`closed`]: the closed model's lanes;
+//!   [`worker`]: lanes, message building, completions (`Ticket`);
+//!   [`pool`]: lane tasks and the phase's in-flight budget
 //! - [`recorder`]: counters and histograms; [`summary`]: the result
 //! - [`steering`]: runtime changes (rate, pause, workers, mode, stop) and
 //!   their log; [`status`]: the live view the control API serves
 //! - [`prepare`]: per-stream runtime state; [`shutdown`]: stop / abort
 
+pub mod closed;
 pub mod pool;
 pub mod prepare;
 pub mod progress;
@@ -90,6 +98,10 @@ pub async fn run_with(
         ledger: extras.ledger,
         metrics: crate::telemetry::metrics::EngineMetrics::resolve(plan, &sinks),
         failures_logged: std::sync::atomic::AtomicU64::new(0),
+        outstanding: std::sync::atomic::AtomicU64::new(0),
+        settled: tokio::sync::Notify::new(),
+        lanes: std::sync::atomic::AtomicUsize::new(0),
+        lanes_changed: tokio::sync::Notify::new(),
     });
     steering.begin(start, shared.clone());
     let max_workers = plan
@@ -99,7 +111,8 @@ pub async fn run_with(
         .max()
         .unwrap_or(1)
         .max(1);
-    let (tx, rx) = async_channel::bounded(max_workers);
+    // Unbounded: every job in it holds a unit of its phase's in-flight budget.
+    let (tx, rx) = async_channel::unbounded();
     let pool = pool::Pool::new(shared.clone(), rx, max_workers);
     let progress_done = tokio_util::sync::CancellationToken::new();
     spawn_sampler(steering.clone(), shared.clone(), progress_done.clone());
@@ -174,14 +187,20 @@ pub async fn run_with(
         }
     }
     drop(tx);
+    // Parked lanes must see the channel close too.
+    shared.set_lanes(usize::MAX);
     steering.finish();
     let mut tasks = pool.take();
 
-    // Drain: in-flight sends get the grace period, whether the run ended or
-    // was stopped; what is still unanswered then is reported as in flight
-    // (a dead broker must not hold the summary hostage for its 5-minute
-    // message timeout).
-    let drained = async { while tasks.join_next().await.is_some() {} };
+    // Drain: lanes finish what they were given, then outstanding messages
+    // get the grace period for their answers, whether the run ended or was
+    // stopped; what is still unanswered then is reported as in flight (a
+    // dead broker must not hold the summary hostage for its 5-minute message
+    // timeout).
+    let drained = async {
+        while tasks.join_next().await.is_some() {}
+        shared.settled().await;
+    };
     let interrupted = shutdown.stop.is_cancelled();
     tokio::select! {
         _ = drained => {}

@@ -5,31 +5,34 @@
 //! `phase_start + curve_s.arrival_offset(n)` (absolute instants; never
 //! `sleep(period)` loops, which drift). The streams' due times are merged in
 //! order; ticks already due when the scheduler wakes are dispatched in one go
-//! (batching at high rates without changing the per-second counts). A due tick
-//! with no free worker is counted as dropped, never queued.
+//! as one batch of [`Work::Jobs`] (one channel send and one lane wake-up per
+//! batch, not per message). Each tick takes a unit of the phase's in-flight
+//! budget (`max_in_flight`); a due tick that finds the budget exhausted is
+//! counted as dropped, never queued. Lanes are never what drops a tick: a
+//! lane only builds and submits, the round trip runs on the budget.
 //!
-//! Closed model (`max`): as soon as a worker is free it gets the next message,
-//! until the phase ends.
+//! Closed model (`max`): see [`super::closed`] — the lanes send flat out.
 //!
 //! Steering (see [`super::steering`]) is read through a watch channel: on a
 //! change each stream's [`Cursor`] is re-aimed at the current instant — the
 //! plan's curve (skipping what fell due while paused), a fixed operator rate,
-//! or nothing while paused — and the worker [`Gate`] is resized. Without
-//! changes the dispatch is exactly the plan's.
+//! or nothing while paused — and the lane pool grows if more workers are
+//! asked for. Without changes the dispatch is exactly the plan's.
 
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::pool::{Gate, Pool};
+use super::closed::ClosedPhase;
+use super::pool::{Budget, Pool};
 use super::steering::Overlay;
-use super::worker::{Job, Shared};
+use super::worker::{Job, Shared, Work};
 use crate::plan::{PhaseStream, PlanPhase};
 use crate::scenario::model::Mode;
 use crate::sink::Route;
 
-/// How long past its due instant a tick may wait for a free worker before it
-/// counts as dropped (absorbs timer granularity; far below any real send time).
+/// How long past its due instant a tick may wait for budget before it counts
+/// as dropped (absorbs timer granularity; far below any real send time).
 pub const DISPATCH_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
 
 pub fn route(mode: Mode) -> Route {
@@ -39,16 +42,42 @@ pub fn route(mode: Mode) -> Route {
     }
 }
 
-/// Hands a job to the workers; `false` once they are gone (the run is ending).
-async fn dispatch(jobs: &async_channel::Sender<Job>, job: Job) -> bool {
-    jobs.send(job).await.is_ok()
+/// Lets `n` lanes work, spawning them if the pool has fewer.
+fn set_lanes(shared: &Shared, pool: &Pool, n: u32) {
+    pool.ensure(n as usize);
+    shared.set_lanes(n as usize);
+}
+
+/// Most ticks handed to a lane in one batch.
+const BATCH: usize = 256;
+
+/// Hands the pending ticks to the lanes, split evenly over the lanes that
+/// may work (ticks due together go to different lanes, as they would to
+/// different senders); `false` once the lanes are gone (the run is ending).
+/// The channel is unbounded: every job in it holds a unit of the budget,
+/// which is what bounds it.
+fn flush(shared: &Shared, jobs: &async_channel::Sender<Work>, batch: &mut Vec<Job>) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    let lanes = shared.lanes().clamp(1, batch.len());
+    let chunk = batch.len().div_ceil(lanes);
+    let mut rest = std::mem::take(batch);
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        if jobs.try_send(Work::Jobs(rest)).is_err() {
+            return false;
+        }
+        rest = tail;
+    }
+    jobs.try_send(Work::Jobs(rest)).is_ok()
 }
 
 /// What a phase's dispatch loop needs besides the phase.
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
     pub pool: &'a Pool,
-    pub jobs: &'a async_channel::Sender<Job>,
+    pub jobs: &'a async_channel::Sender<Work>,
     pub stop: &'a CancellationToken,
     pub steer: &'a mut watch::Receiver<Overlay>,
     /// This run's shard, if sharded.
@@ -149,14 +178,15 @@ pub async fn open_phase(
     } = ctx;
     let phase_end = phase_start + phase.duration;
     let mut ov = steer.borrow_and_update().clone();
-    let mut gate = Gate::new(phase.workers);
-    gate.resize(ov.workers.unwrap_or(phase.workers), pool);
+    let budget = Budget::new(phase.max_in_flight);
+    set_lanes(shared, pool, ov.workers.unwrap_or(phase.workers));
     let mut cursors: Vec<Cursor> = vec![Cursor::Plan { k: 0 }; phase.streams.len()];
     let now = Instant::now().max(phase_start);
     for (c, ps) in cursors.iter_mut().zip(&phase.streams) {
         c.retarget(ps, &ov, phase_start, now);
     }
     let mut next: Vec<u64> = vec![0; phase.streams.len()];
+    let mut batch: Vec<Job> = Vec::new();
     loop {
         // Earliest due tick across the phase's streams.
         let mut best: Option<(usize, Instant)> = None;
@@ -166,6 +196,11 @@ pub async fn open_phase(
             {
                 best = Some((i, due));
             }
+        }
+        // Before any wait: the lanes get what is due so far.
+        let waits = best.is_none_or(|(_, due)| due > Instant::now());
+        if (waits || batch.len() >= BATCH) && !flush(shared, jobs, &mut batch) {
+            break;
         }
         let woke = match best {
             // Nothing more to send unless steering changes something.
@@ -188,7 +223,7 @@ pub async fn open_phase(
         };
         if woke || steer.has_changed().unwrap_or(false) {
             ov = steer.borrow_and_update().clone();
-            gate.resize(ov.workers.unwrap_or(phase.workers), pool);
+            set_lanes(shared, pool, ov.workers.unwrap_or(phase.workers));
             let now = Instant::now();
             for (c, ps) in cursors.iter_mut().zip(&phase.streams) {
                 c.retarget(ps, &ov, phase_start, now);
@@ -215,43 +250,53 @@ pub async fn open_phase(
         let stream = phase.streams[i].stream;
         let at = due.saturating_duration_since(shared.start);
         shared.scheduled(phase.index, stream, at);
-        let permit = match gate.sem.clone().try_acquire_owned() {
+        let permit = match budget.sem.clone().try_acquire_owned() {
             Ok(p) => Ok(p),
             // Timer wake-ups have ~1 ms granularity, so at high rates ticks
-            // are dispatched in bursts; a worker that frees up within
-            // DISPATCH_SLACK of the tick's due instant would have been free
-            // on time. Busier than that is saturation: drop, never queue.
+            // are dispatched in bursts; budget that comes back within
+            // DISPATCH_SLACK of the tick's due instant would have been there
+            // on time. Exhausted longer than that is saturation: drop, never
+            // queue.
             Err(_) => {
-                tokio::time::timeout_at(due + DISPATCH_SLACK, gate.sem.clone().acquire_owned())
+                if !flush(shared, jobs, &mut batch) {
+                    break;
+                }
+                tokio::time::timeout_at(due + DISPATCH_SLACK, budget.sem.clone().acquire_owned())
                     .await
                     .map_err(|_| ())
                     .and_then(|r| r.map_err(|_| ()))
             }
         };
         match permit {
-            Ok(permit) => {
-                let job = Job {
-                    phase: phase.index,
-                    stream,
-                    seq: first_seq[i] + next[i],
-                    route: route_for(phase, &ov, stream),
-                    scheduled: due,
-                    permit,
-                };
-                if !dispatch(jobs, job).await {
-                    break;
-                }
-            }
+            Ok(permit) => batch.push(Job {
+                phase: phase.index,
+                stream,
+                seq: first_seq[i] + next[i],
+                route: route_for(phase, &ov, stream),
+                scheduled: due,
+                permit,
+            }),
             Err(_) => shared.dropped(phase.index, stream, at),
         }
         next[i] += 1;
         cursors[i].advance();
     }
+    if !batch.is_empty() {
+        if stop.is_cancelled() {
+            for job in batch {
+                let at = job.scheduled.saturating_duration_since(shared.start);
+                shared.dropped(job.phase, job.stream, at);
+            }
+        } else {
+            flush(shared, jobs, &mut batch);
+        }
+    }
     next
 }
 
-/// Dispatches a closed-model phase until it ends. Streams take turns in
-/// proportion to their share (smooth weighted round robin, deterministic).
+/// Runs a closed-model phase until it ends: its lanes send flat out (see
+/// [`super::closed`]); this loop only passes steering changes on. Returns the
+/// range of sequence numbers consumed per phase stream.
 pub async fn closed_phase(
     ctx: Ctx<'_>,
     phase: &PlanPhase,
@@ -266,90 +311,42 @@ pub async fn closed_phase(
         steer,
         shard,
     } = ctx;
-    // Shard I of N takes first + I, first + I + N, …; unsharded: every number.
-    let (offset, stride) = shard.map_or((0, 1), |s| (u64::from(s.index), u64::from(s.count)));
-    let seq_of = |k: usize, n: u64| first_seq[k] + offset + stride * n;
     let end = phase_start + phase.duration;
-    let mut next: Vec<u64> = vec![0; phase.streams.len()];
-    let mut credit: Vec<f64> = vec![0.0; phase.streams.len()];
     if phase.streams.is_empty() {
         tokio::select! {
             _ = sleep_until(end) => {}
             _ = stop.cancelled() => {}
         }
-        return next;
+        return vec![0; phase.streams.len()];
     }
-    let mut ov = steer.borrow_and_update().clone();
-    let mut gate = Gate::new(phase.workers);
-    gate.resize(ov.workers.unwrap_or(phase.workers), pool);
-    sleep_until(phase_start).await;
-    // `changed()` marks the value seen: remember that it fired.
-    let mut refresh = false;
-    loop {
-        if std::mem::take(&mut refresh) || steer.has_changed().unwrap_or(false) {
-            ov = steer.borrow_and_update().clone();
-            gate.resize(ov.workers.unwrap_or(phase.workers), pool);
-        }
-        // Streams whose replay file has run out, or that are paused, take no turns.
-        let live: Vec<usize> = (0..phase.streams.len())
-            .filter(|&k| {
-                let s = phase.streams[k].stream;
-                !ov.paused.get(s).copied().unwrap_or(false)
-                    && shared.streams[s]
-                        .limit
-                        .is_none_or(|l| seq_of(k, next[k]) < l)
-                    && seq_of(k, next[k]) - first_seq[k] < crate::plan::shard::CLOSED_PHASE_SEQS
-            })
-            .collect();
-        if live.is_empty() {
-            tokio::select! {
-                _ = sleep_until(end) => break,
-                _ = stop.cancelled() => break,
-                _ = Ctx::changed(steer) => { refresh = true; continue }
+    let ov = steer.borrow_and_update().clone();
+    let cp = std::sync::Arc::new(ClosedPhase::new(phase, end, first_seq, shard, &ov));
+    tokio::select! {
+        _ = sleep_until(phase_start) => {}
+        _ = stop.cancelled() => return cp.finish(),
+    }
+    // One item per allowed lane; after a change, as many again: a lane that
+    // is already in the phase, or gets an item after the phase ended, leaves
+    // the extra one at once, and a lane that was parked needs one to join.
+    let hand_out = |n: u32| {
+        set_lanes(shared, pool, n);
+        for _ in 0..n {
+            if jobs.try_send(Work::Closed(cp.clone())).is_err() {
+                return;
             }
         }
-        let permit = tokio::select! {
-            p = gate.sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+    };
+    hand_out(ov.workers.unwrap_or(phase.workers));
+    loop {
+        tokio::select! {
             _ = sleep_until(end) => break,
             _ = stop.cancelled() => break,
-            _ = Ctx::changed(steer) => { refresh = true; continue }
-        };
-        let now = Instant::now();
-        if now >= end {
-            break;
+            _ = Ctx::changed(steer) => {
+                let ov = steer.borrow_and_update().clone();
+                cp.steer(phase, &ov);
+                hand_out(ov.workers.unwrap_or(phase.workers));
+            }
         }
-        for &k in &live {
-            credit[k] += phase.streams[k].share;
-        }
-        let Some(i) = live
-            .iter()
-            .copied()
-            .max_by(|&a, &b| credit[a].total_cmp(&credit[b]).then(b.cmp(&a)))
-        else {
-            break;
-        };
-        credit[i] -= 1.0;
-        let stream = phase.streams[i].stream;
-        shared.scheduled(
-            phase.index,
-            stream,
-            now.saturating_duration_since(shared.start),
-        );
-        let job = Job {
-            phase: phase.index,
-            stream,
-            seq: seq_of(i, next[i]),
-            route: route_for(phase, &ov, stream),
-            scheduled: now,
-            permit,
-        };
-        if !dispatch(jobs, job).await {
-            break;
-        }
-        next[i] += 1;
-        // Let workers run between dispatches on a busy runtime.
-        tokio::task::yield_now().await;
     }
-    // The range of sequence numbers consumed (all shards' share of it).
-    next.iter().map(|n| n * stride).collect()
+    cp.finish()
 }

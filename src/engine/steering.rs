@@ -33,7 +33,7 @@ use crate::scenario::units::format_number;
 /// Highest rate an operator may set (per request), msgs/s.
 pub const MAX_RATE: f64 = 10_000_000.0;
 /// Highest worker count an operator may set.
-pub const MAX_WORKERS: u32 = 10_000;
+pub use crate::scenario::model::MAX_WORKERS;
 
 /// What the scheduler reads: the plan's values unless overridden here.
 #[derive(Debug, Clone, PartialEq)]

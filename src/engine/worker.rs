@@ -1,10 +1,15 @@
-//! A worker turns a due tick into a message and sends it:
-//! record(seq) → envelope → encode for the route → sink → recorder.
+//! A lane turns due ticks into messages and submits them:
+//! record(seq) → envelope → encode for the route → sink → (later) completion.
 //!
-//! Workers are long-lived tasks pulling jobs from one channel; how many may be
-//! busy at once is bounded by the phase's semaphore (the permit travels with
-//! the job and is released when the send is acknowledged or fails).
+//! Lanes are long-lived tasks pulling [`Work`] from one channel: batches of
+//! open-model ticks, or a closed-model phase to run flat out (see
+//! [`super::closed`]). A lane is held while it builds a message and while the
+//! sink takes it, never for the round trip: the sink answers the message's
+//! [`Ticket`] later (librdkafka's delivery-report thread, an SQS batch task),
+//! which records the outcome and returns the in-flight budget permit the
+//! tick carried.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -18,7 +23,7 @@ use crate::datagen::Evaluators;
 use crate::datagen::expr::EvalCtx;
 use crate::encode;
 use crate::scenario::model::Key;
-use crate::sink::{OutMessage, Route, Sinks};
+use crate::sink::{Completion, OutMessage, Route, SendError, Sinks};
 
 /// One message to produce.
 #[derive(Debug)]
@@ -28,10 +33,20 @@ pub struct Job {
     pub seq: u64,
     pub route: Route,
     pub scheduled: Instant,
+    /// One unit of the phase's in-flight budget, returned when the message
+    /// is answered (acked or failed).
     pub permit: OwnedSemaphorePermit,
 }
 
-/// What every worker shares.
+/// What a lane is given to do.
+pub enum Work {
+    /// Open-model ticks, in due order.
+    Jobs(Vec<Job>),
+    /// Send a closed-model phase's messages flat out until it ends.
+    Closed(Arc<super::closed::ClosedPhase>),
+}
+
+/// What every lane shares.
 #[derive(Debug)]
 pub struct Shared {
     pub streams: Vec<StreamRuntime>,
@@ -48,7 +63,15 @@ pub struct Shared {
     /// Prometheus handles, when an exporter is installed.
     pub metrics: Option<crate::telemetry::metrics::EngineMetrics>,
     /// Failed sends logged so far (logging is capped, see [`LOGGED_FAILURES`]).
-    pub failures_logged: std::sync::atomic::AtomicU64,
+    pub failures_logged: AtomicU64,
+    /// Messages submitted to a sink and not answered yet.
+    pub outstanding: AtomicU64,
+    /// Woken when `outstanding` drops to zero (the end-of-run drain waits on it).
+    pub settled: tokio::sync::Notify,
+    /// Lanes allowed to work (the phase's `workers`, or steering's): lanes
+    /// with a higher index park until it grows.
+    pub lanes: AtomicUsize,
+    pub lanes_changed: tokio::sync::Notify,
 }
 
 /// Send failures logged one by one before the log goes quiet (the counts in
@@ -69,31 +92,89 @@ impl Shared {
         self.record(|r| r.scheduled(phase, stream, at));
     }
 
-    /// A due message found no free worker.
+    /// A due message found the in-flight budget exhausted (or the run
+    /// stopped before a lane got to it).
     pub fn dropped(&self, phase: usize, stream: usize, at: std::time::Duration) {
         if let Some(m) = &self.metrics {
             m.dropped(phase, stream);
         }
         self.record(|r| r.dropped(phase, stream, at));
     }
-}
 
-/// Runs until the job channel closes; `worker` is the task's index (for logs).
-pub async fn run(shared: Arc<Shared>, jobs: async_channel::Receiver<Job>, worker: usize) {
-    let mut buf = Vec::with_capacity(512);
-    let mut evaluators = Evaluators::default();
-    while let Ok(job) = jobs.recv().await {
-        process(&shared, job, &mut buf, &mut evaluators, worker).await;
+    /// Lanes allowed to work now.
+    pub fn lanes(&self) -> usize {
+        self.lanes.load(Ordering::Acquire)
+    }
+
+    /// Lets `n` lanes work (`usize::MAX`: all, so that every lane sees the
+    /// work channel close at the end of the run).
+    pub fn set_lanes(&self, n: usize) {
+        if self.lanes.swap(n, Ordering::AcqRel) != n {
+            self.lanes_changed.notify_waiters();
+        }
+    }
+
+    /// Waits while lane `lane` is parked.
+    async fn parked(&self, lane: usize) {
+        loop {
+            let woken = self.lanes_changed.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if lane < self.lanes() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// Resolves once no submitted message is waiting for its answer.
+    pub async fn settled(&self) {
+        loop {
+            let woken = self.settled.notified();
+            if self.outstanding.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            woken.await;
+        }
     }
 }
 
-async fn process(
-    shared: &Shared,
-    job: Job,
-    buf: &mut Vec<u8>,
-    evaluators: &mut Evaluators,
-    worker: usize,
-) {
+/// Per-lane reusable state: the encode buffer and the Rhai evaluators.
+#[derive(Default)]
+pub struct Scratch {
+    buf: Vec<u8>,
+    evaluators: Evaluators,
+}
+
+/// Runs until the work channel closes; `lane` is the task's index (for logs).
+pub async fn run(shared: Arc<Shared>, work: async_channel::Receiver<Work>, lane: usize) {
+    let mut scratch = Scratch {
+        buf: Vec::with_capacity(512),
+        evaluators: Evaluators::default(),
+    };
+    loop {
+        shared.parked(lane).await;
+        let Ok(w) = work.recv().await else { break };
+        match w {
+            Work::Jobs(jobs) => {
+                for job in jobs {
+                    if shared.stop.is_cancelled() {
+                        // Stopping ends sending at once: ticks not yet built
+                        // are not sent.
+                        let at = job.scheduled.saturating_duration_since(shared.start);
+                        shared.dropped(job.phase, job.stream, at);
+                        continue;
+                    }
+                    process(&shared, job, &mut scratch, lane).await;
+                }
+            }
+            Work::Closed(phase) => phase.run_lane(&shared, &mut scratch, lane).await,
+        }
+    }
+}
+
+/// Builds the job's message and submits it; the outcome arrives at its [`Ticket`].
+pub async fn process(shared: &Arc<Shared>, job: Job, scratch: &mut Scratch, lane: usize) {
     let Job {
         phase,
         stream,
@@ -105,84 +186,135 @@ async fn process(
     let picked = Instant::now();
     let lag = picked.saturating_duration_since(scheduled);
     shared.record(|r| r.sent(phase, stream, lag));
-    let cell_metrics = shared.metrics.as_ref().and_then(|m| {
+    if let Some(m) = &shared.metrics {
         m.lag(phase, stream, lag.as_secs_f64());
-        m.cell(phase, stream, route)
-    });
-    if let Some(m) = cell_metrics {
-        m.sent.increment(1);
+        if let Some(c) = m.cell(phase, stream, route) {
+            c.sent.increment(1);
+        }
     }
-    let mut sent_info = None;
-    let outcome = match build(
-        shared, phase, stream, seq, route, scheduled, buf, evaluators,
+    let mut ticket = Box::new(Ticket {
+        shared: shared.clone(),
+        phase,
+        stream,
+        seq,
+        route,
+        scheduled,
+        lane,
+        sent: None,
+        permit: Some(permit),
+    });
+    shared.outstanding.fetch_add(1, Ordering::AcqRel);
+    match build(
+        shared,
+        phase,
+        stream,
+        seq,
+        route,
+        scheduled,
+        &mut scratch.buf,
+        &mut scratch.evaluators,
     ) {
         Ok((msg, sent_at)) => {
-            sent_info = Some((msg.event_id.clone(), sent_at));
-            shared.sinks.for_route(route).send(msg).await
+            if shared.ledger.is_some() {
+                ticket.sent = crate::collect::ledger::parse_event_id(&msg.event_id).map(|id| {
+                    let us = sent_at
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+                        .unwrap_or(0);
+                    (id, us)
+                });
+            }
+            shared.sinks.for_route(route).submit(msg, ticket).await;
         }
-        Err(e) => Err(e),
-    };
-    let done = Instant::now();
-    let at = done.saturating_duration_since(shared.start);
-    if let (Some(ledger), Some((id, sent_at))) = (&shared.ledger, sent_info)
-        && let Some(id) = crate::collect::ledger::parse_event_id(&id)
-    {
-        ledger.record(
-            id,
-            crate::collect::Sent {
-                phase: u32::try_from(phase).unwrap_or(u32::MAX),
-                stream: u32::try_from(stream).unwrap_or(u32::MAX),
-                seq,
-                sent_at_us: sent_at
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-                    .unwrap_or(0),
-                acked: outcome.is_ok(),
-            },
+        Err(e) => ticket.complete(Err(e)),
+    }
+}
+
+/// A submitted message: told its outcome once, it records it and returns
+/// its budget permit.
+pub struct Ticket {
+    shared: Arc<Shared>,
+    phase: usize,
+    stream: usize,
+    seq: u64,
+    route: Route,
+    scheduled: Instant,
+    lane: usize,
+    /// Event id and wall-clock send time, for the arrival ledger.
+    sent: Option<(u128, i64)>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Completion for Ticket {
+    fn complete(mut self: Box<Self>, outcome: Result<u32, SendError>) {
+        let shared = &*self.shared;
+        let (phase, stream, route) = (self.phase, self.stream, self.route);
+        let done = Instant::now();
+        let at = done.saturating_duration_since(shared.start);
+        if let (Some(ledger), Some((id, sent_at_us))) = (&shared.ledger, self.sent) {
+            ledger.record(
+                id,
+                crate::collect::Sent {
+                    phase: u32::try_from(phase).unwrap_or(u32::MAX),
+                    stream: u32::try_from(stream).unwrap_or(u32::MAX),
+                    seq: self.seq,
+                    sent_at_us,
+                    acked: outcome.is_ok(),
+                },
+            );
+        }
+        let cell_metrics = shared
+            .metrics
+            .as_ref()
+            .and_then(|m| m.cell(phase, stream, route));
+        match outcome {
+            Ok(retries) => {
+                let latency = done.saturating_duration_since(self.scheduled);
+                if let Some(m) = cell_metrics {
+                    m.acked.increment(1);
+                    m.retried.increment(u64::from(retries));
+                    m.latency.record(latency.as_secs_f64());
+                }
+                shared.record(|r| {
+                    r.retried(phase, stream, u64::from(retries));
+                    r.acked(phase, stream, latency, at)
+                })
+            }
+            Err(e) => {
+                if let Some(m) = cell_metrics {
+                    m.failed(e.kind);
+                }
+                log_failure(shared, &self, &e);
+                shared.record(|r| r.failed(phase, stream, e.kind, at))
+            }
+        }
+        drop(self.permit.take());
+        if shared.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
+            shared.settled.notify_waiters();
+        }
+    }
+}
+
+fn log_failure(shared: &Shared, t: &Ticket, e: &SendError) {
+    let n = shared.failures_logged.fetch_add(1, Ordering::Relaxed);
+    if n < LOGGED_FAILURES {
+        tracing::warn!(
+            event = "SendFailed",
+            phase = %shared.phase_names[t.phase],
+            stream = %shared.streams[t.stream].name,
+            sink = shared.sinks.for_route(t.route).name(),
+            worker = t.lane,
+            seq = t.seq,
+            error_kind = e.kind,
+            "{}{}",
+            e.message,
+            if n + 1 == LOGGED_FAILURES {
+                " (further send failures are counted, not logged)"
+            } else {
+                ""
+            }
         );
     }
-    match outcome {
-        Ok(retries) => {
-            let latency = done.saturating_duration_since(scheduled);
-            if let Some(m) = cell_metrics {
-                m.acked.increment(1);
-                m.retried.increment(u64::from(retries));
-                m.latency.record(latency.as_secs_f64());
-            }
-            shared.record(|r| {
-                r.retried(phase, stream, u64::from(retries));
-                r.acked(phase, stream, latency, at)
-            })
-        }
-        Err(e) => {
-            if let Some(m) = cell_metrics {
-                m.failed(e.kind);
-            }
-            let n = shared
-                .failures_logged
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if n < LOGGED_FAILURES {
-                tracing::warn!(
-                    event = "SendFailed",
-                    phase = %shared.phase_names[phase],
-                    stream = %shared.streams[stream].name,
-                    sink = shared.sinks.for_route(route).name(),
-                    worker,
-                    seq,
-                    error_kind = e.kind,
-                    "{}{}",
-                    e.message,
-                    if n + 1 == LOGGED_FAILURES {
-                        " (further send failures are counted, not logged)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            shared.record(|r| r.failed(phase, stream, e.kind, at))
-        }
-    }
-    drop(permit);
 }
 
 #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the arguments

@@ -472,7 +472,9 @@ fn real_sinks(scenario: &Scenario) -> Result<Sinks, Exit> {
         region: t.sqs_region.clone(),
     };
     let sqs = match crate::sink::sqs::SqsSink::new(&settings) {
-        Ok(s) => SinkHandle::Sqs(std::sync::Arc::new(s)),
+        Ok(s) => SinkHandle::Sqs(std::sync::Arc::new(
+            s.with_batch_concurrency(t.sqs_batch_concurrency as usize),
+        )),
         Err(e) => {
             eprintln!("error: cannot set up SQS: {e}");
             return Err(Exit::Failure);

@@ -88,6 +88,8 @@ pub struct PlanPhase {
     pub duration: Duration,
     pub load: Load,
     pub workers: u32,
+    /// Messages outstanding at once; a due tick beyond it is dropped.
+    pub max_in_flight: u32,
     pub mode: Mode,
     /// `None` for closed-model (`max`) phases, whose count is only known after the run.
     pub expected_messages: Option<u64>,
@@ -179,6 +181,7 @@ impl Plan {
                 duration: p.duration,
                 load: p.load.clone(),
                 workers: p.workers,
+                max_in_flight: p.max_in_flight,
                 mode: p.mode,
                 expected_messages,
                 streams,

@@ -18,6 +18,12 @@ use super::units::Amount;
 pub const DEFAULT_SEED: u64 = 1;
 /// Workers of the first phase when it does not say.
 pub const DEFAULT_WORKERS: u32 = 4;
+/// Most workers (lanes) a phase may have, in the file and through steering.
+pub const MAX_WORKERS: u32 = 10_000;
+/// Messages a phase may have outstanding at once unless it says.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 10_000;
+/// Upper bound of `max_in_flight` (each outstanding message holds its payload).
+pub const MAX_IN_FLIGHT_LIMIT: u32 = 1_000_000;
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -55,6 +61,8 @@ pub struct Targets {
     pub connect_url: String,
     pub sqs_endpoint: Option<String>,
     pub sqs_region: String,
+    /// Concurrent `SendMessageBatch` calls per queue.
+    pub sqs_batch_concurrency: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -172,6 +180,8 @@ pub struct Phase {
     pub duration: Duration,
     pub load: Load,
     pub workers: u32,
+    /// Messages outstanding at once (waiting for a lane or for their answer).
+    pub max_in_flight: u32,
     pub mode: Mode,
     /// Indices into [`Scenario::streams`] of the streams active in this phase.
     pub streams: Vec<usize>,

@@ -1,24 +1,44 @@
-//! Kafka sink (rdkafka `FutureProducer`, bundled librdkafka).
+//! Kafka sink: one rdkafka `ThreadedProducer` per run (bundled librdkafka).
 //!
 //! Producer properties from the scenario (`acks`, `compression.type`,
-//! `linger.ms`, `enable.idempotence`, …) are passed through unchanged. A send
-//! resolves when the broker acknowledges the message (delivery report), so
-//! the engine measures send → ack latency from the scheduled instant. A full
-//! local queue is returned as the error kind `queue_full` (saturation made
-//! visible) instead of waiting for space.
+//! `linger.ms`, `enable.idempotence`, …) are passed through unchanged.
+//! [`KafkaSink::submit`] puts a message on librdkafka's own queue and returns;
+//! the broker's answer arrives as a delivery report on the producer's polling
+//! thread, where [`Reports::delivery`] hands it to the message's completion —
+//! no future and no task per message. The engine measures send → ack latency
+//! from the scheduled instant. A full local queue is answered at once with the
+//! error kind `queue_full` (saturation made visible) instead of a wait.
 
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use tokio::time::Instant;
 
-use super::{OutMessage, SendError};
+use super::{Done, OutMessage, SendError};
+
+/// Routes delivery reports to the messages' completions.
+pub struct Reports;
+
+impl ClientContext for Reports {}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Box<Done>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, done: Self::DeliveryOpaque) {
+        (*done).complete(match result {
+            Ok(_) => Ok(0),
+            Err((e, _)) => Err(error(e.clone())),
+        });
+    }
+}
 
 pub struct KafkaSink {
-    producer: FutureProducer,
+    producer: ThreadedProducer<Reports>,
     bootstrap: String,
 }
 
@@ -39,12 +59,13 @@ impl KafkaSink {
             config.set(k, v);
         }
         Ok(Self {
-            producer: config.create()?,
+            producer: ThreadedProducer::from_config_and_context(&config, Reports)?,
             bootstrap: bootstrap.to_string(),
         })
     }
 
-    pub async fn send(&self, m: OutMessage) -> Result<(), SendError> {
+    /// Queues `m` in librdkafka; `done` hears the delivery report.
+    pub fn submit(&self, m: OutMessage, done: Done) {
         let mut headers = OwnedHeaders::new_with_capacity(m.headers.len());
         for (k, v) in &m.headers {
             headers = headers.insert(Header {
@@ -52,22 +73,14 @@ impl KafkaSink {
                 value: Some(v.as_bytes()),
             });
         }
-        let mut record = FutureRecord::to(&m.destination)
+        let mut record = BaseRecord::with_opaque_to(&m.destination, Box::new(done))
             .payload(&m.payload)
             .headers(headers);
         if let Some(key) = &m.key {
             record = record.key(key.as_bytes());
         }
-        match self.producer.send_result(record) {
-            Err((e, _)) => Err(error(e)),
-            Ok(delivery) => match delivery.await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((e, _))) => Err(error(e)),
-                Err(_) => Err(SendError {
-                    kind: "canceled",
-                    message: "the producer was dropped before the delivery report".into(),
-                }),
-            },
+        if let Err((e, record)) = self.producer.send(record) {
+            (*record.delivery_opaque).complete(Err(error(e)));
         }
     }
 

@@ -1,5 +1,6 @@
-//! In-memory sink for tests and virtual-clock runs: keeps every message, can
-//! simulate acknowledgement latency and failures.
+//! In-memory sink for tests: keeps every message, can simulate a send
+//! latency that holds the sender, an asynchronous acknowledgement latency (as
+//! a real producer's delivery reports) and failures.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,6 +21,8 @@ pub struct Delivered {
 pub struct MemorySink {
     delivered: Mutex<Vec<Delivered>>,
     latency: Duration,
+    /// Acknowledge this long after taking the message, without holding the sender.
+    ack_latency: Duration,
     /// Fail every n-th send (by arrival order), for error accounting tests.
     fail_every: Option<u64>,
     attempts: Mutex<u64>,
@@ -30,10 +33,20 @@ impl MemorySink {
         Self::default()
     }
 
-    /// Each send takes `latency` before it is acknowledged.
+    /// Each send holds its sender for `latency`, then is acknowledged (a
+    /// backend that serves one request per connection at a time).
     pub fn with_latency(latency: Duration) -> Self {
         Self {
             latency,
+            ..Self::default()
+        }
+    }
+
+    /// Each message is acknowledged `latency` after the sink took it, while
+    /// the sender goes on at once (a producer with delivery reports).
+    pub fn with_ack_latency(latency: Duration) -> Self {
+        Self {
+            ack_latency: latency,
             ..Self::default()
         }
     }
@@ -65,6 +78,22 @@ impl MemorySink {
             .unwrap_or_else(|p| p.into_inner())
             .push(Delivered { message, at });
         Ok(())
+    }
+
+    /// Takes `message`: with an ack latency, the acknowledgement comes that
+    /// much later from a timer task (the sender is not held meanwhile);
+    /// otherwise the sender is held for the send latency.
+    pub async fn submit(self: &std::sync::Arc<Self>, message: OutMessage, done: super::Done) {
+        if self.ack_latency.is_zero() {
+            done.complete(self.send(message).await.map(|()| 0));
+            return;
+        }
+        let outcome = self.send(message).await.map(|()| 0);
+        let latency = self.ack_latency;
+        tokio::spawn(async move {
+            tokio::time::sleep(latency).await;
+            done.complete(outcome);
+        });
     }
 
     /// Everything delivered so far, in delivery order.

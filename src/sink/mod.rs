@@ -1,9 +1,10 @@
 //! Where messages go: the `SinkHandle` enum over every destination.
 //!
-//! The engine builds an [`OutMessage`] per record and hands it to the sink of
-//! the phase's route. A send returns `Ok` once the destination acknowledged
-//! it, or a [`SendError`] whose kind the recorder counts; saturation (a full
-//! producer queue) is an error kind, never a hidden wait.
+//! The engine builds an [`OutMessage`] per record and [`SinkHandle::submit`]s
+//! it to the sink of the phase's route with a [`Done`] completion; the sink
+//! answers it later, once, with `Ok` when the destination acknowledged the
+//! message or a [`SendError`] whose kind the recorder counts. Saturation (a
+//! full producer queue) is an error kind, never a hidden wait.
 //!
 //! - [`memory`]: keeps every message (tests, virtual-clock runs)
 //! - [`file`]: JSON lines per route, for runs without infrastructure
@@ -59,6 +60,27 @@ pub struct SendError {
     pub message: String,
 }
 
+/// Told exactly once how a submitted message ended: `Ok(retries)` once the
+/// destination acknowledged it, or the error. Sinks call it from wherever the
+/// answer arrives (librdkafka's delivery-report thread, an SQS batch task, or
+/// inline), so the engine never parks a task per message.
+pub trait Completion: Send + Sync + 'static {
+    fn complete(self: Box<Self>, outcome: Result<u32, SendError>);
+}
+
+/// A boxed [`Completion`], carried with the message through the sink.
+pub type Done = Box<dyn Completion>;
+
+/// A completion that forwards the outcome to a oneshot channel (for callers
+/// that want to await one message: tests, tools).
+struct Reply(tokio::sync::oneshot::Sender<Result<u32, SendError>>);
+
+impl Completion for Reply {
+    fn complete(self: Box<Self>, outcome: Result<u32, SendError>) {
+        let _ = self.0.send(outcome);
+    }
+}
+
 /// Every sink the engine can drive (an enum, so sends are static dispatch).
 #[derive(Debug, Clone)]
 pub enum SinkHandle {
@@ -75,32 +97,52 @@ pub enum SinkHandle {
 }
 
 impl SinkHandle {
-    /// Sends one message and waits for its acknowledgement. `Ok(n)`: acked
-    /// after `n` retries by the sink itself (SQS batch retries; librdkafka's
-    /// internal retries are not visible and count as 0).
-    pub async fn send(&self, msg: OutMessage) -> Result<u32, SendError> {
+    /// Hands one message to the sink and returns once the sink has taken it
+    /// (queued in librdkafka, in an SQS batcher, written to a file); `done`
+    /// is told the outcome later, exactly once. `Ok(n)`: acked after `n`
+    /// retries by the sink itself (SQS batch retries; librdkafka's internal
+    /// retries are not visible and count as 0).
+    ///
+    /// What holds the caller: only the sink's own backpressure — a full SQS
+    /// batcher queue, a file write, and the `Delay` sink's modelled service
+    /// time. Kafka and SQS acknowledgements never hold it.
+    pub async fn submit(&self, msg: OutMessage, done: Done) {
         match self {
-            SinkHandle::Null => Ok(0),
+            SinkHandle::Null => done.complete(Ok(0)),
             SinkHandle::Delay(d) => {
                 tokio::time::sleep(*d).await;
-                Ok(0)
+                done.complete(Ok(0));
             }
-            SinkHandle::Memory(m) => m.send(msg).await.map(|()| 0),
-            SinkHandle::File(f) => f.send(msg).await.map(|()| 0),
-            SinkHandle::AvroFile(f) => f.send(msg).await.map(|()| 0),
-            SinkHandle::Kafka(k) => k.send(msg).await.map(|()| 0),
-            SinkHandle::Sqs(q) => q.send(msg).await,
-            SinkHandle::Unavailable(why) => Err(SendError {
+            SinkHandle::Memory(m) => m.submit(msg, done).await,
+            SinkHandle::File(f) => done.complete(f.send(msg).await.map(|()| 0)),
+            SinkHandle::AvroFile(f) => done.complete(f.send(msg).await.map(|()| 0)),
+            SinkHandle::Kafka(k) => k.submit(msg, done),
+            SinkHandle::Sqs(q) => q.submit(msg, done).await,
+            SinkHandle::Unavailable(why) => done.complete(Err(SendError {
                 kind: "no_sink",
                 message: (*why).to_string(),
-            }),
+            })),
         }
+    }
+
+    /// Sends one message and waits for its outcome ([`Self::submit`] plus a
+    /// wait; for tools and tests, not the engine's hot path).
+    pub async fn send(&self, msg: OutMessage) -> Result<u32, SendError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(msg, Box::new(Reply(tx))).await;
+        rx.await.unwrap_or_else(|_| {
+            Err(SendError {
+                kind: "canceled",
+                message: "the sink dropped the message without an answer".into(),
+            })
+        })
     }
 
     /// Flushes buffered sends, giving up at `deadline`.
     pub async fn flush(&self, deadline: Instant) -> Result<(), SendError> {
         match self {
-            // SQS sends are awaited per message: nothing is buffered.
+            // SQS batches answer their messages themselves; the engine waits
+            // for those answers before it flushes.
             SinkHandle::Null
             | SinkHandle::Delay(_)
             | SinkHandle::Memory(_)

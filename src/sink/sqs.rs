@@ -2,12 +2,15 @@
 //! retries with exponential backoff and jitter, and a circuit breaker.
 //!
 //! ```text
-//!  worker ─send(msg)─▶ per-queue batcher task ─(≤10 entries, ≤256 KiB, ≤5 ms linger)─▶
-//!     batch task: SendMessageBatch ─▶ successful ids ─▶ ack each waiting worker
-//!                                   └▶ failed entries ─▶ retry (backoff+jitter) or fail them
+//!  lane ─submit(msg, done)─▶ per-queue batcher task ─(≤10 entries, ≤256 KiB, ≤5 ms linger)─▶
+//!     ≤ N batch tasks: SendMessageBatch ─▶ successful ids ─▶ done(Ok) per entry
+//!                                        └▶ failed entries ─▶ retry (backoff+jitter) or done(Err)
 //! ```
-//! Every message is answered exactly once (ack or error): a worker's latency
-//! clock runs from the scheduled instant until its own entry is confirmed.
+//! A lane is held only until the batcher queue takes the message; the batch
+//! tasks (N = [`DEFAULT_BATCH_CONCURRENCY`] or `targets.sqs.batch_concurrency`
+//! per queue) answer every message exactly once (ack or error). The engine's
+//! latency clock runs from the scheduled instant until its own entry is
+//! confirmed.
 //! FIFO queues (`.fifo`) get `MessageGroupId` = key and
 //! `MessageDeduplicationId` = event id. Headers become String message
 //! attributes (SQS allows 10; the envelope ones come first).
@@ -18,24 +21,25 @@ use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
-use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
+use tokio::sync::{Mutex, Semaphore, mpsc};
 use tokio::time::Instant;
 
-use super::{OutMessage, SendError};
+use super::{Done, OutMessage, SendError};
 
 const MAX_ENTRIES: usize = 10;
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 const LINGER: Duration = Duration::from_millis(5);
 const MAX_ATTEMPTS: u32 = 5;
-const MAX_IN_FLIGHT_BATCHES: usize = 16;
+/// Concurrent `SendMessageBatch` calls per queue unless the scenario says.
+pub const DEFAULT_BATCH_CONCURRENCY: usize = 16;
 /// Consecutive failed batches that open the circuit, and how long it stays open.
 const BREAKER_THRESHOLD: u32 = 5;
 const BREAKER_OPEN: Duration = Duration::from_secs(5);
 
 struct Pending {
     msg: OutMessage,
-    /// `Ok(retries)` once acknowledged.
-    reply: oneshot::Sender<Result<u32, SendError>>,
+    /// Told `Ok(retries)` once acknowledged, or the error.
+    done: Done,
 }
 
 /// Connection settings.
@@ -49,6 +53,7 @@ pub struct SqsSink {
     client: Client,
     queues: Mutex<HashMap<String, mpsc::Sender<Pending>>>,
     breaker: Arc<Breaker>,
+    batch_concurrency: usize,
 }
 
 impl std::fmt::Debug for SqsSink {
@@ -88,33 +93,40 @@ impl SqsSink {
             client: client(settings)?,
             queues: Mutex::new(HashMap::new()),
             breaker: Arc::new(Breaker::default()),
+            batch_concurrency: DEFAULT_BATCH_CONCURRENCY,
         })
     }
 
-    pub async fn send(&self, msg: OutMessage) -> Result<u32, SendError> {
+    /// At most `n` (≥ 1) `SendMessageBatch` calls in flight per queue.
+    pub fn with_batch_concurrency(mut self, n: usize) -> Self {
+        self.batch_concurrency = n.max(1);
+        self
+    }
+
+    /// Queues `msg` in its queue's batcher (waiting only while that queue is
+    /// full); `done` hears the outcome from the batch task.
+    pub async fn submit(&self, msg: OutMessage, done: Done) {
         if self.breaker.open_until().is_some() {
-            return Err(SendError {
+            let message = format!(
+                "too many consecutive failures sending to {}; pausing sends",
+                msg.destination
+            );
+            done.complete(Err(SendError {
                 kind: "circuit_open",
-                message: format!(
-                    "too many consecutive failures sending to {}; pausing sends",
-                    msg.destination
-                ),
-            });
+                message,
+            }));
+            return;
         }
-        let tx = self.batcher(&msg.destination).await?;
-        let (reply, rx) = oneshot::channel();
-        tx.send(Pending { msg, reply })
-            .await
-            .map_err(|_| SendError {
+        let tx = match self.batcher(&msg.destination).await {
+            Ok(tx) => tx,
+            Err(e) => return done.complete(Err(e)),
+        };
+        if let Err(mpsc::error::SendError(p)) = tx.send(Pending { msg, done }).await {
+            p.done.complete(Err(SendError {
                 kind: "closed",
                 message: "the SQS batcher stopped".into(),
-            })?;
-        rx.await.unwrap_or_else(|_| {
-            Err(SendError {
-                kind: "closed",
-                message: "the SQS batch was dropped".into(),
-            })
-        })
+            }));
+        }
     }
 
     async fn batcher(&self, queue: &str) -> Result<mpsc::Sender<Pending>, SendError> {
@@ -144,6 +156,7 @@ impl SqsSink {
             queue.ends_with(".fifo"),
             rx,
             self.breaker.clone(),
+            self.batch_concurrency,
         ));
         queues.insert(queue.to_string(), tx.clone());
         Ok(tx)
@@ -156,8 +169,9 @@ async fn run_batcher(
     fifo: bool,
     mut rx: mpsc::Receiver<Pending>,
     breaker: Arc<Breaker>,
+    concurrency: usize,
 ) {
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT_BATCHES));
+    let in_flight = Arc::new(Semaphore::new(concurrency));
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let mut bytes = batch[0].msg.payload.len();
@@ -213,7 +227,7 @@ async fn send_with_retries(
         .filter_map(|p| match entry(0, &p.msg, fifo) {
             Some(_) => Some(p),
             None => {
-                let _ = p.reply.send(Err(SendError {
+                p.done.complete(Err(SendError {
                     kind: "invalid_message",
                     message: "the message cannot be expressed as an SQS batch entry".into(),
                 }));
@@ -259,11 +273,11 @@ async fn send_with_retries(
                 for (i, p) in batch.into_iter().enumerate() {
                     match failed.get(&i.to_string()) {
                         None => {
-                            let _ = p.reply.send(Ok(attempt - 1));
+                            p.done.complete(Ok(attempt - 1));
                         }
                         // The sender's fault (bad message): retrying cannot help.
                         Some((true, why)) => {
-                            let _ = p.reply.send(Err(SendError {
+                            p.done.complete(Err(SendError {
                                 kind: "rejected",
                                 message: why.clone(),
                             }));
@@ -288,7 +302,7 @@ async fn send_with_retries(
         if attempt >= MAX_ATTEMPTS {
             let why = last_error.unwrap_or_default();
             for p in retry {
-                let _ = p.reply.send(Err(SendError {
+                p.done.complete(Err(SendError {
                     kind: "sqs",
                     message: format!("after {MAX_ATTEMPTS} attempts: {why}"),
                 }));

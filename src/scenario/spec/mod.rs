@@ -123,6 +123,10 @@ pub struct SqsTargetSpec {
     /// AWS region. Default `us-east-1`.
     #[serde(default)]
     pub region: Option<String>,
+    /// `SendMessageBatch` calls in flight at once per queue (direct_sqs). Default 16.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1024))]
+    pub batch_concurrency: Option<u32>,
 }
 
 /// One stream of records generated from an Avro schema.
@@ -224,10 +228,14 @@ pub struct PhaseSpec {
     pub duration: DurationStr,
     /// Total rate of all active streams: `250/s`, `max`, or a shape object.
     pub rate: RateSpec,
-    /// Concurrent senders; a due message with no free worker is counted as dropped. Inherited; default 4.
+    /// Lanes that build and submit messages (and the senders of a `max` phase). A lane is not held while a message waits for its acknowledgement. Inherited; default 4.
     #[serde(default)]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 10000))]
     pub workers: Option<u32>,
+    /// Messages the phase may have outstanding at once (waiting for a lane or for their acknowledgement); a due message that finds it exhausted is counted as dropped. Inherited; default 10000.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000000))]
+    pub max_in_flight: Option<u32>,
     /// Delivery path. Inherited by later phases; default `kafka_via_connect`.
     #[serde(default)]
     pub mode: Option<ModeSpec>,

@@ -213,6 +213,13 @@ fn targets(spec: &ScenarioSpec, uses_registry: bool) -> Targets {
             .as_ref()
             .and_then(|s| s.region.clone())
             .unwrap_or_else(|| "us-east-1".into()),
+        sqs_batch_concurrency: t
+            .sqs
+            .as_ref()
+            .and_then(|s| s.batch_concurrency)
+            .map_or(crate::sink::sqs::DEFAULT_BATCH_CONCURRENCY as u32, |n| {
+                n.clamp(1, 1024)
+            }),
     }
 }
 

@@ -1,9 +1,12 @@
-//! Phases: durations, rate shapes, workers, modes and stream selection.
+//! Phases: durations, rate shapes, workers, in-flight budgets, modes and stream selection.
 
 use std::time::Duration;
 
 use super::Ctx;
-use crate::scenario::model::{DEFAULT_WORKERS, Load, Mode, Phase, RateShape, Stream};
+use crate::scenario::model::{
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_WORKERS, Load, MAX_IN_FLIGHT_LIMIT, MAX_WORKERS, Mode, Phase,
+    RateShape, Stream,
+};
 use crate::scenario::schema_check::closest;
 use crate::scenario::spec::{ModeSpec, PhaseSpec, RateShapeSpec, RateSpec, RateStr, ScenarioSpec};
 use crate::scenario::units::{DURATION_HELP, RATE_HELP, RateValue, parse_duration, parse_rate};
@@ -21,6 +24,7 @@ pub(super) fn phases(
     );
     let mut mode = Mode::KafkaViaConnect;
     let mut workers = DEFAULT_WORKERS;
+    let mut max_in_flight = DEFAULT_MAX_IN_FLIGHT;
     let mut out = Vec::new();
     for (i, p) in spec.phases.iter().enumerate() {
         // Inherited values carry on even past a broken phase, so later phases
@@ -34,11 +38,25 @@ pub(super) fn phases(
         if let Some(w) = p.workers {
             workers = w;
         }
-        if let Some(phase) = phase(cx, i, p, mode, workers, stream_names, streams) {
+        if let Some(m) = p.max_in_flight {
+            max_in_flight = m;
+        }
+        let limits = Limits {
+            workers,
+            max_in_flight,
+        };
+        if let Some(phase) = phase(cx, i, p, mode, limits, stream_names, streams) {
             out.push(phase);
         }
     }
     out
+}
+
+/// A phase's (inherited) lane count and in-flight budget.
+#[derive(Clone, Copy)]
+struct Limits {
+    workers: u32,
+    max_in_flight: u32,
 }
 
 fn phase(
@@ -46,7 +64,10 @@ fn phase(
     i: usize,
     p: &PhaseSpec,
     mode: Mode,
-    workers: u32,
+    Limits {
+        workers,
+        max_in_flight,
+    }: Limits,
     stream_names: &[String],
     streams: &[Stream],
 ) -> Option<Phase> {
@@ -76,6 +97,19 @@ fn phase(
             &format!("{ptr}/workers"),
             "a phase needs at least 1 worker",
             "set `workers: 1` or more",
+        );
+    } else if workers > MAX_WORKERS {
+        cx.error(
+            &format!("{ptr}/workers"),
+            format!("{workers} workers is more than the limit of {MAX_WORKERS}"),
+            "workers are lanes that build and submit messages; a lane is not held while a message waits for its acknowledgement, so a few per core reach any rate (raise `max_in_flight` for more outstanding messages)",
+        );
+    }
+    if !(1..=MAX_IN_FLIGHT_LIMIT).contains(&max_in_flight) {
+        cx.error(
+            &format!("{ptr}/max_in_flight"),
+            format!("max_in_flight must be between 1 and {MAX_IN_FLIGHT_LIMIT} (got {max_in_flight})"),
+            format!("the default is {DEFAULT_MAX_IN_FLIGHT}; a due message that finds the budget exhausted is counted as dropped"),
         );
     }
 
@@ -138,6 +172,7 @@ fn phase(
         duration: duration?,
         load: load?,
         workers,
+        max_in_flight,
         mode,
         streams: active,
     })

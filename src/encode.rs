@@ -17,9 +17,15 @@ pub fn confluent_into(
     value: &Value,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
+    confluent_header(schema_id, out);
+    generator.encode_into(value, out)
+}
+
+/// Appends the Confluent frame's header (magic byte, schema id); the Avro
+/// datum follows.
+pub fn confluent_header(schema_id: u32, out: &mut Vec<u8>) {
     out.push(MAGIC_BYTE);
     out.extend_from_slice(&schema_id.to_be_bytes());
-    generator.encode_into(value, out)
 }
 
 /// Splits a Confluent-framed payload into (schema id, datum); `None` if it is not one.

@@ -186,6 +186,75 @@ fn snapshot_with_shapes(r: &Value) {
     });
 }
 
+/// ramp.yaml's `direct` phase as written (steps 100/s, then 300/s; 8 workers;
+/// direct_sqs), shortened from 30 s to 16 s, with every message counted.
+const RAMP_DIRECT: &str = "name: ramp-direct
+seed: 42
+targets:
+  sqs: { endpoint: \"${SQS_ENDPOINT}\", region: us-east-1 }
+setup:
+  - { type: create_queue, name: \"mbs-direct-${MBS_RUN_ID}\", purge: true }
+teardown:
+  - { type: delete_queue, name: \"mbs-direct-${MBS_RUN_ID}\" }
+streams:
+  - { name: cards, schema: SCHEMA, schema_id: 1, queue: \"mbs-direct-${MBS_RUN_ID}\" }
+phases:
+  - name: direct
+    duration: 16s
+    rate: { type: steps, steps: [ { at: 0s, rate: 100/s }, { at: 6s, rate: 300/s } ] }
+    workers: 8
+    mode: direct_sqs
+assertions:
+  - { type: arrivals, queue: \"mbs-direct-${MBS_RUN_ID}\", expect: all_acked, tolerance: 0, within: 60s }
+  - { type: dropped, max: 0 }
+  - { type: errors, max: 0 }
+report: { dir: reports/, formats: [json] }
+";
+
+#[test]
+fn ramp_direct_phase_at_300_per_second_with_8_workers_drops_nothing() {
+    let Some(stack) =
+        support::stack("ramp_direct_phase_at_300_per_second_with_8_workers_drops_nothing")
+    else {
+        return;
+    };
+    let dir = temp_dir("ramp-direct");
+    let scenario = dir.join("ramp-direct.yaml");
+    let schema = repo().join("schemas/pokemon_card.avsc");
+    std::fs::write(
+        &scenario,
+        RAMP_DIRECT.replace("SCHEMA", &schema.display().to_string()),
+    )
+    .unwrap();
+    let run_id = format!("d{}", std::process::id());
+    let out = dir.join("out");
+    let (code, stdout, stderr) = mbscenario(
+        &stack,
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--teardown",
+            "--report-dir",
+            out.to_str().unwrap(),
+        ],
+        &run_id,
+    );
+    std::fs::remove_file(&scenario).ok();
+    let r = report(&out);
+    let c = &r["run"]["phases"][0]["counts"];
+    // 6 s at 100/s + 10 s at 300/s.
+    assert_eq!(c["scheduled"], 3_600, "{c}");
+    assert_eq!(
+        c["dropped"], 0,
+        "8 workers at 300/s against LocalStack: {c}"
+    );
+    assert_eq!(c["acked"], 3_600, "{c}");
+    let q = &r["arrivals"]["queues"][0];
+    assert_eq!(q["arrived"], 3_600, "{q}");
+    assert_eq!(q["missing"], 0, "{q}");
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+}
+
 const DIRECT: &str = "name: direct-count
 seed: 5
 targets:

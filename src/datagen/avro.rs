@@ -103,8 +103,8 @@ pub enum GenError {
 /// Generates values for one schema. Cheap to share (`Send + Sync`), built once.
 #[derive(Debug)]
 pub struct AvroGenerator {
-    graph: TypeGraph,
-    config: GenConfig,
+    pub(super) graph: TypeGraph,
+    pub(super) config: GenConfig,
 }
 
 impl AvroGenerator {
@@ -208,7 +208,7 @@ impl AvroGenerator {
         }
     }
 
-    fn value<R: Rng + ?Sized>(&self, id: NodeId, depth: usize, rng: &mut R) -> Value {
+    pub(super) fn value<R: Rng + ?Sized>(&self, id: NodeId, depth: usize, rng: &mut R) -> Value {
         let config = &self.config;
         let deep = depth >= config.max_depth;
         match &self.graph.nodes[id] {
@@ -250,20 +250,7 @@ impl AvroGenerator {
                 Value::Map(map)
             }
             Node::Union(union) => {
-                let index = if deep {
-                    union.fallback
-                } else {
-                    let wants_null = union.null_branch.is_some()
-                        && (union.present.is_empty() || draw::chance(rng, config.null_ratio));
-                    match union.null_branch {
-                        Some(null) if wants_null => null,
-                        _ => {
-                            let pick = draw::below(rng, union.present.len() as u64);
-                            union.present[usize::try_from(pick).unwrap_or(0)]
-                        }
-                    }
-                };
-                let branch = union.branches[usize::try_from(index).unwrap_or(0)];
+                let (index, branch) = self.union_branch(union, deep, rng);
                 Value::Union(index, Box::new(self.value(branch, depth, rng)))
             }
             Node::Record(record) => Value::Record(
@@ -303,6 +290,30 @@ impl AvroGenerator {
             }
             Node::Duration => logical::duration(rng),
         }
+    }
+
+    /// The branch a union takes: below `max_depth` `null` with probability
+    /// `null_ratio`, else a uniform non-null branch; at it, the terminating one.
+    pub(super) fn union_branch<R: Rng + ?Sized>(
+        &self,
+        union: &super::compile::UnionNode,
+        deep: bool,
+        rng: &mut R,
+    ) -> (u32, NodeId) {
+        let index = if deep {
+            union.fallback
+        } else {
+            let wants_null = union.null_branch.is_some()
+                && (union.present.is_empty() || draw::chance(rng, self.config.null_ratio));
+            match union.null_branch {
+                Some(null) if wants_null => null,
+                _ => {
+                    let pick = draw::below(rng, union.present.len() as u64);
+                    union.present[usize::try_from(pick).unwrap_or(0)]
+                }
+            }
+        };
+        (index, union.branches[usize::try_from(index).unwrap_or(0)])
     }
 
     fn string<R: Rng + ?Sized>(&self, rng: &mut R) -> String {

@@ -312,7 +312,7 @@ fn len_as_long(len: usize) -> i64 {
 }
 
 /// Zig-zag varint; the Avro encoding of both `int` and `long` (for an i32 the two agree).
-fn write_long(out: &mut Vec<u8>, n: i64) {
+pub(crate) fn write_long(out: &mut Vec<u8>, n: i64) {
     let mut z = ((n << 1) ^ (n >> 63)) as u64;
     while z >= 0x80 {
         // Low 7 bits with the continuation flag; truncation to u8 is intended.
@@ -322,7 +322,7 @@ fn write_long(out: &mut Vec<u8>, n: i64) {
     out.push(z as u8);
 }
 
-fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     write_long(out, len_as_long(bytes.len()));
     out.extend_from_slice(bytes);
 }

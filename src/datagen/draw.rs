@@ -75,9 +75,18 @@ pub fn chance<R: Rng + ?Sized>(rng: &mut R, p: f64) -> bool {
 
 /// A lowercase alphanumeric string of exactly `len` characters.
 pub fn alphanumeric<R: Rng + ?Sized>(rng: &mut R, len: usize) -> String {
-    (0..len)
-        .map(|_| char::from(ALPHANUMERIC[below(rng, ALPHANUMERIC.len() as u64) as usize]))
-        .collect()
+    let mut out = Vec::with_capacity(len);
+    alphanumeric_into(rng, len, &mut out);
+    // Every byte comes from ALPHANUMERIC: ASCII, so valid UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends the bytes of [`alphanumeric`]`(rng, len)` to `out` (same draws).
+pub fn alphanumeric_into<R: Rng + ?Sized>(rng: &mut R, len: usize, out: &mut Vec<u8>) {
+    out.reserve(len);
+    for _ in 0..len {
+        out.push(ALPHANUMERIC[below(rng, ALPHANUMERIC.len() as u64) as usize]);
+    }
 }
 
 /// `len` random bytes.

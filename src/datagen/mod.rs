@@ -27,6 +27,7 @@ pub mod avro;
 mod compile;
 mod datum;
 mod default;
+pub mod direct;
 pub mod draw;
 pub mod expr;
 mod json;

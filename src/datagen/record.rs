@@ -104,6 +104,31 @@ impl StreamRecords {
         }
     }
 
+    /// Whether records are the schema's alone (no overrides, no replay), so
+    /// that [`Self::write_direct`] can encode them without a `Value` tree.
+    pub fn direct(&self) -> bool {
+        self.overrides.is_none() && self.replay.is_none()
+    }
+
+    /// The event id of record `seq`.
+    pub fn event_id(&self, seq: u64) -> Uuid {
+        self.seed.event_id(seq)
+    }
+
+    /// Appends the Avro binary of record `seq` with `envelope` filled in:
+    /// the bytes of [`Self::record`] + the envelope fields + encoding, when
+    /// [`Self::direct`] holds (otherwise the overrides and replay rows are
+    /// not applied: callers check first).
+    pub fn write_direct(
+        &self,
+        seq: u64,
+        envelope: &super::direct::Envelope<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), super::EncodeError> {
+        self.generator
+            .write_direct(&mut self.seed.record_rng(seq), envelope, out)
+    }
+
     pub fn generator(&self) -> &AvroGenerator {
         &self.generator
     }

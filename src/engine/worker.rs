@@ -329,6 +329,42 @@ fn build(
     evaluators: &mut Evaluators,
 ) -> Result<(OutMessage, SystemTime), crate::sink::SendError> {
     let s = &shared.streams[stream];
+    let encode_error = |e: crate::datagen::EncodeError| crate::sink::SendError {
+        kind: "encode",
+        message: format!("stream {} record {seq}: {e:?}", s.name),
+    };
+    // Fast path: a schema-only record to Kafka is encoded as it is drawn,
+    // with no Value tree (same bytes; see datagen::direct).
+    if route == Route::Kafka && s.records.direct() && matches!(s.key, Key::None | Key::Random) {
+        let event_id = s.records.event_id(seq);
+        let sent_at = SystemTime::now();
+        let envelope = crate::datagen::direct::Envelope {
+            event_id,
+            sent_at,
+            schema_id: s.schema_id,
+            schema_subject: s.schema_subject.as_deref(),
+        };
+        buf.clear();
+        encode::confluent_header(s.schema_id, buf);
+        s.records
+            .write_direct(seq, &envelope, buf)
+            .map_err(encode_error)?;
+        let event_id = event_id.to_string();
+        let key = matches!(s.key, Key::Random).then(|| event_id.clone());
+        let msg = message(
+            s,
+            phase,
+            stream,
+            seq,
+            route,
+            scheduled,
+            event_id,
+            key,
+            sent_at,
+            buf.clone(),
+        );
+        return Ok((msg, sent_at));
+    }
     let ctx = EvalCtx {
         seq,
         phase: &shared.phase_names[phase],
@@ -354,8 +390,15 @@ fn build(
         }
     };
     let sent_at = SystemTime::now();
-    set_sent_at(&mut record.value, sent_at);
-    set_envelope_ids(&mut record.value, s.schema_id, s.schema_subject.as_deref());
+    crate::datagen::direct::fill_envelope(
+        &mut record.value,
+        &crate::datagen::direct::Envelope {
+            event_id: record.event_id,
+            sent_at,
+            schema_id: s.schema_id,
+            schema_subject: s.schema_subject.as_deref(),
+        },
+    );
     let event_id = record.event_id.to_string();
     let key = match &s.key {
         Key::None => None,
@@ -363,100 +406,76 @@ fn build(
         Key::Field { path } => field_text(&record.value, path),
         Key::Expr { .. } => record.key.clone(),
     };
-    let mut headers = vec![
-        (
-            "content-type".to_string(),
-            match route {
-                Route::Kafka => "application/avro-binary",
-                Route::Sqs => "application/json",
-            }
-            .to_string(),
-        ),
-        ("event_id".to_string(), event_id.clone()),
-        // Microsecond RFC 3339: Connect's SimpleHeaderConverter keeps it a string.
-        (
-            "sent_at".to_string(),
-            humantime::format_rfc3339_micros(sent_at).to_string(),
-        ),
-        ("schema_id".to_string(), s.schema_id.to_string()),
-    ];
+    let payload = match route {
+        Route::Kafka => {
+            buf.clear();
+            encode::confluent_into(s.records.generator(), s.schema_id, &record.value, buf)
+                .map_err(encode_error)?;
+            buf.clone()
+        }
+        Route::Sqs => s
+            .records
+            .generator()
+            .to_json(&record.value)
+            .to_string()
+            .into_bytes(),
+    };
+    let msg = message(
+        s, phase, stream, seq, route, scheduled, event_id, key, sent_at, payload,
+    );
+    Ok((msg, sent_at))
+}
+
+/// The message around an encoded record: destination, envelope headers
+/// (event id, send time, schema) and the stream's own headers.
+#[allow(clippy::too_many_arguments)] // the fields of the message being built
+fn message(
+    s: &StreamRuntime,
+    phase: usize,
+    stream: usize,
+    seq: u64,
+    route: Route,
+    scheduled: Instant,
+    event_id: String,
+    key: Option<String>,
+    sent_at: SystemTime,
+    payload: Vec<u8>,
+) -> OutMessage {
+    let mut headers = Vec::with_capacity(5 + s.headers.len());
+    headers.push((
+        "content-type".to_string(),
+        match route {
+            Route::Kafka => "application/avro-binary",
+            Route::Sqs => "application/json",
+        }
+        .to_string(),
+    ));
+    headers.push(("event_id".to_string(), event_id.clone()));
+    // Microsecond RFC 3339: Connect's SimpleHeaderConverter keeps it a string.
+    headers.push((
+        "sent_at".to_string(),
+        humantime::format_rfc3339_micros(sent_at).to_string(),
+    ));
+    headers.push(("schema_id".to_string(), s.schema_id.to_string()));
     if let Some(subject) = &s.schema_subject {
         headers.push(("schema_subject".to_string(), subject.clone()));
     }
     headers.extend(s.headers.iter().cloned());
-    let (destination, payload) = match route {
-        Route::Kafka => {
-            buf.clear();
-            encode::confluent_into(s.records.generator(), s.schema_id, &record.value, buf)
-                .map_err(|e| crate::sink::SendError {
-                    kind: "encode",
-                    message: format!("stream {} record {seq}: {e:?}", s.name),
-                })?;
-            (s.topic.clone(), buf.clone())
-        }
-        Route::Sqs => (
-            s.queue.clone().unwrap_or_default(),
-            s.records
-                .generator()
-                .to_json(&record.value)
-                .to_string()
-                .into_bytes(),
-        ),
+    let destination = match route {
+        Route::Kafka => s.topic.clone(),
+        Route::Sqs => s.queue.clone().unwrap_or_default(),
     };
-    Ok((
-        OutMessage {
-            route,
-            destination,
-            phase,
-            stream,
-            seq,
-            event_id,
-            key,
-            headers,
-            payload,
-            scheduled,
-        },
-        sent_at,
-    ))
-}
-
-/// Fills a top-level `sent_at` field (long / timestamp) with the wall clock.
-fn set_sent_at(value: &mut Value, at: SystemTime) {
-    let Value::Record(fields) = value else { return };
-    let Some((_, v)) = fields.iter_mut().find(|(n, _)| n == "sent_at") else {
-        return;
-    };
-    let since = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let millis = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
-    let micros = i64::try_from(since.as_micros()).unwrap_or(i64::MAX);
-    *v = match v {
-        Value::TimestampMillis(_) => Value::TimestampMillis(millis),
-        Value::TimestampMicros(_) => Value::TimestampMicros(micros),
-        Value::Long(_) => Value::Long(millis),
-        Value::String(_) => Value::String(humantime::format_rfc3339_micros(at).to_string()),
-        _ => return,
-    };
-}
-
-/// Fills top-level `schema_id` (int/long) and `schema_subject` (string) fields
-/// with the envelope values, when the schema has them.
-fn set_envelope_ids(value: &mut Value, schema_id: u32, subject: Option<&str>) {
-    let Value::Record(fields) = value else { return };
-    for (name, v) in fields.iter_mut() {
-        match (name.as_str(), &*v) {
-            ("schema_id", Value::Int(_)) => {
-                *v = Value::Int(i32::try_from(schema_id).unwrap_or(i32::MAX))
-            }
-            ("schema_id", Value::Long(_)) => *v = Value::Long(i64::from(schema_id)),
-            ("schema_subject", Value::String(_)) => {
-                if let Some(s) = subject {
-                    *v = Value::String(s.to_string());
-                }
-            }
-            _ => {}
-        }
+    OutMessage {
+        route,
+        destination,
+        phase,
+        stream,
+        seq,
+        event_id,
+        key,
+        headers,
+        payload,
+        scheduled,
     }
 }
 
@@ -492,12 +511,21 @@ mod tests {
 
     #[test]
     fn envelope_fields_are_filled_when_the_schema_has_them() {
+        use crate::datagen::direct::{Envelope, fill_envelope};
         let mut v = Value::Record(vec![
             ("schema_id".into(), Value::Long(0)),
             ("schema_subject".into(), Value::String(String::new())),
+            ("sent_at".into(), Value::TimestampMicros(0)),
             ("other".into(), Value::Int(1)),
         ]);
-        set_envelope_ids(&mut v, 42, Some("events.card-value"));
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_500_000);
+        let env = Envelope {
+            event_id: uuid::Uuid::nil(),
+            sent_at: at,
+            schema_id: 42,
+            schema_subject: Some("events.card-value"),
+        };
+        fill_envelope(&mut v, &env);
         assert_eq!(
             v,
             Value::Record(vec![
@@ -506,10 +534,11 @@ mod tests {
                     "schema_subject".into(),
                     Value::String("events.card-value".into())
                 ),
+                ("sent_at".into(), Value::TimestampMicros(1_500_000)),
                 ("other".into(), Value::Int(1)),
             ])
         );
-        let mut keyed = Value::Record(vec![(
+        let keyed = Value::Record(vec![(
             "address".into(),
             Value::Union(
                 1,
@@ -523,6 +552,5 @@ mod tests {
             field_text(&keyed, &["address".into(), "city".into()]),
             Some("Oslo".into())
         );
-        set_sent_at(&mut keyed, SystemTime::UNIX_EPOCH);
     }
 }

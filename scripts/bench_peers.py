@@ -31,8 +31,13 @@ SCHEMA = os.path.join(ROOT, "schemas", "pokemon_card.avsc")
 results = {}
 
 
-def child(cmd, env=None, stdin=None):
-    """Runs cmd; returns (wall s, cpu s, peak RSS KiB, stdout) of that process alone."""
+# RSS samples (seconds since start, KiB) of the last child() run with sample_every set.
+RSS_SAMPLES = []
+
+
+def child(cmd, env=None, stdin=None, sample_every=None):
+    """Runs cmd; returns (wall s, cpu s, peak RSS KiB, stdout) of that process alone.
+    With sample_every (s), RSS_SAMPLES gets the child's RSS over time."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, text=True, stdout=out, stderr=err,
@@ -40,7 +45,21 @@ def child(cmd, env=None, stdin=None):
         if stdin is not None:
             p.stdin.write(stdin)
             p.stdin.close()
-        _, status, ru = os.wait4(p.pid, 0)
+        if sample_every:
+            RSS_SAMPLES.clear()
+            while True:
+                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    break
+                try:
+                    with open(f"/proc/{p.pid}/status") as f:
+                        kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+                    RSS_SAMPLES.append((time.monotonic() - t0, kib))
+                except (OSError, StopIteration):
+                    pass
+                time.sleep(sample_every)
+        else:
+            _, status, ru = os.wait4(p.pid, 0)
         wall = time.monotonic() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -58,12 +77,13 @@ def scenario(text):
     return f.name
 
 
-def mbscenario_run(yaml_text, extra_env=None, extra_args=()):
+def mbscenario_run(yaml_text, extra_env=None, extra_args=(), sample_every=None):
     path = scenario(yaml_text)
     out = tempfile.mktemp(suffix=".json")
     try:
         wall, cpu, rss, _ = child([BIN, "run", path, "--no-setup", "--no-arrivals", "--summary-json", out,
-                                   "--report-dir", tempfile.gettempdir(), *extra_args], extra_env)
+                                   "--report-dir", tempfile.gettempdir(), *extra_args], extra_env,
+                                  sample_every=sample_every)
         with open(out) as f:
             summary = json.load(f)
     finally:
@@ -192,11 +212,17 @@ streams:
     payload = re.search(r"[0-9a-f]{40,}", hex_payload).group(0)
     wall, cpu, rss, out = child([RAW, KAFKA, topic, payload, str(N_KAFKA)])
     rows.append(("raw rdkafka, pre-encoded bytes", N_KAFKA, N_KAFKA / wall, cpu / N_KAFKA * 1e5, rss))
+    # Apache Kafka's own producer benchmark, same record size, flat out.
+    perf = perf_test(topic, N_KAFKA, len(payload) // 2, -1)
+    if perf:
+        wall, cpu, rss, rate = perf
+        rows.append(("kafka-producer-perf-test (Apache Kafka, JVM)", N_KAFKA, rate, cpu / N_KAFKA * 1e5, rss))
     results["kafka"] = rows
     table("Kafka: pokemon_card records to the broker", rows, "CPU-s/100k")
     # The engine-v2 targets: throughput against the bare producer, and CPU per
     # message against what cannot be avoided (generation + producing).
-    raw, gen = rows[-1], rows[2]
+    raw = next(r for r in rows if r[0].startswith("raw rdkafka"))
+    gen = rows[2]
     floor = gen[3] + raw[3]
     print("| mbscenario run | msgs/s vs bare producer | CPU/msg vs (generation-only + bare producer) |")
     print("|---|---|---|")
@@ -204,6 +230,30 @@ streams:
         print(f"| {r[0]} | {r[2] / raw[2]:.0%} | {r[3] / floor:.2f}× |")
     print()
     results["kafka_ratios"] = {r[0]: {"vs_bare": r[2] / raw[2], "cpu_vs_floor": r[3] / floor} for r in rows[:2]}
+
+
+def kafka_libs():
+    """The jars of the dev stack's Apache Kafka (scripts/dev-stack), or None."""
+    libs = os.path.join(os.environ.get("MBS_STACK_DIR", ""), "kafka", "libs")
+    return libs if os.path.isdir(libs) and any(f.startswith("kafka-tools") for f in os.listdir(libs)) else None
+
+
+def perf_test(topic, n, size, throughput):
+    """kafka-producer-perf-test (org.apache.kafka.tools.ProducerPerformance) as a child process:
+    (wall s, CPU s, peak RSS KiB, its own records/sec), or None without the jars."""
+    libs = kafka_libs()
+    if libs is None:
+        print("(kafka-producer-perf-test skipped: no Apache Kafka jars under $MBS_STACK_DIR/kafka/libs)")
+        return None
+    wall, cpu, rss, out = child(["java", "-Xmx512m", "-cp", os.path.join(libs, "*"),
+                                 "org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
+                                 "--num-records", str(n), "--record-size", str(size),
+                                 "--throughput", str(throughput), "--producer-props",
+                                 f"bootstrap.servers={KAFKA}", "acks=1", "linger.ms=5"])
+    # Last line: "N records sent, X records/sec (Y MB/sec), …"
+    m = re.findall(r"(\d+) records sent, ([\d.]+) records/sec", out)
+    rate = float(m[-1][1]) if m else n / wall
+    return wall, cpu, rss, rate
 
 
 def sqs_section():
@@ -249,40 +299,75 @@ def fidelity_section():
     s = json.load(open(out))
     os.unlink(out)
     # The independent view: the broker's record timestamps (CreateTime, set at produce).
-    from confluent_kafka import Consumer, TopicPartition
-    cons = Consumer({"bootstrap.servers": KAFKA, "group.id": f"bench-{RUN}", "enable.auto.commit": False,
-                     "auto.offset.reset": "earliest"})
-    md = cons.list_topics(topic, timeout=10)
-    cons.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
-    stamps, want, idle = [], s["totals"]["acked"], 0
-    while len(stamps) < want and idle < 20:
-        batch = cons.consume(10000, timeout=0.5)
-        idle = 0 if batch else idle + 1
-        stamps += [m.timestamp()[1] for m in batch if m.error() is None]
-    cons.close()
-    t0 = min(stamps)
-    per_second = {}
-    for ts in stamps:
-        sec = (ts - t0) // 1000
-        per_second[sec] = per_second.get(sec, 0) + 1
+    per_second, consumed = broker_seconds(topic, s["totals"]["acked"])
     rows, start = [], 0
     for p in s["phases"]:
         secs = int(wall_seconds(p["duration"]))
         target = p["target_rate"]
         # Skip the first and last second of a phase: the timestamps' origin is the first record, not the run start.
-        errs = sorted(abs(per_second.get(t, 0) - target) / target * 100 for t in range(start + 1, start + secs - 1))
-        p99 = errs[min(len(errs) - 1, int(len(errs) * 0.99))] if errs else 0
+        worst, p99 = rate_errors(per_second, target, start, secs)
         st = p["streams"][0]
-        rows.append((p["name"], target, p["counts"]["acked"], p["counts"]["dropped"], max(errs, default=0), p99,
+        rows.append((p["name"], target, p["counts"]["acked"], p["counts"]["dropped"], worst, p99,
                      st["schedule_lag"]["p99_us"], st["latency"]["p99_us"]))
         start += secs
-    results["fidelity"] = {"rows": rows, "cpu_s": cpu, "peak_rss_kib": rss, "consumed": len(stamps)}
+    results["fidelity"] = {"rows": rows, "cpu_s": cpu, "peak_rss_kib": rss, "consumed": consumed}
     print(f"\n## Rate fidelity ({FIDELITY_PHASE} per rate; per-second counts from the broker's record timestamps)\n")
     print("| phase | target/s | acked | dropped | max per-second error | p99 per-second error | p99 schedule lag | p99 send→ack |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r[0]} | {r[1]:,.0f} | {r[2]:,} | {r[3]:,} | {r[4]:.2f}% | {r[5]:.2f}% | {r[6] / 1000:.2f} ms | {r[7] / 1000:.2f} ms |")
-    print(f"\nconsumed {len(stamps):,} records back; run CPU {cpu:.1f} s")
+    print(f"\nconsumed {consumed:,} records back; run CPU {cpu:.1f} s (per 100k: {cpu / max(consumed, 1) * 1e5:.2f})")
+    # The same rates from Apache Kafka's own producer benchmark, one run per rate.
+    if kafka_libs() is None:
+        return
+    size = len(re.search(r"[0-9a-f]{40,}", subprocess.run(
+        [BIN, "sample", os.path.join(ROOT, "scenarios", "ramp.yaml"), "-n", "1", "--format", "hex"],
+        capture_output=True, text=True, check=True).stdout).group(0)) // 2
+    perf_rows = []
+    for name, target, secs in [(r[0], r[1], int(wall_seconds(p["duration"]))) for r, p in zip(rows, s["phases"])]:
+        t = f"bench.perftest.{name}.{RUN}"
+        create_topic(t)
+        n = int(target * secs)
+        wall, cpu, rss, _ = perf_test(t, n, size, int(target))
+        per_sec, got = broker_seconds(t, n)
+        worst, p99 = rate_errors(per_sec, target, 0, secs)
+        perf_rows.append((name, target, got, worst, p99, cpu / max(got, 1) * 1e5, rss))
+    results["fidelity_perf_test"] = perf_rows
+    print("\n### kafka-producer-perf-test at the same rates (`--throughput`)\n")
+    print("| rate | target/s | records at the broker | max per-second error | p99 per-second error | CPU-s/100k | peak RSS |")
+    print("|---|---|---|---|---|---|---|")
+    for r in perf_rows:
+        print(f"| {r[0]} | {r[1]:,.0f} | {r[2]:,} | {r[3]:.2f}% | {r[4]:.2f}% | {r[5]:.2f} | {r[6] // 1024} MiB |")
+
+
+def broker_seconds(topic, want):
+    """Consumes `topic` from the start: (records per second of CreateTime from the first
+    record, records consumed). Stops at `want` records or after 10 s without any."""
+    from confluent_kafka import Consumer, TopicPartition
+    cons = Consumer({"bootstrap.servers": KAFKA, "group.id": f"bench-{RUN}-{topic}", "enable.auto.commit": False,
+                     "auto.offset.reset": "earliest"})
+    md = cons.list_topics(topic, timeout=10)
+    cons.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
+    stamps, idle = [], 0
+    while len(stamps) < want and idle < 20:
+        batch = cons.consume(10000, timeout=0.5)
+        idle = 0 if batch else idle + 1
+        stamps += [m.timestamp()[1] for m in batch if m.error() is None]
+    cons.close()
+    per_second = {}
+    t0 = min(stamps, default=0)
+    for ts in stamps:
+        sec = (ts - t0) // 1000
+        per_second[sec] = per_second.get(sec, 0) + 1
+    return per_second, len(stamps)
+
+
+def rate_errors(per_second, target, start, secs):
+    """(max, p99) per-second error in % over seconds start+1 .. start+secs-2: the first and
+    last second of a phase are skipped (the timestamps' origin is the first record)."""
+    errs = sorted(abs(per_second.get(t, 0) - target) / target * 100 for t in range(start + 1, start + secs - 1))
+    p99 = errs[min(len(errs) - 1, int(len(errs) * 0.99))] if errs else 0
+    return max(errs, default=0), p99
 
 
 def memory_section():
@@ -295,11 +380,20 @@ streams:
   - {{ name: cards, schema: ../../schemas/pokemon_card.avsc, schema_id: 1, topic: {topic} }}
 phases:
   - {{ name: r50k, duration: {MEMORY_DURATION}, rate: 50k/s, mode: kafka_via_connect }}
-""")
+""", sample_every=5)
+    # Flatness: mean RSS of the first minute (after 10 s of warm-up) vs the last minute.
+    end = max((t for t, _ in RSS_SAMPLES), default=0)
+    def mean(lo, hi):
+        xs = [k for t, k in RSS_SAMPLES if lo <= t < hi]
+        return sum(xs) / len(xs) if xs else 0
+    first, last = mean(10, 70), mean(end - 60, end + 1)
     results["memory"] = {"duration": MEMORY_DURATION, "acked": s["totals"]["acked"],
-                         "dropped": s["totals"]["dropped"], "peak_rss_kib": rss, "cpu_s": cpu}
+                         "dropped": s["totals"]["dropped"], "peak_rss_kib": rss, "cpu_s": cpu,
+                         "rss_samples": RSS_SAMPLES[:], "first_minute_kib": first, "last_minute_kib": last}
     print(f"\n## Memory: 50k msgs/s for {MEMORY_DURATION}\n")
     print(f"acked {s['totals']['acked']:,}, dropped {s['totals']['dropped']:,}, peak RSS {rss / 1024:.0f} MiB, CPU {cpu:.0f} s")
+    if first:
+        print(f"RSS mean, first minute {first / 1024:.1f} MiB vs last minute {last / 1024:.1f} MiB ({(last - first) / first:+.1%})")
 
 
 def table(title, rows, cpu_unit):

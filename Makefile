@@ -30,7 +30,7 @@ schema: ## regenerate scenarios/scenario.schema.json
 run: ## run SCENARIO (engine not built yet)
 	$(BIN) run $(SCENARIO)
 
-dev-stack: ## install and start Kafka (tansu), LocalStack SQS and Kafka Connect on loopback
+dev-stack: ## install and start Kafka 4.4 (KRaft), LocalStack SQS, Apicurio Schema Registry and Kafka Connect 4.4 on loopback
 	scripts/dev-stack install
 	scripts/dev-stack start
 

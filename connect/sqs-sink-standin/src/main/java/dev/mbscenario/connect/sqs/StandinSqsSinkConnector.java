@@ -20,7 +20,7 @@ import org.apache.kafka.connect.sink.SinkConnector;
  * ignored by the real connector. See ../../../../../../README.md for the behavioural differences.
  */
 public class StandinSqsSinkConnector extends SinkConnector {
-    static final String VERSION = "0.1.0";
+    static final String VERSION = "0.2.0";
 
     // Keys shared with the Nordstrom connector.
     static final String QUEUE_URL = "sqs.queue.url";
@@ -34,6 +34,7 @@ public class StandinSqsSinkConnector extends SinkConnector {
     static final String BACKOFF_MAX_MS = "sqs.standin.retry.backoff.max.ms";
     static final String REQUEST_TIMEOUT_MS = "sqs.standin.request.timeout.ms";
     static final String BINARY_BODY = "sqs.standin.binary.body";
+    static final String STRUCT_BODY = "sqs.standin.struct.body";
 
     static final ConfigDef CONFIG_DEF = new ConfigDef()
         .define(QUEUE_URL, Type.STRING, ConfigDef.NO_DEFAULT_VALUE, new ConfigDef.NonEmptyString(), Importance.HIGH,
@@ -56,7 +57,10 @@ public class StandinSqsSinkConnector extends SinkConnector {
             "HTTP request timeout.")
         .define(BINARY_BODY, Type.STRING, "base64", ConfigDef.ValidString.in("base64", "fail"), Importance.LOW,
             "byte[] values that are not valid SQS text (e.g. Avro binary): base64 them and add the String "
-                + "attribute body_encoding=base64, or fail the task.");
+                + "attribute body_encoding=base64, or fail the task.")
+        .define(STRUCT_BODY, Type.STRING, "json", ConfigDef.ValidString.in("json", "tostring"), Importance.LOW,
+            "Struct/Map/List values (e.g. from AvroConverter): compact JSON text (schemas.enable=false style), "
+                + "or Java toString() as the Nordstrom connector sends them.");
 
     private Map<String, String> props;
 

@@ -48,6 +48,7 @@ public class StandinSqsSinkTask extends SinkTask {
     private long backoffMs;
     private long backoffMaxMs;
     private boolean base64Binary;
+    private boolean jsonStructs;
     private final Set<String> warnedHeaders = ConcurrentHashMap.newKeySet();
 
     @Override
@@ -67,14 +68,16 @@ public class StandinSqsSinkTask extends SinkTask {
         backoffMs = c.getLong(StandinSqsSinkConnector.BACKOFF_MS);
         backoffMaxMs = c.getLong(StandinSqsSinkConnector.BACKOFF_MAX_MS);
         base64Binary = "base64".equals(c.getString(StandinSqsSinkConnector.BINARY_BODY));
+        jsonStructs = "json".equals(c.getString(StandinSqsSinkConnector.STRUCT_BODY));
         String region = firstNonEmpty(c.getString(StandinSqsSinkConnector.REGION),
             System.getenv("AWS_REGION"), System.getenv("AWS_DEFAULT_REGION"), "us-east-1");
         String endpoint = firstNonEmpty(c.getString(StandinSqsSinkConnector.ENDPOINT_URL),
             "https://sqs." + region + ".amazonaws.com");
         client = new SqsJsonClient(endpoint, region,
             Duration.ofMillis(c.getLong(StandinSqsSinkConnector.REQUEST_TIMEOUT_MS)));
-        log.info("SQS sink stand-in started: queue={} endpoint={} region={} attributes={} include={}",
-            queueUrl, endpoint, region, attributesEnabled, include.isEmpty() ? "(all)" : include);
+        log.info("SQS sink stand-in started: queue={} endpoint={} region={} attributes={} include={} structs={}",
+            queueUrl, endpoint, region, attributesEnabled, include.isEmpty() ? "(all)" : include,
+            jsonStructs ? "json" : "tostring");
     }
 
     @Override
@@ -158,6 +161,13 @@ public class StandinSqsSinkTask extends SinkTask {
                 }
                 body = Base64.getEncoder().encodeToString(bytes);
                 attributes.put("body_encoding", "base64");
+            }
+        } else if (jsonStructs && ConnectJson.isStructured(v)) {
+            // A Struct (AvroConverter, JsonConverter with schemas) or a schemaless Map/List: JSON text.
+            try {
+                body = ConnectJson.toJson(r.valueSchema(), v);
+            } catch (RuntimeException e) {
+                throw new ConnectException("record " + origin + ": cannot write its value as JSON: " + e, e);
             }
         } else {
             body = v == null ? "" : v.toString();

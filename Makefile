@@ -3,16 +3,24 @@ CARGO ?= cargo
 BIN = $(CARGO) run --quiet --release --
 SCENARIO ?= scenarios/ramp.yaml
 
-.PHONY: help build test lint plan validate schema run dev-stack dev-stack-stop up down logs
+.PHONY: help demo build test lint plan validate schema run run-offline dev-stack dev-stack-stop up down logs
 
 help:
 	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+demo: ## fresh clone → build, install and start the loopback stack, run scenarios/ramp.yaml unchanged; exits with the run's code
+	$(CARGO) build --release
+	scripts/dev-stack install
+	@env_file=$$(scripts/dev-stack start | tail -n 1) && set -a && . "$$env_file" && set +a && \
+	  $(BIN) run scenarios/ramp.yaml --teardown
+
 build: ## build the release binary
 	$(CARGO) build --release
 
-test: ## run the test suite (the README's test command)
-	$(CARGO) test --locked
+test: ## start the loopback stack if it is not up, then the README's test command
+	scripts/dev-stack install
+	@env_file=$$(MBS_SINK_VALUE_CONVERTER=$${MBS_SINK_VALUE_CONVERTER:-bytes} scripts/dev-stack start | tail -n 1) && \
+	  MBS_STACK_ENV="$$env_file" $(CARGO) test --locked
 
 lint: ## rustfmt + clippy, as CI runs them
 	$(CARGO) fmt --all -- --check
@@ -27,8 +35,12 @@ plan: ## print the plan of SCENARIO
 schema: ## regenerate scenarios/scenario.schema.json
 	$(BIN) schema > scenarios/scenario.schema.json
 
-run: ## run SCENARIO (engine not built yet)
-	$(BIN) run $(SCENARIO)
+run: ## run SCENARIO against the loopback stack's endpoints (stack.env)
+	@env_file=$$(scripts/dev-stack start | tail -n 1) && set -a && . "$$env_file" && set +a && \
+	  $(BIN) run $(SCENARIO)
+
+run-offline: ## run SCENARIO without infrastructure (file sink under /tmp/mbs-out)
+	$(BIN) run $(SCENARIO) --sink file:/tmp/mbs-out --no-setup
 
 dev-stack: ## install and start Kafka 4.4 (KRaft), LocalStack SQS, Apicurio Schema Registry and Kafka Connect 4.4 on loopback
 	scripts/dev-stack install
@@ -40,8 +52,8 @@ dev-stack-stop: ## stop the loopback stack
 up: ## docker compose stack (Kafka KRaft, Schema Registry, Connect + SQS sink, LocalStack)
 	docker compose up -d --wait
 
-down:
+down: ## stop the docker compose stack and drop its volumes
 	docker compose down -v
 
-logs:
+logs: ## follow the docker compose stack's logs
 	docker compose logs -f --tail=100

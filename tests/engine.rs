@@ -369,3 +369,21 @@ async fn sends_still_unanswered_after_the_grace_period_are_in_flight() {
     assert!(!summary.interrupted);
     assert_accounted(&summary);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_phase_after_a_wider_phase_runs_with_its_own_workers() {
+    // 8 lanes serve the paced phase; the flat phase allows 2. Whichever lanes
+    // pick up its slots, exactly 2 send (10 ms each, holding their lane):
+    // ~100 messages each per second. (A slot once went to a lane that was
+    // no longer allowed, which left it at once: the phase sent nothing.)
+    let yaml = format!(
+        "{HEAD}phases:\n  - {{ name: paced, duration: 1s, rate: 40/s, workers: 8 }}\n  - {{ name: flat, duration: 1s, rate: max, workers: 2 }}\n  - {{ name: after, duration: 1s, rate: 10/s, workers: 1 }}\n"
+    );
+    let sink = Arc::new(MemorySink::with_latency(Duration::from_millis(10)));
+    let (_, s) = run_with(&yaml, sink).await;
+    let flat = &s.phases[1].counts;
+    assert!((196..=204).contains(&flat.acked), "{flat:?}");
+    assert_eq!(s.phases[0].counts.acked, 40);
+    assert_eq!(s.phases[2].counts.acked, 10);
+    assert_accounted(&s);
+}

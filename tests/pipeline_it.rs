@@ -8,39 +8,15 @@
 mod support;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use support::{json_report as report, repo};
 
 fn mbscenario(stack: &support::Stack, args: &[&str], run_id: &str) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mbscenario"));
-    cmd.args(args).current_dir(repo()).env("MBS_RUN_ID", run_id);
-    for (k, v) in &stack.vars {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The one JSON report written into `dir`.
-fn report(dir: &Path) -> Value {
-    let json = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .expect("a JSON report");
-    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+    support::run_bin(stack, args, run_id, &[])
 }
 
 fn temp_dir(name: &str) -> PathBuf {

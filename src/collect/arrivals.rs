@@ -17,7 +17,8 @@ pub struct Arrival {
     /// landed, or a receive answer was lost in transit) is not a duplicate,
     /// while the pipeline sending the event twice is.
     pub count: u32,
-    /// Receive time of the first copy, µs since the Unix epoch.
+    /// When the first copy reached the queue (SQS `SentTimestamp`; the
+    /// receive time where the queue does not say), µs since the Unix epoch.
     pub first_us: i64,
     /// Hashes of the message ids seen (usually one).
     copies: Vec<u64>,
@@ -77,18 +78,34 @@ impl Arrivals {
         body: &str,
         received_us: i64,
     ) {
+        self.record_at(queue, event_id, message_id, body, received_us, received_us);
+    }
+
+    /// Like [`Self::record`], for a message that reached the queue at
+    /// `arrived_us` and was received at `received_us`: end-to-end latency
+    /// runs to the arrival, so a collector that falls behind a backlog does
+    /// not inflate it; quiet-queue detection uses the receive time.
+    pub fn record_at(
+        &self,
+        queue: &str,
+        event_id: Option<u128>,
+        message_id: Option<&str>,
+        body: &str,
+        arrived_us: i64,
+        received_us: i64,
+    ) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *g.received.entry(queue.to_string()).or_insert(0) += 1;
         g.last_us = g.last_us.max(received_us);
         match event_id {
             Some(id) => {
-                let a = g.by_id.entry(id).or_insert(Arrival::new(0, received_us));
+                let a = g.by_id.entry(id).or_insert(Arrival::new(0, arrived_us));
                 let copy = message_id.map(hash);
                 if copy.is_none_or(|c| !a.copies.contains(&c)) {
                     a.count += 1;
                     a.copies.extend(copy);
                 }
-                a.first_us = a.first_us.min(received_us);
+                a.first_us = a.first_us.min(arrived_us);
             }
             None => g.unknown_without_id(queue, body),
         }

@@ -1,13 +1,16 @@
 //! SQS pollers: long-poll `ReceiveMessage` (10 per call), record each
-//! message's event id, then `DeleteMessageBatch` what was read so it is
-//! counted once. Several pollers per queue, because one receive/delete
-//! round trip caps a single poller well below a busy queue's rate.
+//! message's event id and when it reached the queue (`SentTimestamp`), then
+//! `DeleteMessageBatch` what was read so it is counted once. Several pollers
+//! per queue, because one receive/delete round trip caps a single poller
+//! well below a busy queue's rate. End-to-end latency ends at the queue's
+//! `SentTimestamp`, not at our receive: a backlog the pollers work through
+//! (an emulator serves far fewer receives than sends) is not the pipeline's.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use tokio_util::sync::CancellationToken;
 
 use super::arrivals::{Arrivals, event_id_of};
@@ -54,6 +57,7 @@ pub async fn poll(
             .wait_time_seconds(WAIT_SECONDS)
             .visibility_timeout(VISIBILITY_SECONDS)
             .message_attribute_names("All")
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send();
         let resp = tokio::select! {
             r = req => r,
@@ -85,11 +89,12 @@ pub async fn poll(
                 .and_then(|a| a.get("event_id"))
                 .and_then(|v| v.string_value.as_deref());
             let body = m.body.as_deref().unwrap_or_default();
-            arrivals.record(
+            arrivals.record_at(
                 &queue,
                 event_id_of(attr, body),
                 m.message_id.as_deref(),
                 body,
+                arrived_us(m).unwrap_or(now),
                 now,
             );
             if let Some(handle) = &m.receipt_handle
@@ -123,6 +128,17 @@ pub async fn poll(
             ),
         }
     }
+}
+
+/// When the message reached the queue: SQS's `SentTimestamp` (ms since the
+/// epoch, the queue's clock), in µs.
+fn arrived_us(m: &aws_sdk_sqs::types::Message) -> Option<i64> {
+    m.attributes
+        .as_ref()?
+        .get(&MessageSystemAttributeName::SentTimestamp)?
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(1_000)
 }
 
 pub fn now_us() -> i64 {

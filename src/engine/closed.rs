@@ -1,8 +1,10 @@
 //! The closed model (`rate: max`): lanes send flat out until the phase ends.
 //!
-//! The scheduler hands each of the phase's `workers` lanes the same
-//! [`ClosedPhase`]; every lane then loops on its own (leaving when steering
-//! parks it) — take a unit of the
+//! The scheduler hands out one *slot* of the phase per allowed worker
+//! (`Work::Closed(phase, slot)`); whichever lane takes a slot loops on its
+//! own until the phase ends or steering lowers the worker count below the
+//! slot (slots, not lane indices, decide how many send at once, so it does
+//! not matter which lane picks a slot up) — take a unit of the
 //! in-flight budget, [`ClosedPhase::claim`] the next (stream, seq), build and
 //! submit — with no channel or wake-up per message. What bounds the phase is
 //! the sink's speed at taking messages (lanes) and the budget (messages
@@ -36,6 +38,8 @@ pub struct ClosedPhase {
     offset: u64,
     stride: u64,
     state: Mutex<State>,
+    /// Per slot: handed out or running (so a slot runs at most once at a time).
+    slots: Mutex<Vec<bool>>,
     /// Woken on steering changes and at the end.
     changed: Notify,
 }
@@ -73,6 +77,7 @@ impl ClosedPhase {
                 route: vec![super::schedule::route(phase.mode); n],
                 ended: false,
             }),
+            slots: Mutex::new(Vec::new()),
             changed: Notify::new(),
         };
         cp.steer(phase, overlay);
@@ -95,6 +100,30 @@ impl ClosedPhase {
             }
         }
         self.changed.notify_waiters();
+    }
+
+    /// The slots below `allowed` that are neither handed out nor running;
+    /// they count as handed out from now on.
+    pub fn slots_to_hand_out(&self, allowed: usize) -> Vec<usize> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.len() < allowed {
+            slots.resize(allowed, false);
+        }
+        let mut out = Vec::new();
+        for (k, busy) in slots.iter_mut().enumerate().take(allowed) {
+            if !*busy {
+                *busy = true;
+                out.push(k);
+            }
+        }
+        out
+    }
+
+    fn release(&self, slot: usize) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(busy) = slots.get_mut(slot) {
+            *busy = false;
+        }
     }
 
     /// Ends the phase: no claim succeeds after this. Returns the range of
@@ -140,15 +169,53 @@ impl ClosedPhase {
         Some((self.streams[i].0, seq, st.route[i]))
     }
 
-    /// One lane's loop: until the phase ends, the run stops or steering
-    /// parks the lane.
-    pub async fn run_lane(&self, shared: &Arc<Shared>, scratch: &mut Scratch, lane: usize) {
+    /// Slot `slot`'s loop, on lane `lane`: until the phase ends, the run
+    /// stops or steering lowers the worker count to `slot` or below.
+    pub async fn run_slot(
+        &self,
+        slot: usize,
+        shared: &Arc<Shared>,
+        scratch: &mut Scratch,
+        lane: usize,
+    ) {
+        loop {
+            self.send_flat_out(slot, shared, scratch, lane).await;
+            self.release(slot);
+            // Steering may have raised the count again while this slot was
+            // leaving (the hand-out then skipped it as busy): take it back.
+            let wanted =
+                slot < shared.lanes() && Instant::now() < self.end && !shared.stop.is_cancelled();
+            if !(wanted && self.take(slot)) {
+                break;
+            }
+        }
+    }
+
+    /// Marks `slot` busy unless it already is (then someone else runs it).
+    fn take(&self, slot: usize) -> bool {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        match slots.get_mut(slot) {
+            Some(busy) if !*busy => {
+                *busy = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn send_flat_out(
+        &self,
+        slot: usize,
+        shared: &Arc<Shared>,
+        scratch: &mut Scratch,
+        lane: usize,
+    ) {
         let mut sent: u32 = 0;
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if shared.stop.is_cancelled() || Instant::now() >= self.end || lane >= shared.lanes() {
+            if shared.stop.is_cancelled() || Instant::now() >= self.end || slot >= shared.lanes() {
                 break;
             }
             let permit = match self.budget.clone().try_acquire_owned() {

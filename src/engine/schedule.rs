@@ -325,13 +325,12 @@ pub async fn closed_phase(
         _ = sleep_until(phase_start) => {}
         _ = stop.cancelled() => return cp.finish(),
     }
-    // One item per allowed lane; after a change, as many again: a lane that
-    // is already in the phase, or gets an item after the phase ended, leaves
-    // the extra one at once, and a lane that was parked needs one to join.
+    // One slot per allowed worker; after a change, the slots that are not
+    // running (a slot steering stopped may be wanted again).
     let hand_out = |n: u32| {
         set_lanes(shared, pool, n);
-        for _ in 0..n {
-            if jobs.try_send(Work::Closed(cp.clone())).is_err() {
+        for slot in cp.slots_to_hand_out(n as usize) {
+            if jobs.try_send(Work::Closed(cp.clone(), slot)).is_err() {
                 return;
             }
         }

@@ -42,8 +42,8 @@ pub struct Job {
 pub enum Work {
     /// Open-model ticks, in due order.
     Jobs(Vec<Job>),
-    /// Send a closed-model phase's messages flat out until it ends.
-    Closed(Arc<super::closed::ClosedPhase>),
+    /// Send a closed-model phase's messages flat out in one of its slots.
+    Closed(Arc<super::closed::ClosedPhase>, usize),
 }
 
 /// What every lane shares.
@@ -168,7 +168,7 @@ pub async fn run(shared: Arc<Shared>, work: async_channel::Receiver<Work>, lane:
                     process(&shared, job, &mut scratch, lane).await;
                 }
             }
-            Work::Closed(phase) => phase.run_lane(&shared, &mut scratch, lane).await,
+            Work::Closed(phase, slot) => phase.run_slot(slot, &shared, &mut scratch, lane).await,
         }
     }
 }

@@ -65,12 +65,36 @@ where
 
 /// Waits for shard 0's setup; returns what a run needs from it.
 pub async fn run(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, InfraError> {
+    walk(scenario, opts, Mode::Wait).await
+}
+
+/// For `run --no-setup`: the schema ids of the streams whose schemas a
+/// `register_schemas` step names, looked up once (the run must send the ids
+/// the registry gave, not 0); nothing is created or waited for.
+pub async fn schema_ids(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, InfraError> {
+    walk(scenario, opts, Mode::SchemasOnce).await
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Every step, each polled until in place (shards 1..N).
+    Wait,
+    /// Only `register_schemas`, looked up once.
+    SchemasOnce,
+}
+
+async fn walk(scenario: &Scenario, opts: &Options, mode: Mode) -> Result<SetupOutcome, InfraError> {
     let mut clients = Clients::new(scenario, opts);
     let mut out = SetupOutcome::default();
     let mut registered: BTreeMap<(PathBuf, String), u32> = BTreeMap::new();
     let mut strategies = Vec::new();
     for (i, step) in scenario.setup.iter().enumerate() {
-        let label = format!("setup[{i}] {} (follower)", super::setup::step_type(step));
+        let label = match mode {
+            Mode::Wait => format!("setup[{i}] {} (follower)", super::setup::step_type(step)),
+            Mode::SchemasOnce => {
+                format!("setup[{i}] {} (--no-setup)", super::setup::step_type(step))
+            }
+        };
         match step {
             SetupStep::RegisterSchemas {
                 schemas,
@@ -91,15 +115,25 @@ pub async fn run(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, In
                             step: &label,
                         };
                         let what = format!("{} under {subject}", sf.file.written);
-                        let id = until_present(&label, &what, opts, || {
+                        let lookup = || {
                             clients::http(&target, opts, None, || registry.lookup(&subject, &text))
-                        })
-                        .await?;
+                        };
+                        let id = match mode {
+                            Mode::Wait => until_present(&label, &what, opts, lookup).await?,
+                            Mode::SchemasOnce => lookup().await?.ok_or_else(|| {
+                                InfraError::rejected(
+                                    &label,
+                                    &format!("{what} is not registered"),
+                                    Some("run without --no-setup once (or `mbscenario setup FILE`) so the registry knows the schema".into()),
+                                )
+                            })?,
+                        };
                         registered.insert((sf.file.resolved.clone(), subject), id);
                     }
                     strategies.push((sf.file.resolved.clone(), *subject_strategy));
                 }
             }
+            _ if mode == Mode::SchemasOnce => {}
             SetupStep::EnsureTopics { topics } => {
                 let admin = clients.topics(&label)?;
                 let endpoint = admin.bootstrap().to_string();

@@ -74,6 +74,16 @@ pub async fn follow(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome,
     }
 }
 
+/// `run --no-setup`: the registered schema ids, looked up once, errors printed.
+pub async fn schema_ids(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, Exit> {
+    infra::follow::schema_ids(scenario, opts)
+        .await
+        .map_err(|e| {
+            print_error(&e);
+            Exit::Failure
+        })
+}
+
 /// Teardown with its errors printed.
 pub async fn teardown(scenario: &Scenario, opts: &Options) -> Exit {
     let errors = infra::teardown::run(scenario, opts).await;

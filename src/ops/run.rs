@@ -201,6 +201,12 @@ fn real(
             Ok(out) => Some(out),
             Err(exit) => return Ok(Err(exit)),
         }
+    } else if infra_used && !opts.setup && scenario.registers_schemas() {
+        // Already set up: the frames must carry the ids the registry gave.
+        match rt.block_on(super::infra::schema_ids(scenario, &opts.infra)) {
+            Ok(out) => Some(out),
+            Err(exit) => return Ok(Err(exit)),
+        }
     } else {
         if !infra_used && !scenario.setup.is_empty() {
             eprintln!("note: setup steps skipped: --sink replaces Kafka and SQS");

@@ -184,7 +184,7 @@ pub fn assertion_text(a: &Assertion, plan: &Plan) -> String {
         } => {
             let m = match metric {
                 LatencyMetric::SendAck => "send→ack latency (from the scheduled instant)",
-                LatencyMetric::EndToEnd => "end-to-end latency (send → SQS receive)",
+                LatencyMetric::EndToEnd => "end-to-end latency (send → arrival at SQS)",
             };
             format!(
                 "{m} p{} of {} ≤ {}",

@@ -102,3 +102,44 @@ pub fn skip_or_fail(what: &str) {
     }
     eprintln!("\n!!!!!!!! SKIPPED {why}\n");
 }
+
+/// The repository root (scenario paths in tests are relative to it).
+pub fn repo() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the `mbscenario` binary from the repository root with the stack's
+/// variables, `MBS_RUN_ID` and `extra` environment variables (which win):
+/// (exit code, stdout, stderr).
+pub fn run_bin(
+    stack: &Stack,
+    args: &[&str],
+    run_id: &str,
+    extra: &[(&str, &str)],
+) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mbscenario"));
+    cmd.args(args).current_dir(repo()).env("MBS_RUN_ID", run_id);
+    for (k, v) in &stack.vars {
+        cmd.env(k, v);
+    }
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The one JSON report written into `dir`.
+pub fn json_report(dir: &std::path::Path) -> serde_json::Value {
+    let json = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a JSON report");
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}

@@ -39,7 +39,7 @@ pub enum AssertionSpec {
     },
     /// Latency percentile bound.
     Latency {
-        /// `send_ack` (producer acknowledgement) or `end_to_end` (send → SQS receive).
+        /// `send_ack` (producer acknowledgement) or `end_to_end` (send → arrival at SQS: the queue's `SentTimestamp`, not our receive).
         metric: LatencyMetric,
         /// Percentile: `p50`, `p99`, `p99.9`.
         percentile: String,

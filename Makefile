@@ -19,7 +19,7 @@ build: ## build the release binary
 
 test: ## start the loopback stack if it is not up, then the README's test command
 	scripts/dev-stack install
-	@env_file=$$(MBS_SINK_VALUE_CONVERTER=$${MBS_SINK_VALUE_CONVERTER:-bytes} scripts/dev-stack start | tail -n 1) && \
+	@env_file=$$(scripts/dev-stack start | tail -n 1) && \
 	  MBS_STACK_ENV="$$env_file" $(CARGO) test --locked
 
 lint: ## rustfmt + clippy, as CI runs them

@@ -101,7 +101,7 @@ impl Recorder {
         self.second(scheduled_at).scheduled += 1;
     }
 
-    /// A due message found no free worker.
+    /// A due message found the in-flight budget exhausted.
     pub fn dropped(&mut self, phase: usize, stream: usize, scheduled_at: Duration) {
         self.cell(phase, stream).dropped += 1;
         self.second(scheduled_at).dropped += 1;

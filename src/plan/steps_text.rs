@@ -195,7 +195,10 @@ pub fn assertion_text(a: &Assertion, plan: &Plan) -> String {
         }
         Assertion::Errors { max, phase } => format!("failed sends in {} ≤ {max}", scope(phase)),
         Assertion::Dropped { max, phase } => {
-            format!("dropped (no free worker) in {} ≤ {max}", scope(phase))
+            format!(
+                "dropped (in-flight budget exhausted) in {} ≤ {max}",
+                scope(phase)
+            )
         }
         Assertion::Duplicates { max, queue } => format!(
             "duplicate arrivals{} ≤ {max}",

@@ -91,7 +91,10 @@ fn describe() {
     describe_counter!(RECORDS_SENT, "Messages handed to a sink");
     describe_counter!(RECORDS_ACKED, "Messages the destination acknowledged");
     describe_counter!(RECORDS_FAILED, "Messages whose send failed, by error kind");
-    describe_counter!(RECORDS_DROPPED, "Due messages that found no free worker");
+    describe_counter!(
+        RECORDS_DROPPED,
+        "Due messages that found the in-flight budget exhausted"
+    );
     describe_counter!(RECORDS_RETRIED, "Retries the sink made before an ack");
     describe_histogram!(
         SEND_LATENCY,

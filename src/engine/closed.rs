@@ -212,9 +212,6 @@ impl ClosedPhase {
     ) {
         let mut sent: u32 = 0;
         loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
             if shared.stop.is_cancelled() || Instant::now() >= self.end || slot >= shared.lanes() {
                 break;
             }
@@ -230,14 +227,29 @@ impl ClosedPhase {
             if now >= self.end {
                 break;
             }
-            let Some((stream, seq, route)) = self.claim(shared) else {
-                drop(permit);
-                tokio::select! {
-                    _ = changed => continue,
-                    _ = sleep_until(self.end) => break,
-                    _ = shared.stop.cancelled() => break,
+            let claimed = match self.claim(shared) {
+                Some(c) => c,
+                None => {
+                    // Every stream paused or used up: wait for a steering
+                    // change. Registered before claiming again, so a change
+                    // between the two claims is not missed.
+                    let changed = self.changed.notified();
+                    tokio::pin!(changed);
+                    changed.as_mut().enable();
+                    match self.claim(shared) {
+                        Some(c) => c,
+                        None => {
+                            drop(permit);
+                            tokio::select! {
+                                _ = changed => continue,
+                                _ = sleep_until(self.end) => break,
+                                _ = shared.stop.cancelled() => break,
+                            }
+                        }
+                    }
                 }
             };
+            let (stream, seq, route) = claimed;
             shared.scheduled(
                 self.phase,
                 stream,

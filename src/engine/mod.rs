@@ -21,7 +21,7 @@
 //! deadline.
 //!
 //! - [`schedule`]: dispatch loops; [`closed`]: the closed model's lanes;
-//!   [`worker`]: lanes, message building, completions (`Ticket`);
+//!   [`worker`]: lanes and completions (`Ticket`); `message`: record → message;
 //!   [`pool`]: lane tasks and the phase's in-flight budget
 //! - [`recorder`]: counters and histograms; [`summary`]: the result
 //! - [`steering`]: runtime changes (rate, pause, workers, mode, stop) and
@@ -29,6 +29,7 @@
 //! - [`prepare`]: per-stream runtime state; [`shutdown`]: stop / abort
 
 pub mod closed;
+mod message;
 pub mod pool;
 pub mod prepare;
 pub mod progress;

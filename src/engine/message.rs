@@ -1,0 +1,255 @@
+//! Record → message: what a lane builds for one due tick — the record
+//! (encoded straight from the generator when it is schema-only, or through a
+//! value tree with overrides applied), the envelope fields and headers, the
+//! key, the destination of the route.
+
+use std::time::SystemTime;
+
+use apache_avro::types::Value;
+use tokio::time::Instant;
+
+use super::prepare::StreamRuntime;
+use super::worker::Shared;
+use crate::datagen::Evaluators;
+use crate::datagen::expr::EvalCtx;
+use crate::encode;
+use crate::scenario::model::Key;
+use crate::sink::{OutMessage, Route};
+
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the arguments
+pub(super) fn build(
+    shared: &Shared,
+    phase: usize,
+    stream: usize,
+    seq: u64,
+    route: Route,
+    scheduled: Instant,
+    buf: &mut Vec<u8>,
+    evaluators: &mut Evaluators,
+) -> Result<(OutMessage, SystemTime), crate::sink::SendError> {
+    let s = &shared.streams[stream];
+    let encode_error = |e: crate::datagen::EncodeError| crate::sink::SendError {
+        kind: "encode",
+        message: format!("stream {} record {seq}: {e:?}", s.name),
+    };
+    // Fast path: a schema-only record to Kafka is encoded as it is drawn,
+    // with no Value tree (same bytes; see datagen::direct).
+    if route == Route::Kafka && s.records.direct() && matches!(s.key, Key::None | Key::Random) {
+        let event_id = s.records.event_id(seq);
+        let sent_at = SystemTime::now();
+        let envelope = crate::datagen::direct::Envelope {
+            event_id,
+            sent_at,
+            schema_id: s.schema_id,
+            schema_subject: s.schema_subject.as_deref(),
+        };
+        buf.clear();
+        encode::confluent_header(s.schema_id, buf);
+        s.records
+            .write_direct(seq, &envelope, buf)
+            .map_err(encode_error)?;
+        let event_id = event_id.to_string();
+        let key = matches!(s.key, Key::Random).then(|| event_id.clone());
+        let msg = message(
+            s,
+            phase,
+            stream,
+            seq,
+            route,
+            scheduled,
+            event_id,
+            key,
+            sent_at,
+            buf.clone(),
+        );
+        return Ok((msg, sent_at));
+    }
+    let ctx = EvalCtx {
+        seq,
+        phase: &shared.phase_names[phase],
+        t_ms: i64::try_from(
+            scheduled
+                .saturating_duration_since(shared.start)
+                .as_millis(),
+        )
+        .unwrap_or(i64::MAX),
+    };
+    let mut record = match s.records.record_with(seq, stream, evaluators, &ctx) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner());
+            if fatal.is_none() {
+                *fatal = Some(e.clone());
+                shared.stop.cancel();
+            }
+            return Err(crate::sink::SendError {
+                kind: "expr",
+                message: e.to_string(),
+            });
+        }
+    };
+    let sent_at = SystemTime::now();
+    crate::datagen::direct::fill_envelope(
+        &mut record.value,
+        &crate::datagen::direct::Envelope {
+            event_id: record.event_id,
+            sent_at,
+            schema_id: s.schema_id,
+            schema_subject: s.schema_subject.as_deref(),
+        },
+    );
+    let event_id = record.event_id.to_string();
+    let key = match &s.key {
+        Key::None => None,
+        Key::Random => Some(event_id.clone()),
+        Key::Field { path } => field_text(&record.value, path),
+        Key::Expr { .. } => record.key.clone(),
+    };
+    let payload = match route {
+        Route::Kafka => {
+            buf.clear();
+            encode::confluent_into(s.records.generator(), s.schema_id, &record.value, buf)
+                .map_err(encode_error)?;
+            buf.clone()
+        }
+        Route::Sqs => s
+            .records
+            .generator()
+            .to_json(&record.value)
+            .to_string()
+            .into_bytes(),
+    };
+    let msg = message(
+        s, phase, stream, seq, route, scheduled, event_id, key, sent_at, payload,
+    );
+    Ok((msg, sent_at))
+}
+
+/// The message around an encoded record: destination, envelope headers
+/// (event id, send time, schema) and the stream's own headers.
+#[allow(clippy::too_many_arguments)] // the fields of the message being built
+fn message(
+    s: &StreamRuntime,
+    phase: usize,
+    stream: usize,
+    seq: u64,
+    route: Route,
+    scheduled: Instant,
+    event_id: String,
+    key: Option<String>,
+    sent_at: SystemTime,
+    payload: Vec<u8>,
+) -> OutMessage {
+    let mut headers = Vec::with_capacity(5 + s.headers.len());
+    headers.push((
+        "content-type".to_string(),
+        match route {
+            Route::Kafka => "application/avro-binary",
+            Route::Sqs => "application/json",
+        }
+        .to_string(),
+    ));
+    headers.push(("event_id".to_string(), event_id.clone()));
+    // Microsecond RFC 3339: Connect's SimpleHeaderConverter keeps it a string.
+    headers.push((
+        "sent_at".to_string(),
+        humantime::format_rfc3339_micros(sent_at).to_string(),
+    ));
+    headers.push(("schema_id".to_string(), s.schema_id.to_string()));
+    if let Some(subject) = &s.schema_subject {
+        headers.push(("schema_subject".to_string(), subject.clone()));
+    }
+    headers.extend(s.headers.iter().cloned());
+    let destination = match route {
+        Route::Kafka => s.topic.clone(),
+        Route::Sqs => s.queue.clone().unwrap_or_default(),
+    };
+    OutMessage {
+        route,
+        destination,
+        phase,
+        stream,
+        seq,
+        event_id,
+        key,
+        headers,
+        payload,
+        scheduled,
+    }
+}
+
+/// The text of a (nested) field, for Kafka keys.
+fn field_text(value: &Value, path: &[String]) -> Option<String> {
+    let mut v = value;
+    for name in path {
+        while let Value::Union(_, inner) = v {
+            v = inner;
+        }
+        let Value::Record(fields) = v else {
+            return None;
+        };
+        v = &fields.iter().find(|(n, _)| n == name)?.1;
+    }
+    while let Value::Union(_, inner) = v {
+        v = inner;
+    }
+    Some(match v {
+        Value::Null => return None,
+        Value::String(s) | Value::Enum(_, s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Long(l) => l.to_string(),
+        Value::Uuid(u) => u.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        other => format!("{other:?}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_fields_are_filled_when_the_schema_has_them() {
+        use crate::datagen::direct::{Envelope, fill_envelope};
+        let mut v = Value::Record(vec![
+            ("schema_id".into(), Value::Long(0)),
+            ("schema_subject".into(), Value::String(String::new())),
+            ("sent_at".into(), Value::TimestampMicros(0)),
+            ("other".into(), Value::Int(1)),
+        ]);
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_500_000);
+        let env = Envelope {
+            event_id: uuid::Uuid::nil(),
+            sent_at: at,
+            schema_id: 42,
+            schema_subject: Some("events.card-value"),
+        };
+        fill_envelope(&mut v, &env);
+        assert_eq!(
+            v,
+            Value::Record(vec![
+                ("schema_id".into(), Value::Long(42)),
+                (
+                    "schema_subject".into(),
+                    Value::String("events.card-value".into())
+                ),
+                ("sent_at".into(), Value::TimestampMicros(1_500_000)),
+                ("other".into(), Value::Int(1)),
+            ])
+        );
+        let keyed = Value::Record(vec![(
+            "address".into(),
+            Value::Union(
+                1,
+                Box::new(Value::Record(vec![(
+                    "city".into(),
+                    Value::String("Oslo".into()),
+                )])),
+            ),
+        )]);
+        assert_eq!(
+            field_text(&keyed, &["address".into(), "city".into()]),
+            Some("Oslo".into())
+        );
+    }
+}

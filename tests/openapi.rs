@@ -47,7 +47,8 @@ async fn served() -> (String, Arc<Steering>, Shutdown) {
     let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
     let extras = engine::Extras {
         progress: false,
-        ledger: None,
+        sends: None,
+        echo: None,
         steering: Some(steering.clone()),
     };
     let sd = shutdown.clone();

@@ -45,7 +45,8 @@ async fn steered(
     let steering = Steering::new(Arc::new(p.clone()), shutdown.stop.clone());
     let extras = engine::Extras {
         progress: false,
-        ledger: None,
+        sends: None,
+        echo: None,
         steering: Some(steering.clone()),
     };
     let run = tokio::spawn({
@@ -293,7 +294,8 @@ async fn refusals_say_why() {
     let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
     let extras = engine::Extras {
         progress: false,
-        ledger: None,
+        sends: None,
+        echo: None,
         steering: Some(steering.clone()),
     };
     let run = tokio::spawn({

@@ -1,14 +1,15 @@
-//! Reconciliation: what was sent (the ledger) against what arrived, per
-//! queue and per phase × stream — arrived, missing, duplicates, late — plus
-//! end-to-end latency (envelope `sent_at` → first receive).
+//! Reconciliation: what was sent (bitmaps of acknowledged and failed record
+//! numbers per phase × stream) against what arrived (bitmaps per stream),
+//! per queue and per phase × stream — arrived, missing, duplicates, late,
+//! unknown — plus end-to-end latency (carried `sent_at` → first arrival).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::arrivals::{Arrival, Unknown};
-use super::ledger::Sent;
+use super::arrivals::{Tally, Unknown};
+use super::sends::CellSends;
 use crate::engine::summary::Percentiles;
 
 /// Arrival counts of one queue.
@@ -89,98 +90,88 @@ pub struct Layout {
 
 use crate::engine::recorder::latency_histogram as histogram;
 
-/// Compares sends and arrivals. `run_end_us` is the wall clock at the end
-/// of the last phase (arrivals after it are "late").
+/// Compares sends (per phase × stream, by record number) with what
+/// arrived. Late arrivals were marked as they came (see
+/// [`super::Arrivals::mark_run_end`]).
 pub fn reconcile(
     layout: &Layout,
-    sent: &HashMap<u128, Sent>,
-    arrived: &HashMap<u128, Arrival>,
-    received: &HashMap<String, u64>,
-    unknown_samples: Vec<Unknown>,
-    unknown_without_id: u64,
-    run_end_us: i64,
+    sent: &BTreeMap<(u32, u32), CellSends>,
+    tally: &Tally,
 ) -> Accounting {
-    let mut cells: BTreeMap<(u32, u32), CellCount> = BTreeMap::new();
-    let mut cell_hist: BTreeMap<(u32, u32), Histogram<u64>> = BTreeMap::new();
     let mut queues: BTreeMap<String, QueueCount> = BTreeMap::new();
-    for (name, count) in received {
+    for (name, count) in &tally.received {
         queues.entry(name.clone()).or_default().received = *count;
     }
-    for (_, q) in layout.streams.iter() {
-        if let Some(q) = q {
-            queues.entry(q.clone()).or_default();
-        }
+    for (name, count) in &tally.unknown {
+        queues.entry(name.clone()).or_default().unknown = *count;
     }
+    for q in layout.streams.iter().filter_map(|(_, q)| q.as_ref()) {
+        queues.entry(q.clone()).or_default();
+    }
+    let empty = super::arrivals::StreamTally::default();
+    let arrived_of = |stream: u32| tally.streams.get(stream as usize).unwrap_or(&empty);
+    // Per stream: every number sent (acked or not), to tell our arrivals
+    // from numbers this run never sent.
+    let mut sent_by_stream: BTreeMap<u32, roaring::RoaringTreemap> = BTreeMap::new();
+    let mut cells = Vec::new();
+    let mut cell_hists = Vec::new();
     let mut by_phase: Vec<Histogram<u64>> = layout.phases.iter().map(|_| histogram()).collect();
     let mut total = histogram();
-    for (id, s) in sent {
-        let Some((stream_name, Some(queue))) = layout.streams.get(s.stream as usize) else {
+    for (&(phase, stream), c) in sent {
+        let Some((stream_name, Some(queue))) = layout.streams.get(stream as usize) else {
             continue;
         };
-        let arrival = arrived.get(id);
+        let all = sent_by_stream.entry(stream).or_default();
+        *all |= &c.acked;
+        *all |= &c.failed;
+        let t = arrived_of(stream);
         let q = queues.entry(queue.clone()).or_default();
-        if !s.acked {
-            if arrival.is_some() {
-                q.arrived_after_failed_send += 1;
-            }
+        q.arrived_after_failed_send += c.failed.intersection_len(&t.seen);
+        if c.acked.is_empty() {
             continue;
         }
-        let cell = cells
-            .entry((s.phase, s.stream))
-            .or_insert_with(|| CellCount {
-                phase: layout
-                    .phases
-                    .get(s.phase as usize)
-                    .cloned()
-                    .unwrap_or_default(),
-                stream: stream_name.clone(),
-                queue: queue.clone(),
-                ..CellCount::default()
-            });
-        cell.expected += 1;
-        q.expected += 1;
-        match arrival {
-            Some(a) => {
-                cell.arrived += 1;
-                q.arrived += 1;
-                let dup = u64::from(a.count.saturating_sub(1));
-                cell.duplicates += dup;
-                q.duplicates += dup;
-                if a.first_us > run_end_us {
-                    cell.late += 1;
-                }
-                let latency = u64::try_from(a.first_us.saturating_sub(s.sent_at_us))
-                    .unwrap_or(0)
-                    .max(1);
-                let h = cell_hist
-                    .entry((s.phase, s.stream))
-                    .or_insert_with(histogram);
-                let _ = h.record(latency);
-                if let Some(ph) = by_phase.get_mut(s.phase as usize) {
-                    let _ = ph.record(latency);
-                }
-                let _ = total.record(latency);
-            }
-            None => {
-                cell.missing += 1;
-                q.missing += 1;
-            }
+        let expected = c.acked.len();
+        let arrived = c.acked.intersection_len(&t.seen);
+        let duplicates = t.extra_copies(&c.acked);
+        q.expected += expected;
+        q.arrived += arrived;
+        q.missing += expected - arrived;
+        q.duplicates += duplicates;
+        let h = tally
+            .latency
+            .get(&(phase, stream))
+            .cloned()
+            .unwrap_or_else(histogram);
+        if let Some(ph) = by_phase.get_mut(phase as usize) {
+            let _ = ph.add(&h);
         }
+        let _ = total.add(&h);
+        cells.push(CellCount {
+            phase: layout
+                .phases
+                .get(phase as usize)
+                .cloned()
+                .unwrap_or_default(),
+            stream: stream_name.clone(),
+            queue: queue.clone(),
+            expected,
+            arrived,
+            missing: expected - arrived,
+            duplicates,
+            late: c.acked.intersection_len(&t.late),
+            end_to_end: Percentiles::of(&h),
+        });
+        cell_hists.push(h);
     }
-    // Arrivals that match no send of this run.
-    let unknown_ids = arrived.keys().filter(|id| !sent.contains_key(id)).count() as u64;
-    let unknown_total = unknown_ids + unknown_without_id;
-    attribute_unknown(&mut queues, &unknown_samples, unknown_total);
-    let mut cell_hists = Vec::with_capacity(cells.len());
-    let cells = cells
-        .into_iter()
-        .map(|(k, mut c)| {
-            let h = cell_hist.remove(&k).unwrap_or_else(histogram);
-            c.end_to_end = Percentiles::of(&h);
-            cell_hists.push(h);
-            c
-        })
-        .collect();
+    // Numbers of our streams that arrived but that this run never sent
+    // (an earlier run's leftovers without a send time to tell them by).
+    for (stream, (_, queue)) in layout.streams.iter().enumerate() {
+        let Some(queue) = queue else { continue };
+        let t = arrived_of(stream as u32);
+        let sent = sent_by_stream.get(&(stream as u32));
+        let ours = sent.map_or(0, |s| t.seen.intersection_len(s));
+        queues.entry(queue.clone()).or_default().unknown += t.seen.len() - ours;
+    }
     let complete = queues.values().all(|q| q.missing == 0);
     Accounting {
         queues: queues
@@ -194,7 +185,7 @@ pub fn reconcile(
         end_to_end_by_phase: by_phase.iter().map(Percentiles::of).collect(),
         end_to_end: Percentiles::of(&total),
         complete,
-        unknown_samples,
+        unknown_samples: tally.unknown_samples.clone(),
         collector_errors: Vec::new(),
         histograms: E2eHistograms {
             by_phase,
@@ -206,87 +197,5 @@ pub fn reconcile(
     }
 }
 
-/// Unknown messages are counted at the queue they came from when that is
-/// known from the samples; otherwise at the first queue.
-fn attribute_unknown(queues: &mut BTreeMap<String, QueueCount>, samples: &[Unknown], total: u64) {
-    if total == 0 {
-        return;
-    }
-    let only = samples
-        .first()
-        .map(|s| s.queue.clone())
-        .filter(|q| samples.iter().all(|s| &s.queue == q));
-    let key = only.or_else(|| queues.keys().next().cloned());
-    if let Some(k) = key {
-        queues.entry(k).or_default().unknown += total;
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sent(phase: u32, stream: u32, seq: u64, acked: bool) -> Sent {
-        Sent {
-            phase,
-            stream,
-            seq,
-            sent_at_us: 1_000_000 + seq as i64,
-            acked,
-        }
-    }
-
-    #[test]
-    fn counts_arrived_missing_duplicates_and_late_per_cell() {
-        let layout = Layout {
-            phases: vec!["a".into(), "b".into()],
-            streams: vec![("cards".into(), Some("q".into())), ("nowhere".into(), None)],
-        };
-        let mut s = HashMap::new();
-        s.insert(1, sent(0, 0, 0, true));
-        s.insert(2, sent(0, 0, 1, true));
-        s.insert(3, sent(1, 0, 2, true));
-        s.insert(4, sent(1, 0, 3, false));
-        s.insert(5, sent(1, 1, 0, true)); // no queue: not counted
-        let mut a = HashMap::new();
-        a.insert(1, Arrival::new(2, 1_000_500));
-        a.insert(3, Arrival::new(1, 9_000_000));
-        a.insert(4, Arrival::new(1, 1_000_900));
-        a.insert(99, Arrival::new(1, 1));
-        let received = HashMap::from([("q".to_string(), 5)]);
-        let acc = reconcile(&layout, &s, &a, &received, vec![], 2, 5_000_000);
-        assert_eq!(acc.queues.len(), 1);
-        let q = &acc.queues[0];
-        assert_eq!(
-            (
-                q.expected,
-                q.arrived,
-                q.missing,
-                q.duplicates,
-                q.unknown,
-                q.arrived_after_failed_send,
-                q.received
-            ),
-            (3, 2, 1, 1, 3, 1, 5)
-        );
-        assert_eq!(acc.cells.len(), 2);
-        let (c0, c1) = (&acc.cells[0], &acc.cells[1]);
-        assert_eq!(
-            (
-                c0.phase.as_str(),
-                c0.expected,
-                c0.arrived,
-                c0.missing,
-                c0.duplicates
-            ),
-            ("a", 2, 1, 1, 1)
-        );
-        assert_eq!(
-            (c1.phase.as_str(), c1.expected, c1.arrived, c1.late),
-            ("b", 1, 1, 1)
-        );
-        assert_eq!(c0.end_to_end.count, 1);
-        assert!(!acc.complete);
-        assert_eq!(acc.end_to_end.count, 2);
-    }
-}
+mod tests;

@@ -1,38 +1,32 @@
-//! What arrived at the far end, keyed by event id, and how an event id is
-//! found in a received message: the `event_id` message attribute first (the
-//! envelope header, forwarded by sink connectors as an attribute), then the
-//! body — JSON with an `event_id` field, or the `Struct{…,event_id=…,…}`
-//! text some connectors produce when they stringify a Connect struct.
+//! What arrived at the far end, without a per-message table.
+//!
+//! A received copy's event id is found in the message (the `event_id`
+//! attribute — the envelope header, which sink connectors forward — then
+//! the body: JSON with an `event_id` field, or the `Struct{…,event_id=…}`
+//! text some connectors produce) and decoded to (stream, record number)
+//! ([`crate::datagen::EventIds`]). Per stream, bitmaps hold the numbers
+//! seen once, seen twice and first seen after the run ended; copies beyond
+//! a second go to a small map. The send time travels in the message too
+//! (`sent_at` attribute or body field), so the end-to-end latency of a
+//! first arrival goes straight into its phase × stream histogram.
+//!
+//! Copies are told apart from re-receipts of one copy without remembering
+//! every SQS message id: the pollers delete what they received, so an SQS
+//! message can only come back when its delete failed, and those few ids are
+//! remembered ([`Arrivals::not_deleted`]). A message received before but
+//! whose receive answer was lost was never recorded, so its next receipt is
+//! its first.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
-use super::ledger::parse_event_id;
+use hdrhistogram::Histogram;
+use roaring::RoaringTreemap;
 
-/// One event id's arrivals.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arrival {
-    /// Distinct copies received: distinct SQS message ids, so receiving the
-    /// same message again (its visibility timeout expired before our delete
-    /// landed, or a receive answer was lost in transit) is not a duplicate,
-    /// while the pipeline sending the event twice is.
-    pub count: u32,
-    /// When the first copy reached the queue (SQS `SentTimestamp`; the
-    /// receive time where the queue does not say), µs since the Unix epoch.
-    pub first_us: i64,
-    /// Hashes of the message ids seen (usually one).
-    copies: Vec<u64>,
-}
-
-impl Arrival {
-    pub fn new(count: u32, first_us: i64) -> Self {
-        Self {
-            count,
-            first_us,
-            copies: Vec::new(),
-        }
-    }
-}
+use super::sends::Sends;
+use crate::datagen::EventIds;
+use crate::engine::recorder::latency_histogram;
+use crate::plan::Shard;
 
 /// A message whose event id could not be found or is not one of ours.
 #[derive(
@@ -44,120 +38,247 @@ pub struct Unknown {
     pub body: String,
 }
 
-#[derive(Debug, Default)]
+/// One received copy, as the poller found it.
+#[derive(Debug, Clone, Copy)]
+pub struct Copy<'a> {
+    pub queue: &'a str,
+    pub event_id: Option<u128>,
+    /// The queue's id of this copy (`None`: every receive counts as a copy).
+    pub message_id: Option<&'a str>,
+    /// The send time the message carries, µs since the Unix epoch.
+    pub sent_at_us: Option<i64>,
+    pub body: &'a str,
+    /// When it reached the queue (SQS `SentTimestamp`), µs since the epoch.
+    pub arrived_us: i64,
+    /// When we received it.
+    pub received_us: i64,
+}
+
+/// The arrivals of one stream, by record number.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamTally {
+    pub seen: RoaringTreemap,
+    /// Received at least twice (distinct copies).
+    pub twice: RoaringTreemap,
+    /// Copies beyond the second, per record number (rare).
+    pub more: HashMap<u64, u32>,
+    /// First arrived after the last phase ended.
+    pub late: RoaringTreemap,
+}
+
+impl StreamTally {
+    /// Extra copies (beyond the first) of the numbers in `of`.
+    pub fn extra_copies(&self, of: &RoaringTreemap) -> u64 {
+        self.twice.intersection_len(of)
+            + self
+                .more
+                .iter()
+                .filter(|(seq, _)| of.contains(**seq))
+                .map(|(_, n)| u64::from(*n))
+                .sum::<u64>()
+    }
+}
+
+impl Tally {
+    /// Bytes the per-stream structures take (bitmaps serialized, the rare
+    /// third-copy entries at 16 bytes each): what grows with the run.
+    pub fn heap_bytes(&self) -> u64 {
+        self.streams
+            .iter()
+            .map(|s| {
+                (s.seen.serialized_size() + s.twice.serialized_size() + s.late.serialized_size())
+                    as u64
+                    + 16 * s.more.len() as u64
+            })
+            .sum()
+    }
+}
+
+/// Everything counted, for reconciliation.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// Index = stream.
+    pub streams: Vec<StreamTally>,
+    /// End-to-end latency (µs) of first arrivals per (phase, stream).
+    pub latency: BTreeMap<(u32, u32), Histogram<u64>>,
+    /// Per queue: messages received (all copies, ours or not).
+    pub received: BTreeMap<String, u64>,
+    /// Per queue: messages without one of this run's event ids, or sent
+    /// before the run started (left over from an earlier run).
+    pub unknown: BTreeMap<String, u64>,
+    pub unknown_samples: Vec<Unknown>,
+    /// Sharded runs: the other shards' arrivals (event id → first arrival
+    /// µs, copies); counted as unknown here until they are attributed.
+    pub foreign: HashMap<u128, (i64, u32)>,
+}
+
 pub struct Arrivals {
+    ids: EventIds,
+    sends: Arc<Sends>,
+    /// Sharded runs: which record numbers this shard sent.
+    shard: Option<Shard>,
+    /// A copy carrying an earlier send time is left over from another run.
+    stale_before_us: i64,
     inner: Mutex<Inner>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Inner {
-    by_id: HashMap<u128, Arrival>,
-    /// Per queue: messages received (all copies, ours or not).
-    received: HashMap<String, u64>,
-    unknown: Vec<Unknown>,
-    unknown_count: u64,
-    /// When the last message was received, µs since the Unix epoch.
+    tally: Tally,
+    /// Hashes of SQS message ids whose delete failed (they come back).
+    undeleted: HashSet<u64>,
+    /// When the last message was received, µs since the epoch.
     last_us: i64,
+    /// Arrivals after this instant are late (`i64::MAX` until the run ends).
+    late_after_us: i64,
 }
 
 /// How many unknown bodies are kept as examples.
 const UNKNOWN_SAMPLES: usize = 5;
+/// Clock skew allowed between this host and a sender before a copy counts as stale.
+const STALE_MARGIN_US: i64 = 2_000_000;
 
 impl Arrivals {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Records one received message; `message_id` is the queue's id of the
-    /// copy (`None`: every receive counts as a copy).
-    pub fn record(
-        &self,
-        queue: &str,
-        event_id: Option<u128>,
-        message_id: Option<&str>,
-        body: &str,
-        received_us: i64,
-    ) {
-        self.record_at(queue, event_id, message_id, body, received_us, received_us);
-    }
-
-    /// Like [`Self::record`], for a message that reached the queue at
-    /// `arrived_us` and was received at `received_us`: end-to-end latency
-    /// runs to the arrival, so a collector that falls behind a backlog does
-    /// not inflate it; quiet-queue detection uses the receive time.
-    pub fn record_at(
-        &self,
-        queue: &str,
-        event_id: Option<u128>,
-        message_id: Option<&str>,
-        body: &str,
-        arrived_us: i64,
-        received_us: i64,
-    ) {
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *g.received.entry(queue.to_string()).or_insert(0) += 1;
-        g.last_us = g.last_us.max(received_us);
-        match event_id {
-            Some(id) => {
-                let a = g.by_id.entry(id).or_insert(Arrival::new(0, arrived_us));
-                let copy = message_id.map(hash);
-                if copy.is_none_or(|c| !a.copies.contains(&c)) {
-                    a.count += 1;
-                    a.copies.extend(copy);
-                }
-                a.first_us = a.first_us.min(arrived_us);
-            }
-            None => g.unknown_without_id(queue, body),
+    /// `ids` decodes the run's event ids; `sends` says which phase a record
+    /// number belongs to. Copies whose carried send time is before now
+    /// (minus a skew margin) are left over from an earlier run.
+    pub fn new(ids: EventIds, sends: Arc<Sends>, shard: Option<Shard>) -> Self {
+        let streams = ids.len();
+        Self {
+            ids,
+            sends,
+            shard: shard.filter(|s| s.count > 1),
+            stale_before_us: super::sqs::now_us() - STALE_MARGIN_US,
+            inner: Mutex::new(Inner {
+                tally: Tally {
+                    streams: vec![StreamTally::default(); streams],
+                    ..Tally::default()
+                },
+                late_after_us: i64::MAX,
+                ..Inner::default()
+            }),
         }
+    }
+
+    /// Records one received copy.
+    pub fn record(&self, c: Copy<'_>) {
+        let decoded = c.event_id.and_then(|id| self.ids.decode(id));
+        let own = decoded.filter(|&(_, seq)| self.shard.is_none_or(|s| s.owns(seq)));
+        let stale = own.is_some() && c.sent_at_us.is_some_and(|t| t < self.stale_before_us);
+        // The phase is looked up before taking our lock (lock order: sends, then arrivals).
+        let phase = own.and_then(|(stream, seq)| self.sends.phase_of(stream as u32, seq));
+        let copy = c.message_id.map(hash);
+        let mut g = self.lock();
+        *g.tally.received.entry(c.queue.to_string()).or_insert(0) += 1;
+        g.last_us = g.last_us.max(c.received_us);
+        if copy.is_some_and(|h| g.undeleted.contains(&h)) {
+            return; // the same copy again: its delete had failed
+        }
+        match (decoded, own) {
+            (Some(_), Some((stream, seq))) if !stale => {
+                let late_after = g.late_after_us;
+                let t = &mut g.tally;
+                let Some(s) = t.streams.get_mut(stream) else {
+                    return;
+                };
+                if !s.seen.insert(seq) {
+                    if !s.twice.insert(seq) {
+                        *s.more.entry(seq).or_insert(0) += 1;
+                    }
+                    return;
+                }
+                if c.arrived_us > late_after {
+                    s.late.insert(seq);
+                }
+                if let (Some(phase), Some(sent)) = (phase, c.sent_at_us) {
+                    let us = u64::try_from(c.arrived_us.saturating_sub(sent))
+                        .unwrap_or(0)
+                        .max(1);
+                    let h = t
+                        .latency
+                        .entry((phase, stream as u32))
+                        .or_insert_with(latency_histogram);
+                    let _ = h.record(us);
+                }
+            }
+            (Some(_), None) => {
+                let id = c.event_id.unwrap_or_default();
+                let t = &mut g.tally;
+                let e = t.foreign.entry(id).or_insert((c.arrived_us, 0));
+                e.0 = e.0.min(c.arrived_us);
+                e.1 += 1;
+                if e.1 == 1 {
+                    *t.unknown.entry(c.queue.to_string()).or_insert(0) += 1;
+                }
+            }
+            _ => g.unknown(c.queue, c.body),
+        }
+    }
+
+    /// The copy `message_id` was received but its delete failed: when it
+    /// comes back it is the same copy, not a duplicate.
+    pub fn not_deleted(&self, message_id: &str) {
+        self.lock().undeleted.insert(hash(message_id));
+    }
+
+    /// The last phase ended at `us` (µs since the epoch): what first
+    /// arrives after it is late.
+    pub fn mark_run_end(&self, us: i64) {
+        self.lock().late_after_us = us;
     }
 
     /// When the last message was received (µs since the epoch; 0: none yet).
     pub fn last_received_us(&self) -> i64 {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).last_us
+        self.lock().last_us
     }
 
-    /// Distinct event ids received so far.
-    pub fn distinct(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .len()
+    /// Acknowledged sends of counted streams that have not arrived.
+    pub fn missing(&self, counted: &[bool]) -> u64 {
+        self.sends.with_cells(|cells| {
+            let g = self.lock();
+            cells
+                .iter()
+                .filter(|((_, s), _)| counted.get(*s as usize).copied().unwrap_or(false))
+                .map(|((_, s), c)| {
+                    let seen = g.tally.streams.get(*s as usize).map(|t| &t.seen);
+                    c.acked.len() - seen.map_or(0, |seen| c.acked.intersection_len(seen))
+                })
+                .sum()
+        })
     }
 
-    /// How many of `ids` have not arrived (one lock for all of them).
-    pub fn count_absent<'a>(&self, ids: impl Iterator<Item = &'a u128>) -> u64 {
-        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        ids.filter(|id| !g.by_id.contains_key(id)).count() as u64
+    pub fn sends(&self) -> &Arc<Sends> {
+        &self.sends
     }
 
-    pub fn snapshot(
-        &self,
-    ) -> (
-        HashMap<u128, Arrival>,
-        HashMap<String, u64>,
-        Vec<Unknown>,
-        u64,
-    ) {
-        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        (
-            g.by_id.clone(),
-            g.received.clone(),
-            g.unknown.clone(),
-            g.unknown_count,
-        )
+    /// A copy of everything counted.
+    pub fn snapshot(&self) -> Tally {
+        self.lock().tally.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl Inner {
-    fn unknown_without_id(&mut self, queue: &str, body: &str) {
-        self.unknown_count += 1;
-        if self.unknown.len() < UNKNOWN_SAMPLES {
-            self.unknown.push(Unknown {
+    fn unknown(&mut self, queue: &str, body: &str) {
+        *self.tally.unknown.entry(queue.to_string()).or_insert(0) += 1;
+        if self.tally.unknown_samples.len() < UNKNOWN_SAMPLES {
+            self.tally.unknown_samples.push(Unknown {
                 queue: queue.to_string(),
                 body: body.chars().take(120).collect(),
             });
         }
+    }
+}
+
+impl std::fmt::Debug for Arrivals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Arrivals")
+            .field("streams", &self.ids.len())
+            .field("shard", &self.shard)
+            .finish_non_exhaustive()
     }
 }
 
@@ -168,77 +289,94 @@ fn hash(s: &str) -> u64 {
     h.finish()
 }
 
+/// The 128-bit form of an event id (a UUID in its text form).
+pub fn parse_event_id(text: &str) -> Option<u128> {
+    uuid::Uuid::try_parse(text.trim()).ok().map(|u| u.as_u128())
+}
+
 /// Finds the event id of a received message.
 pub fn event_id_of(attribute: Option<&str>, body: &str) -> Option<u128> {
     if let Some(id) = attribute.and_then(parse_event_id) {
         return Some(id);
     }
-    let trimmed = body.trim_start();
-    if trimmed.starts_with('{')
-        && let Ok(v) = serde_json::from_str::<serde_json::Value>(trimmed)
-    {
-        // A JSON record, or an envelope wrapping it (`{"payload": {...}}`).
-        let found = v
+    if let Some(v) = json_record(body)
+        && let Some(id) = v
             .get("event_id")
-            .or_else(|| v.get("payload").and_then(|p| p.get("event_id")))
             .and_then(serde_json::Value::as_str)
-            .and_then(parse_event_id);
-        if found.is_some() {
-            return found;
-        }
+            .and_then(parse_event_id)
+    {
+        return Some(id);
     }
-    // Connect struct text: `Struct{event_id=6f1c…,sent_at=…}`.
-    let at = body.find("event_id=")?;
-    let rest = &body[at + "event_id=".len()..];
-    let end = rest.find([',', '}', ' ']).unwrap_or(rest.len());
-    parse_event_id(&rest[..end])
+    parse_event_id(struct_field(body, "event_id")?)
+}
+
+/// Finds the send time a received message carries, µs since the epoch: the
+/// `sent_at` attribute (RFC 3339, as the envelope header is written), else
+/// the body's `sent_at` — RFC 3339 text, or a number of ms or µs (told
+/// apart by size: µs since 1970 passed 10^14 in 1973, ms will not until
+/// 5138).
+pub fn sent_at_of(attribute: Option<&str>, body: &str) -> Option<i64> {
+    if let Some(us) = attribute.and_then(rfc3339_us) {
+        return Some(us);
+    }
+    let field = match json_record(body) {
+        Some(v) => match v.get("sent_at")? {
+            serde_json::Value::String(s) => return rfc3339_us(s),
+            serde_json::Value::Number(n) => n.as_i64()?,
+            _ => return None,
+        },
+        None => {
+            let text = struct_field(body, "sent_at")?;
+            return rfc3339_us(text).or_else(|| epoch_us(text.parse().ok()?));
+        }
+    };
+    epoch_us(field)
+}
+
+fn epoch_us(n: i64) -> Option<i64> {
+    (n > 0).then(|| {
+        if n >= 100_000_000_000_000 {
+            n
+        } else {
+            n.saturating_mul(1_000)
+        }
+    })
+}
+
+fn rfc3339_us(text: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339_weak(text.trim()).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_micros()).ok()
+}
+
+/// A JSON record body, or the record inside an envelope (`{"payload": {…}}`).
+fn json_record(body: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let trimmed = body.trim_start();
+    if !trimmed.starts_with('{') {
+        return None;
+    }
+    let serde_json::Value::Object(mut v) = serde_json::from_str(trimmed).ok()? else {
+        return None;
+    };
+    if !v.contains_key("event_id")
+        && let Some(serde_json::Value::Object(p)) = v.remove("payload")
+    {
+        return Some(p);
+    }
+    Some(v)
+}
+
+/// A field of Connect struct text: `Struct{event_id=6f1c…,sent_at=…}`.
+fn struct_field<'a>(body: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("{name}=");
+    let at = body
+        .match_indices(&key)
+        .find(|(i, _)| *i == 0 || matches!(body.as_bytes()[i - 1], b'{' | b',' | b' '))?
+        .0;
+    let rest = &body[at + key.len()..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    Some(rest[..end].trim())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ID: &str = "6f1c2a4e-9a0b-4c7d-8e2f-1a2b3c4d5e6f";
-
-    #[test]
-    fn finds_the_event_id_in_attribute_json_and_struct_text() {
-        let want = parse_event_id(ID);
-        assert!(want.is_some());
-        assert_eq!(event_id_of(Some(ID), "opaque"), want);
-        assert_eq!(
-            event_id_of(None, &format!(r#"{{"event_id":"{ID}","x":1}}"#)),
-            want
-        );
-        assert_eq!(
-            event_id_of(None, &format!(r#"{{"payload":{{"event_id":"{ID}"}}}}"#)),
-            want
-        );
-        assert_eq!(
-            event_id_of(
-                None,
-                &format!("Struct{{event_id={ID},sent_at=1700000000000}}")
-            ),
-            want
-        );
-        assert_eq!(event_id_of(Some("not-a-uuid"), "no id here"), None);
-    }
-
-    #[test]
-    fn counts_duplicates_and_keeps_unknown_samples() {
-        let a = Arrivals::new();
-        let id = parse_event_id(ID);
-        a.record("q", id, Some("m1"), "b", 20);
-        a.record("q", id, Some("m2"), "b", 10);
-        // The same copy received again (visibility timeout) is not a duplicate.
-        a.record("q", id, Some("m1"), "b", 30);
-        for _ in 0..7 {
-            a.record("q", None, None, "garbage", 5);
-        }
-        let (by_id, received, unknown, unknown_count) = a.snapshot();
-        let got = &by_id[&id.unwrap()];
-        assert_eq!((got.count, got.first_us), (2, 10));
-        assert_eq!(received["q"], 10);
-        assert_eq!(unknown_count, 7);
-        assert_eq!(unknown.len(), UNKNOWN_SAMPLES);
-    }
-}
+mod tests;

@@ -43,11 +43,10 @@ pub struct ForeignCell {
 /// arrivals left over (sorted by id) for `report merge`.
 pub fn split(
     plan: &Plan,
-    ledger: &super::Ledger,
     arrivals: &super::Arrivals,
     run_start: std::time::SystemTime,
 ) -> (Vec<ForeignCell>, Vec<(u128, i64, u32)>) {
-    let mut foreign: HashMap<u128, (i64, u32)> = super::foreign(ledger, arrivals)
+    let mut foreign: HashMap<u128, (i64, u32)> = super::foreign(arrivals)
         .into_iter()
         .map(|(id, first, n)| (id, (first, n)))
         .collect();

@@ -1,12 +1,18 @@
 //! Arrival accounting at the far end of the pipeline.
 //!
 //! ```text
-//! workers ──(event id, phase, stream, seq, sent_at, acked)──▶ Ledger
+//! engine ──phase starts (stream, first record number)──▶ Sends
+//! workers ──(phase, stream, record number, acked?)──────▶ Sends (bitmaps)
 //! SQS queues ──pollers (sqs.rs: receive 10, delete batch)──▶ Arrivals
-//!                         (event id from attribute / JSON body / struct text)
+//!     event id (attribute / JSON body / struct text) ──decode──▶ (stream, n)
+//!     sent_at (attribute / body) ──▶ end-to-end latency of the first arrival
 //! after the last phase: settle until every acked message arrived or `within`
 //! passes ──▶ accounting::reconcile ──▶ Accounting (per queue, phase × stream)
 //! ```
+//!
+//! Nothing here grows per message: sends and arrivals are bitmaps of record
+//! numbers (about a bit per message), because an event id says which stream
+//! and record it is (see [`crate::datagen::EventIds`]).
 //!
 //! Counting at the queue is what exposes a sink connector that silently
 //! loses messages: the engine's "acked" only means Kafka took them.
@@ -14,7 +20,7 @@
 pub mod accounting;
 pub mod arrivals;
 pub mod attribute;
-pub mod ledger;
+pub mod sends;
 pub mod sqs;
 
 use std::sync::Arc;
@@ -26,7 +32,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use accounting::{Accounting, Layout};
 pub use arrivals::Arrivals;
-pub use ledger::{Ledger, Sent};
+pub use arrivals::Tally;
+pub use sends::Sends;
 
 /// Pollers per queue: LocalStack serves ~500 receive+delete msgs/s on two
 /// cores whatever the count; real SQS scales with it.
@@ -43,9 +50,13 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Starts `pollers` pollers for each (queue name, URL).
-    pub fn start(client: aws_sdk_sqs::Client, queues: &[(String, String)], pollers: usize) -> Self {
-        let arrivals = Arc::new(Arrivals::new());
+    /// Starts `pollers` pollers for each (queue name, URL), counting into `arrivals`.
+    pub fn start(
+        client: aws_sdk_sqs::Client,
+        queues: &[(String, String)],
+        pollers: usize,
+        arrivals: Arc<Arrivals>,
+    ) -> Self {
         let stats = Arc::new(sqs::PollStats::default());
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -75,17 +86,11 @@ impl Collector {
 
     /// Waits until no acknowledged message of a counted stream is missing,
     /// or `within` has passed. Returns the number still missing.
-    pub async fn settle(
-        &self,
-        ledger: &Ledger,
-        counted: &[bool],
-        within: Duration,
-        progress: impl Fn(u64),
-    ) -> u64 {
+    pub async fn settle(&self, counted: &[bool], within: Duration, progress: impl Fn(u64)) -> u64 {
         let deadline = Instant::now() + within;
         let mut last_report = Instant::now();
         loop {
-            let missing = missing(ledger, &self.arrivals, counted);
+            let missing = self.arrivals.missing(counted);
             if missing == 0 || Instant::now() >= deadline {
                 return missing;
             }
@@ -138,79 +143,25 @@ impl Collector {
     }
 }
 
-/// Acknowledged sends of counted streams that have not arrived yet.
-pub fn missing(ledger: &Ledger, arrivals: &Arrivals, counted: &[bool]) -> u64 {
-    ledger.with_sent(|sent| {
-        arrivals.count_absent(
-            sent.iter()
-                .filter(|(_, s)| {
-                    s.acked && counted.get(s.stream as usize).copied().unwrap_or(false)
-                })
-                .map(|(id, _)| id),
-        )
-    })
-}
-
 /// Reconciles after the collector stopped.
-/// Arrivals whose event id this run's ledger does not know: (id, first
-/// receive µs, copies), sorted by id.
-pub fn foreign(ledger: &Ledger, arrivals: &Arrivals) -> Vec<(u128, i64, u32)> {
-    let (by_id, ..) = arrivals.snapshot();
-    let mut out: Vec<(u128, i64, u32)> = ledger.with_sent(|sent| {
-        by_id
-            .iter()
-            .filter(|(id, _)| !sent.contains_key(id))
-            .map(|(id, a)| (*id, a.first_us, a.count))
-            .collect()
-    });
-    out.sort_unstable();
-    out
-}
-
-pub fn account(
-    layout: &Layout,
-    ledger: &Ledger,
-    arrivals: &Arrivals,
-    run_end_us: i64,
-    collector_errors: Vec<String>,
-) -> Accounting {
-    let (by_id, received, unknown, unknown_count) = arrivals.snapshot();
-    let mut acc = accounting::reconcile(
-        layout,
-        &ledger.snapshot(),
-        &by_id,
-        &received,
-        unknown,
-        unknown_count,
-        run_end_us,
-    );
+pub fn account(layout: &Layout, arrivals: &Arrivals, collector_errors: Vec<String>) -> Accounting {
+    let tally = arrivals.snapshot();
+    let mut acc = arrivals
+        .sends()
+        .with_cells(|cells| accounting::reconcile(layout, cells, &tally));
     acc.collector_errors = collector_errors;
     acc
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn missing_counts_acked_sends_of_counted_streams_only() {
-        let ledger = Ledger::new();
-        let sent = |stream, acked| Sent {
-            phase: 0,
-            stream,
-            seq: 0,
-            sent_at_us: 0,
-            acked,
-        };
-        ledger.record(1, sent(0, true));
-        ledger.record(2, sent(0, true));
-        ledger.record(3, sent(0, false)); // failed: not expected at the queue
-        ledger.record(4, sent(1, true)); // stream without a queue
-        let arrivals = Arrivals::new();
-        assert_eq!(missing(&ledger, &arrivals, &[true, false]), 2);
-        arrivals.record("q", Some(2), Some("m"), "", 0);
-        assert_eq!(missing(&ledger, &arrivals, &[true, false]), 1);
-        arrivals.record("q", Some(1), Some("n"), "", 0);
-        assert_eq!(missing(&ledger, &arrivals, &[true, false]), 0);
-    }
+/// Arrivals of the other shards' records: (id, first arrival µs, copies),
+/// sorted by id.
+pub fn foreign(arrivals: &Arrivals) -> Vec<(u128, i64, u32)> {
+    let mut out: Vec<(u128, i64, u32)> = arrivals
+        .snapshot()
+        .foreign
+        .into_iter()
+        .map(|(id, (first, n))| (id, first, n))
+        .collect();
+    out.sort_unstable();
+    out
 }

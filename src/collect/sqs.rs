@@ -13,14 +13,15 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use tokio_util::sync::CancellationToken;
 
-use super::arrivals::{Arrivals, event_id_of};
+use super::arrivals::{Arrivals, Copy, event_id_of, sent_at_of};
 
 /// Long-poll wait per receive: short enough that stopping is prompt.
 const WAIT_SECONDS: i32 = 1;
 /// Visibility timeout of received messages: a receive whose answer is lost
 /// in transit (the SDK then retries) leaves its messages invisible for this
-/// long; short, so they come back well within the settle window. Copies are
-/// told apart by message id, so a message seen twice is not a duplicate.
+/// long; short, so they come back well within the settle window (their
+/// first recorded receipt). A message whose delete failed also comes back;
+/// its id is remembered, so that receipt is not a duplicate.
 const VISIBILITY_SECONDS: i32 = 5;
 /// Back-off after a failed receive, so a dead endpoint is not hammered.
 const ERROR_PAUSE: Duration = Duration::from_millis(500);
@@ -83,20 +84,22 @@ pub async fn poll(
         let now = now_us();
         let mut entries = Vec::with_capacity(messages.len());
         for (i, m) in messages.iter().enumerate() {
-            let attr = m
-                .message_attributes
-                .as_ref()
-                .and_then(|a| a.get("event_id"))
-                .and_then(|v| v.string_value.as_deref());
+            let attr = |name: &str| {
+                m.message_attributes
+                    .as_ref()
+                    .and_then(|a| a.get(name))
+                    .and_then(|v| v.string_value.as_deref())
+            };
             let body = m.body.as_deref().unwrap_or_default();
-            arrivals.record_at(
-                &queue,
-                event_id_of(attr, body),
-                m.message_id.as_deref(),
+            arrivals.record(Copy {
+                queue: &queue,
+                event_id: event_id_of(attr("event_id"), body),
+                message_id: m.message_id.as_deref(),
+                sent_at_us: sent_at_of(attr("sent_at"), body),
                 body,
-                arrived_us(m).unwrap_or(now),
-                now,
-            );
+                arrived_us: arrived_us(m).unwrap_or(now),
+                received_us: now,
+            });
             if let Some(handle) = &m.receipt_handle
                 && let Ok(entry) = DeleteMessageBatchRequestEntry::builder()
                     .id(i.to_string())
@@ -112,20 +115,38 @@ pub async fn poll(
             .set_entries(Some(entries))
             .send()
             .await;
+        // A message whose delete failed comes back: remember it, so its
+        // next receipt is not taken for a second copy.
+        let not_deleted = |i: usize| {
+            if let Some(id) = messages.get(i).and_then(|m| m.message_id.as_deref()) {
+                arrivals.not_deleted(id);
+            }
+        };
         match deleted {
-            Ok(r) if !r.failed.is_empty() => stats.error(
-                &stats.delete_errors,
-                format!(
-                    "{} message(s) not deleted: {}",
-                    r.failed.len(),
-                    r.failed[0].code
-                ),
-            ),
+            Ok(r) if !r.failed.is_empty() => {
+                for f in &r.failed {
+                    match f.id.parse::<usize>() {
+                        Ok(i) => not_deleted(i),
+                        Err(_) => (0..messages.len()).for_each(not_deleted),
+                    }
+                }
+                stats.error(
+                    &stats.delete_errors,
+                    format!(
+                        "{} message(s) not deleted: {}",
+                        r.failed.len(),
+                        r.failed[0].code
+                    ),
+                )
+            }
             Ok(_) => {}
-            Err(e) => stats.error(
-                &stats.delete_errors,
-                aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
-            ),
+            Err(e) => {
+                (0..messages.len()).for_each(not_deleted);
+                stats.error(
+                    &stats.delete_errors,
+                    aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+                )
+            }
         }
     }
 }

@@ -41,4 +41,4 @@ pub use avro::{AvroGenerator, GenConfig, GenError};
 pub use datum::EncodeError;
 pub use record::{Evaluators, Record, StreamRecords};
 pub use replay::{OnEnd, ReplayError, ReplayFormat, ReplaySource};
-pub use seed::{RecordRng, StreamSeed};
+pub use seed::{EventIds, MAX_SEQ, RecordRng, StreamSeed};

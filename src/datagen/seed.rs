@@ -5,7 +5,9 @@
 //!                       ──SHA-256("…/event-id/v1"   ‖ …)──▶ id key    (32 bytes)
 //!
 //!   record_rng(n) = ChaCha8(key = data key, stream = n, word position 0)
-//!   event_id(n)   = first 16 bytes of ChaCha8(key = id key, stream = n), stamped as UUID v4
+//!   event_id(n)   = UUID v8: stream tag (48) ‖ ver 8 ‖ n (52, split by the variant bits)
+//!                   ‖ check (22); tag = first 48 bits of ChaCha8(id key, stream 2^64−1),
+//!                   check = first 22 bits of ChaCha8(id key, stream = n)
 //! ```
 //!
 //! Why this shape:
@@ -20,6 +22,11 @@
 //!   layout (little-endian seed, length-prefixed UTF-8 stream name), never `std`'s
 //!   `DefaultHasher`, whose output may change between Rust releases. The unit tests below
 //!   pin concrete outputs so a dependency bump that changes them fails loudly.
+//! - **Event ids say where they come from.** An arrival at the far end is traced back to
+//!   its (stream, n) by decoding its id ([`EventIds::decode`]), with no table of what was
+//!   sent: the collector's memory does not grow per message. The check bits make an id
+//!   that was not minted by this (seed, stream) — a corrupted one, one from another seed —
+//!   decode to nothing, except with probability 2^-22 per foreign id whose tag matches.
 //! - **Event ids do not move when the schema does.** Ids come from a second key, so adding
 //!   a field (which changes how many values the data RNG hands out) leaves ids unchanged.
 //!   The domain-separation labels also make the two keys unrelated for the same seed.
@@ -72,12 +79,72 @@ impl StreamSeed {
         RecordRng(keystream(&self.data_key, n))
     }
 
-    /// The event id of record `n`: a UUID with version 4 / RFC 4122 variant bits, so that
-    /// consumers which check the version accept it, yet fully determined by the triple.
+    /// The event id of record `n`: an RFC 9562 version-8 UUID (consumers that check the
+    /// version and variant accept it) that carries the stream's tag and `n` itself, so the
+    /// far end can decode it ([`EventIds::decode`]). `n` is taken modulo 2^52 (a plan
+    /// never numbers that far: see [`MAX_SEQ`]).
     pub fn event_id(&self, n: u64) -> Uuid {
-        let mut bytes = [0u8; 16];
-        keystream(&self.id_key, n).fill_bytes(&mut bytes);
-        uuid::Builder::from_random_bytes(bytes).into_uuid()
+        let n = n & MAX_SEQ;
+        let v = (u128::from(self.tag()) << 80)
+            | (8u128 << 76)
+            | (u128::from(n >> 40) << 64)
+            | (0b10u128 << 62)
+            | (u128::from(n & ((1 << 40) - 1)) << 22)
+            | u128::from(self.check(n));
+        Uuid::from_u128(v)
+    }
+
+    /// The 48-bit tag every event id of this (seed, stream) starts with.
+    pub fn tag(&self) -> u64 {
+        keystream(&self.id_key, u64::MAX).next_u64() >> 16
+    }
+
+    fn check(&self, n: u64) -> u32 {
+        keystream(&self.id_key, n).next_u32() >> 10
+    }
+}
+
+/// The largest record number an event id can carry (2^52 − 1: 4,096 closed-model phases
+/// of 2^40 numbers each).
+pub const MAX_SEQ: u64 = (1 << 52) - 1;
+
+/// Decodes the event ids of a run's streams back to (stream index, record number).
+#[derive(Debug, Clone, Default)]
+pub struct EventIds {
+    by_tag: std::collections::HashMap<u64, (usize, StreamSeed)>,
+}
+
+impl EventIds {
+    /// `streams[i]` is the seed of stream index `i`.
+    pub fn new(streams: impl IntoIterator<Item = StreamSeed>) -> Self {
+        let by_tag = streams
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (s.tag(), (i, s)))
+            .collect();
+        Self { by_tag }
+    }
+
+    /// How many streams it decodes.
+    pub fn len(&self) -> usize {
+        self.by_tag.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_tag.is_empty()
+    }
+
+    /// The (stream index, record number) an id was minted for; `None` for ids this run's
+    /// streams did not mint (another seed or stream, a corrupted id, another format).
+    pub fn decode(&self, id: u128) -> Option<(usize, u64)> {
+        let (stream, seed) = self.by_tag.get(&u64::try_from(id >> 80).ok()?)?;
+        if (id >> 76) & 0xF != 8 || (id >> 62) & 0b11 != 0b10 {
+            return None;
+        }
+        let high = u64::try_from((id >> 64) & 0xFFF).ok()?;
+        let low = u64::try_from((id >> 22) & ((1 << 40) - 1)).ok()?;
+        let n = (high << 40) | low;
+        (u128::from(seed.check(n)) == id & 0x3F_FFFF).then_some((*stream, n))
     }
 }
 
@@ -158,12 +225,35 @@ mod tests {
     }
 
     #[test]
-    fn event_id_is_pinned_and_v4() {
+    fn event_id_is_pinned_and_v8() {
         let seed = StreamSeed::new(42, "pokemon");
         let id = seed.event_id(0);
         assert_eq!(id.to_string(), PINNED_EVENT_ID_0);
-        assert_eq!(id.get_version_num(), 4);
+        assert_eq!(id.get_version_num(), 8);
         assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+    }
+
+    #[test]
+    fn event_ids_decode_to_their_stream_and_number() {
+        let (a, b) = (StreamSeed::new(42, "a"), StreamSeed::new(42, "b"));
+        let ids = EventIds::new([a.clone(), b.clone()]);
+        for n in [0, 1, 65_535, 1 << 40, (1 << 40) + 17, 3 << 40, MAX_SEQ] {
+            assert_eq!(ids.decode(a.event_id(n).as_u128()), Some((0, n)));
+            assert_eq!(ids.decode(b.event_id(n).as_u128()), Some((1, n)));
+        }
+        // Another seed's ids, a flipped bit, a random v4 id: nothing.
+        assert_eq!(
+            ids.decode(StreamSeed::new(43, "a").event_id(5).as_u128()),
+            None
+        );
+        for bit in 0..128 {
+            assert_eq!(
+                ids.decode(a.event_id(9).as_u128() ^ (1 << bit)),
+                None,
+                "bit {bit}"
+            );
+        }
+        assert_eq!(ids.decode(0xc241_f480_b370_44a2_b3b3_a4d0_e2c5_1e4c), None);
     }
 
     #[test]
@@ -211,5 +301,5 @@ mod tests {
         5_500_161_268_380_986_346,
         18_320_922_989_072_627_648,
     ];
-    const PINNED_EVENT_ID_0: &str = "c241f480-b370-44a2-b3b3-a4d0e2c51e4c";
+    const PINNED_EVENT_ID_0: &str = "7ef1276d-04b7-8000-8000-000000203d10";
 }

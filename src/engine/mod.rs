@@ -69,13 +69,17 @@ pub async fn run(
 pub struct Extras {
     /// Print live progress to stderr.
     pub progress: bool,
-    /// Record every finished send, for arrival accounting.
-    pub ledger: Option<Arc<crate::collect::Ledger>>,
+    /// Record every finished send (and each phase's first record numbers),
+    /// for arrival accounting.
+    pub sends: Option<Arc<crate::collect::Sends>>,
+    /// Virtual runs: every acknowledged message arrives at once, through
+    /// the collector's own per-copy path.
+    pub echo: Option<Arc<crate::collect::Arrivals>>,
     /// Runtime steering shared with the control API (a private one otherwise).
     pub steering: Option<Arc<Steering>>,
 }
 
-/// Like [`run`], with progress output and/or a send ledger.
+/// Like [`run`], with progress output and/or send accounting.
 pub async fn run_with(
     plan: &Plan,
     streams: Vec<StreamRuntime>,
@@ -96,7 +100,8 @@ pub async fn run_with(
         sinks: sinks.clone(),
         recorder: Mutex::new(recorder::Recorder::default()),
         start,
-        ledger: extras.ledger,
+        sends: extras.sends,
+        echo: extras.echo,
         metrics: crate::telemetry::metrics::EngineMetrics::resolve(plan, &sinks),
         failures_logged: std::sync::atomic::AtomicU64::new(0),
         outstanding: std::sync::atomic::AtomicU64::new(0),
@@ -140,6 +145,11 @@ pub async fn run_with(
             phase.name
         );
         let first: Vec<u64> = phase.streams.iter().map(|s| next_seq[s.stream]).collect();
+        if let Some(sends) = &shared.sends {
+            for (ps, &f) in phase.streams.iter().zip(&first) {
+                sends.phase_started(phase.index as u32, ps.stream as u32, f);
+            }
+        }
         let ctx = schedule::Ctx {
             shared: &shared,
             pool: &pool,

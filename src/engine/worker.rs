@@ -54,8 +54,10 @@ pub struct Shared {
     pub sinks: Sinks,
     pub recorder: Mutex<Recorder>,
     pub start: Instant,
-    /// Finished sends by event id, when arrivals are counted.
-    pub ledger: Option<Arc<crate::collect::Ledger>>,
+    /// Finished sends, when arrivals are counted.
+    pub sends: Option<Arc<crate::collect::Sends>>,
+    /// Virtual runs: acknowledged messages arrive here at once.
+    pub echo: Option<Arc<crate::collect::Arrivals>>,
     /// Prometheus handles, when an exporter is installed.
     pub metrics: Option<crate::telemetry::metrics::EngineMetrics>,
     /// Failed sends logged so far (logging is capped, see [`LOGGED_FAILURES`]).
@@ -196,7 +198,7 @@ pub async fn process(shared: &Arc<Shared>, job: Job, scratch: &mut Scratch, lane
         route,
         scheduled,
         lane,
-        sent: None,
+        sent_at_us: 0,
         permit: Some(permit),
     });
     shared.outstanding.fetch_add(1, Ordering::AcqRel);
@@ -211,14 +213,11 @@ pub async fn process(shared: &Arc<Shared>, job: Job, scratch: &mut Scratch, lane
         &mut scratch.evaluators,
     ) {
         Ok((msg, sent_at)) => {
-            if shared.ledger.is_some() {
-                ticket.sent = crate::collect::ledger::parse_event_id(&msg.event_id).map(|id| {
-                    let us = sent_at
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-                        .unwrap_or(0);
-                    (id, us)
-                });
+            if shared.echo.is_some() {
+                ticket.sent_at_us = sent_at
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+                    .unwrap_or(0);
             }
             shared.sinks.for_route(route).submit(msg, ticket).await;
         }
@@ -236,8 +235,8 @@ pub struct Ticket {
     route: Route,
     scheduled: Instant,
     lane: usize,
-    /// Event id and wall-clock send time, for the arrival ledger.
-    sent: Option<(u128, i64)>,
+    /// Wall-clock send time, µs (virtual runs' arrivals only).
+    sent_at_us: i64,
     permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -247,17 +246,21 @@ impl Completion for Ticket {
         let (phase, stream, route) = (self.phase, self.stream, self.route);
         let done = Instant::now();
         let at = done.saturating_duration_since(shared.start);
-        if let (Some(ledger), Some((id, sent_at_us))) = (&shared.ledger, self.sent) {
-            ledger.record(
-                id,
-                crate::collect::Sent {
-                    phase: u32::try_from(phase).unwrap_or(u32::MAX),
-                    stream: u32::try_from(stream).unwrap_or(u32::MAX),
-                    seq: self.seq,
-                    sent_at_us,
-                    acked: outcome.is_ok(),
-                },
-            );
+        if let Some(sends) = &shared.sends {
+            let (p, s) = (phase as u32, stream as u32);
+            sends.record(p, s, self.seq, outcome.is_ok());
+        }
+        if let (Some(echo), Ok(_)) = (&shared.echo, &outcome) {
+            let s = &shared.streams[stream];
+            echo.record(crate::collect::arrivals::Copy {
+                queue: s.queue.as_deref().unwrap_or_default(),
+                event_id: Some(s.records.event_id(self.seq).as_u128()),
+                message_id: None,
+                sent_at_us: Some(self.sent_at_us),
+                body: "",
+                arrived_us: self.sent_at_us,
+                received_us: self.sent_at_us,
+            });
         }
         let cell_metrics = shared
             .metrics

@@ -14,7 +14,7 @@ use anyhow::Context as _;
 
 use super::finish::{self, Measured};
 use crate::cli::SinkArg;
-use crate::collect::{self, Collector, Ledger};
+use crate::collect::{self, Arrivals, Collector, Sends};
 use crate::engine::{self, Shutdown, StreamRuntime};
 use crate::exit::Exit;
 use crate::infra::SetupOutcome;
@@ -252,7 +252,8 @@ fn real(
             shutdown.listen_for_signals();
             let extras = engine::Extras {
                 progress: true,
-                ledger: None,
+                sends: None,
+                echo: None,
                 steering: Some(steering),
             };
             let summary = engine::run_with(plan, streams, sinks.clone(), &shutdown, extras).await;
@@ -293,14 +294,17 @@ async fn counted_run(
     } else {
         Vec::new()
     };
-    let ledger = Arc::new(Ledger::new());
+    let sends = Arc::new(Sends::new());
     // Shards share the queues, and a message received by a shard that did not
     // send it would have to be handed back (raising its receive count towards
     // the dead-letter redrive): shard 0 alone collects everything; `report
     // merge` attributes the other shards' messages by their event ids.
     let collects = opts.shard.is_none_or(|s| s.index == 0);
-    let collector = (collects && !urls.is_empty())
-        .then(|| Collector::start(client, &urls, collect::POLLERS_PER_QUEUE));
+    let collector = (collects && !urls.is_empty()).then(|| {
+        let ids = super::virtual_run::event_ids(plan);
+        let arrivals = Arc::new(Arrivals::new(ids, sends.clone(), opts.shard));
+        Collector::start(client, &urls, collect::POLLERS_PER_QUEUE, arrivals)
+    });
     if !collects && !urls.is_empty() {
         eprintln!("arrivals: shard 0 counts them for every shard (see the merged report)");
     }
@@ -314,8 +318,9 @@ async fn counted_run(
     shutdown.listen_for_signals();
     let extras = engine::Extras {
         progress: true,
-        // The ledger costs a map insert per message: only when arrivals are counted.
-        ledger: collector.as_ref().map(|_| ledger.clone()),
+        // A bitmap insert per message: only when arrivals are counted.
+        sends: collector.as_ref().map(|_| sends.clone()),
+        echo: None,
         steering: Some(steering),
     };
     // Phase-end snapshots run beside the engine, on the plan's offsets, and
@@ -350,20 +355,22 @@ async fn counted_run(
         summary
     };
     let (summary, mut backend_snaps) = tokio::join!(engine_run, snapshots);
-    let run_end_us = collect::sqs::now_us();
+    if let Some(c) = &collector {
+        c.arrivals().mark_run_end(collect::sqs::now_us());
+    }
 
     let accounting = match collector {
         Some(c) => {
             let counted: Vec<bool> = scenario.streams.iter().map(|s| s.queue.is_some()).collect();
             let within = settle_window(scenario);
-            let expected: u64 = ledger.acked_by_stream().values().sum();
+            let expected = sends.acked(&counted);
             eprintln!(
                 "settling: waiting up to {} for {} acknowledged message(s) to arrive",
                 crate::scenario::units::format_duration(within),
                 expected
             );
             let missing = c
-                .settle(&ledger, &counted, within, |m| {
+                .settle(&counted, within, |m| {
                     eprintln!("settling: {m} message(s) still missing")
                 })
                 .await;
@@ -379,16 +386,11 @@ async fn counted_run(
                 c.quiet(SHARD_QUIET, within).await;
             }
             let (arrivals, errors) = c.stop().await;
-            let mut acc = collect::account(
-                &super::virtual_run::layout(scenario),
-                &ledger,
-                &arrivals,
-                run_end_us,
-                errors,
-            );
+            let mut acc =
+                collect::account(&super::virtual_run::layout(scenario), &arrivals, errors);
             if sharded {
                 (acc.foreign_cells, acc.foreign) =
-                    collect::attribute::split(plan, &ledger, &arrivals, run_start);
+                    collect::attribute::split(plan, &arrivals, run_start);
             }
             Some(acc)
         }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::finish::Measured;
-use crate::collect::{Arrivals, Layout, Ledger};
+use crate::collect::{Arrivals, Layout, Sends};
 use crate::engine::{self, Shutdown};
 use crate::plan::Plan;
 use crate::report::Report;
@@ -43,35 +43,35 @@ pub fn measure_with(
         .start_paused(true)
         .build()
         .map_err(|e| format!("cannot start the virtual-clock runtime: {e}"))?;
-    let ledger = Arc::new(Ledger::new());
+    let sends = Arc::new(Sends::new());
+    // Every acknowledged message "arrives" at its send instant, through the
+    // collector's own per-copy path (decode, bitmaps, latency).
+    let arrivals = Arc::new(Arrivals::new(event_ids(plan), sends.clone(), None));
     let summary = runtime.block_on(async {
         let shutdown = Shutdown::new(std::time::Duration::from_secs(10));
         engine::run_with(
             plan,
             streams,
-            Sinks::both(SinkHandle::Delay(ack)),
+            Sinks::both(SinkHandle::Delay(Arc::new(crate::sink::DelaySink {
+                ack,
+                hold: plan
+                    .phases
+                    .iter()
+                    .map(|p| matches!(p.load, crate::scenario::model::Load::Max))
+                    .collect(),
+            }))),
             &shutdown,
             engine::Extras {
                 progress: false,
-                ledger: Some(ledger.clone()),
+                sends: Some(sends),
+                echo: Some(arrivals.clone()),
                 steering: None,
             },
         )
         .await
     });
-    // Every acknowledged message "arrives" at its send instant.
-    let arrivals = Arrivals::new();
-    for (id, s) in ledger.snapshot() {
-        if s.acked {
-            let queue = scenario.streams[s.stream as usize]
-                .queue
-                .as_deref()
-                .unwrap_or_default();
-            arrivals.record(queue, Some(id), None, "", s.sent_at_us);
-        }
-    }
     let layout = layout(scenario);
-    let accounting = crate::collect::account(&layout, &ledger, &arrivals, i64::MAX, Vec::new());
+    let accounting = crate::collect::account(&layout, &arrivals, Vec::new());
     Ok(Measured {
         summary,
         accounting: Some(accounting),
@@ -91,4 +91,13 @@ pub fn layout(scenario: &Scenario) -> Layout {
             .map(|s| (s.name.clone(), s.queue.clone()))
             .collect(),
     }
+}
+
+/// Decodes the event ids of `plan`'s streams.
+pub fn event_ids(plan: &Plan) -> crate::datagen::EventIds {
+    crate::datagen::EventIds::new(
+        plan.streams
+            .iter()
+            .map(|s| crate::datagen::StreamSeed::new(plan.seed, &s.name)),
+    )
 }

@@ -11,8 +11,11 @@
 //! - [`kafka`]: rdkafka producer with delivery reports
 //! - [`sqs`]: batched SendMessageBatch with retries and a circuit breaker
 //! - `Null`: acknowledges and forgets (generator/engine overhead)
-//! - `Delay`: acknowledges after a fixed delay and forgets (virtual-clock runs:
-//!   a closed-model phase needs sends that take time, or it never ends)
+//! - `Delay`: acknowledges after a fixed delay and forgets (virtual-clock runs):
+//!   rate phases' messages are answered asynchronously like a real broker's,
+//!   while a closed-model phase's hold their lane for the delay (a modelled
+//!   service time), or the phase would send flat out on a clock that costs
+//!   nothing
 
 pub mod avro_file;
 pub mod file;
@@ -85,7 +88,7 @@ impl Completion for Reply {
 #[derive(Debug, Clone)]
 pub enum SinkHandle {
     Null,
-    Delay(std::time::Duration),
+    Delay(Arc<DelaySink>),
     Memory(Arc<memory::MemorySink>),
     File(Arc<file::FileSink>),
     /// Avro object container files per topic (`--sink avro:DIR`).
@@ -94,6 +97,20 @@ pub enum SinkHandle {
     Sqs(Arc<sqs::SqsSink>),
     /// A route the run has no sink for: every send fails with this reason.
     Unavailable(&'static str),
+}
+
+/// The virtual-clock sink: answers every message after `ack`.
+#[derive(Debug)]
+pub struct DelaySink {
+    pub ack: std::time::Duration,
+    /// Per phase index: whether a send holds its lane for `ack` (closed-model phases).
+    pub hold: Vec<bool>,
+}
+
+impl DelaySink {
+    fn holds(&self, phase: usize) -> bool {
+        self.hold.get(phase).copied().unwrap_or(true)
+    }
 }
 
 impl SinkHandle {
@@ -109,9 +126,16 @@ impl SinkHandle {
     pub async fn submit(&self, msg: OutMessage, done: Done) {
         match self {
             SinkHandle::Null => done.complete(Ok(0)),
-            SinkHandle::Delay(d) => {
-                tokio::time::sleep(*d).await;
+            SinkHandle::Delay(d) if d.holds(msg.phase) => {
+                tokio::time::sleep(d.ack).await;
                 done.complete(Ok(0));
+            }
+            SinkHandle::Delay(d) => {
+                let ack = d.ack;
+                tokio::spawn(async move {
+                    tokio::time::sleep(ack).await;
+                    done.complete(Ok(0));
+                });
             }
             SinkHandle::Memory(m) => m.submit(msg, done).await,
             SinkHandle::File(f) => done.complete(f.send(msg).await.map(|()| 0)),

@@ -49,6 +49,17 @@ pub(super) fn phases(
             out.push(phase);
         }
     }
+    // Each closed-model phase reserves 2^40 record numbers per stream, and
+    // an event id carries 52 bits of record number.
+    let closed = out.iter().filter(|p| matches!(p.load, Load::Max)).count() as u64;
+    let fits = crate::datagen::MAX_SEQ >> 40;
+    if closed >= fits {
+        cx.error(
+            "/phases",
+            format!("{closed} `rate: max` phases are more than the {} a run can number", fits - 1),
+            "each `rate: max` phase reserves 2^40 record numbers per stream; merge consecutive `max` phases",
+        );
+    }
     out
 }
 

@@ -117,6 +117,8 @@ struct CompiledOverride {
     /// Building the `record` map costs a whole-record conversion; skip it for
     /// expressions that cannot mention it.
     uses_record: bool,
+    /// Whether the expression may read `default` (else it is not converted).
+    uses_default: bool,
 }
 
 /// A stream's overrides and imported modules, compiled once. `Send + Sync`: share one
@@ -198,6 +200,7 @@ impl CompiledOverrides {
                     path: o.path.clone(),
                     field,
                     uses_record: o.expr.contains("record"),
+                    uses_default: o.expr.contains("default"),
                     expr: o.expr.clone(),
                     ast,
                     schema: schema.clone(),
@@ -312,10 +315,17 @@ impl OverrideEvaluator {
             slot,
         } = self;
         sandbox::with_record_rng(slot, rng, || {
-            compiled
-                .overrides
-                .iter()
-                .try_for_each(|o| apply_one(compiled, engine, scope, o, record, ctx))
+            // One scope per record: `seq`, `phase` and `t` once, then each
+            // override sets `default` and `record` and drops whatever
+            // variables the one before defined.
+            scope.clear();
+            scope.push("default", ()).push("record", ());
+            push_ctx(scope, ctx);
+            let base = scope.len();
+            compiled.overrides.iter().try_for_each(|o| {
+                scope.rewind(base);
+                apply_one(compiled, engine, scope, o, record, ctx)
+            })
         })
     }
 }
@@ -365,12 +375,14 @@ impl OverrideEvaluator {
 }
 
 /// `seq`, `phase` and `t`: what every expression sees besides the record.
+/// Constants: overrides of one record share them, so none may change them
+/// for the next (a `let` of the same name still shadows).
 fn push_ctx(scope: &mut Scope<'static>, ctx: &EvalCtx<'_>) {
     scope
         // Sequence numbers beyond i64::MAX cannot occur in practice; saturate rather than wrap.
-        .push("seq", INT::try_from(ctx.seq).unwrap_or(INT::MAX))
-        .push("phase", ctx.phase.to_owned())
-        .push("t", ctx.t_ms);
+        .push_constant("seq", INT::try_from(ctx.seq).unwrap_or(INT::MAX))
+        .push_constant("phase", ctx.phase.to_owned())
+        .push_constant("t", ctx.t_ms);
 }
 
 fn apply_one(
@@ -389,11 +401,13 @@ fn apply_one(
     let Some(slot) = value::field_mut(record, &o.path) else {
         return Ok(());
     };
-    scope.clear();
-    scope
-        .push("default", value::to_dynamic(slot))
-        .push("record", whole);
-    push_ctx(scope, ctx);
+    let default = if o.uses_default {
+        value::to_dynamic(slot)
+    } else {
+        Dynamic::UNIT
+    };
+    scope.set_value("default", default);
+    scope.set_value("record", whole);
     let result = engine
         .eval_ast_with_scope::<Dynamic>(scope, &o.ast)
         .map_err(|e| ExprError::Runtime {

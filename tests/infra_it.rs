@@ -63,11 +63,13 @@ fn has_line(lines: &[String], parts: &[&str]) -> bool {
     lines.iter().any(|l| parts.iter().all(|p| l.contains(p)))
 }
 
-fn sqs_client(stack: &support::Stack) -> aws_sdk_sqs::Client {
+async fn sqs_client(stack: &support::Stack) -> aws_sdk_sqs::Client {
     mbscenario::sink::sqs::client(&mbscenario::sink::sqs::SqsSettings {
         endpoint: Some(stack.get("SQS_ENDPOINT").to_string()),
-        region: "us-east-1".into(),
+        region: Some("us-east-1".into()),
+        ..Default::default()
     })
+    .await
     .unwrap()
 }
 
@@ -173,7 +175,7 @@ teardown:
     let s = scenario(45);
     let opts = options(&stack);
     let out = infra::setup::run(&s, &opts).await.unwrap();
-    let queues = Queues::new(sqs_client(&stack));
+    let queues = Queues::new(sqs_client(&stack).await);
     let url = &out.queue_urls[&q];
     assert_eq!(
         queues
@@ -208,6 +210,7 @@ teardown:
 
     // purge: a message sent before setup is gone after it.
     sqs_client(&stack)
+        .await
         .send_message()
         .queue_url(fifo_url)
         .message_body("left over")

@@ -349,11 +349,15 @@ fn arrivals_pass_and_messages_deleted_out_of_band_fail_with_exit_1() {
 
     // A competing consumer deletes messages while the run goes on.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = mbscenario::sink::sqs::client(&mbscenario::sink::sqs::SqsSettings {
-        endpoint: Some(stack.get("SQS_ENDPOINT").to_string()),
-        region: "us-east-1".into(),
-    })
-    .unwrap();
+    let client = rt
+        .block_on(mbscenario::sink::sqs::client(
+            &mbscenario::sink::sqs::SqsSettings {
+                endpoint: Some(stack.get("SQS_ENDPOINT").to_string()),
+                region: Some("us-east-1".into()),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
     let url = rt
         .block_on(
             client

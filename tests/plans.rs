@@ -9,8 +9,12 @@ use mbscenario::plan::{Plan, describe::describe};
 use mbscenario::scenario::{self, LoadOptions, Vars};
 
 fn load(path: &Path, shown: &str) -> Plan {
+    // The secrets fixtures name (`*_env`) must be set for them to be valid.
     let opts = LoadOptions {
-        vars: Vars::fixed(BTreeMap::new()),
+        vars: Vars::fixed(BTreeMap::from([(
+            "REGISTRY_AUTH".to_string(),
+            "user:not-shown".to_string(),
+        )])),
         ..LoadOptions::default()
     };
     match scenario::load_file(path, shown, &opts) {

@@ -8,7 +8,6 @@
 //! through to a 418 the client cannot mistake for a registry answer. So these
 //! tests fail when the client drifts from the real API.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -45,6 +44,11 @@ async fn strict_server() -> MockServer {
 }
 
 fn scenario(registry: &str, setup: &str, auth: &str) -> Scenario {
+    scenario_with(registry, setup, auth, &[])
+}
+
+/// Like [`scenario`], loaded with `vars` set (the variables `*_env` keys name must be).
+fn scenario_with(registry: &str, setup: &str, auth: &str, vars: &[(&str, &str)]) -> Scenario {
     let setup = if setup.is_empty() {
         String::new()
     } else {
@@ -65,7 +69,11 @@ phases:
     scenario::load_source(
         SourceFile::new("registry.yaml", path, yaml),
         &LoadOptions {
-            vars: Vars::fixed(BTreeMap::new()),
+            vars: Vars::fixed(
+                vars.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
             ..LoadOptions::default()
         },
     )
@@ -278,7 +286,12 @@ async fn credentials_come_from_the_named_variables_and_401_is_not_retried() {
         .expect(1)
         .mount(&server)
         .await;
-    let s = scenario(&server.uri(), REGISTER, ", basic_auth_env: REG_AUTH");
+    let s = scenario_with(
+        &server.uri(),
+        REGISTER,
+        ", basic_auth_env: REG_AUTH",
+        &[("REG_AUTH", "svc:s3cret")],
+    );
     let out = infra::setup::run(&s, &options(&[("REG_AUTH", "svc:s3cret")]))
         .await
         .unwrap();
@@ -296,7 +309,12 @@ async fn credentials_come_from_the_named_variables_and_401_is_not_retried() {
         .expect(1)
         .mount(&server)
         .await;
-    let s = scenario(&server.uri(), REGISTER, ", bearer_token_env: REG_TOKEN");
+    let s = scenario_with(
+        &server.uri(),
+        REGISTER,
+        ", bearer_token_env: REG_TOKEN",
+        &[("REG_TOKEN", "nope")],
+    );
     let err = infra::setup::run(&s, &options(&[("REG_TOKEN", "nope")]))
         .await
         .unwrap_err();
@@ -307,7 +325,7 @@ async fn credentials_come_from_the_named_variables_and_401_is_not_retried() {
     );
     assert!(err.help().unwrap().contains("bearer_token_env"));
 
-    // A named variable that is not set is caught before any request.
+    // A named variable unset by the time setup runs is caught before any request.
     let err = infra::setup::run(&s, &options(&[])).await.unwrap_err();
     assert!(
         err.to_string()

@@ -72,7 +72,8 @@ phases:
         .unwrap();
     let settings = SqsSettings {
         endpoint: Some(endpoint.clone()),
-        region: "us-east-1".into(),
+        region: Some("us-east-1".into()),
+        ..Default::default()
     };
     let sqs_client = test_client(&endpoint);
     let url = sqs_client
@@ -88,7 +89,7 @@ phases:
         kafka: SinkHandle::Kafka(Arc::new(
             KafkaSink::new(&bootstrap, &[("acks".into(), "all".into())]).unwrap(),
         )),
-        sqs: SinkHandle::Sqs(Arc::new(SqsSink::new(&settings).unwrap())),
+        sqs: SinkHandle::Sqs(Arc::new(SqsSink::new(&settings).await.unwrap())),
     };
     let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
     let summary = engine::run(

@@ -71,30 +71,32 @@ impl<'a> Clients<'a> {
         Ok(self.connect.insert(client))
     }
 
-    pub fn topics(&mut self, step: &str) -> Result<&Topics, InfraError> {
+    pub async fn topics(&mut self, step: &str) -> Result<&Topics, InfraError> {
         let client = match self.topics.take() {
             Some(c) => c,
             None => {
                 let t = &self.scenario.targets;
-                Topics::new(&t.kafka_bootstrap, &t.producer).map_err(|e| {
-                    InfraError::rejected(step, &e, Some("check `targets.kafka.producer`".into()))
+                Topics::for_target(t).await.map_err(|e| {
+                    InfraError::rejected(
+                        step,
+                        &e,
+                        Some("check `targets.kafka.producer` and `targets.kafka.security`".into()),
+                    )
                 })?
             }
         };
         Ok(self.topics.insert(client))
     }
 
-    pub fn queues(&mut self, step: &str) -> Result<&Queues, InfraError> {
+    pub async fn queues(&mut self, step: &str) -> Result<&Queues, InfraError> {
         let client = match self.queues.take() {
             Some(c) => c,
             None => {
                 let t = &self.scenario.targets;
-                let settings = crate::sink::sqs::SqsSettings {
-                    endpoint: t.sqs_endpoint.clone(),
-                    region: t.sqs_region.clone(),
-                };
+                let settings = crate::sink::sqs::SqsSettings::of(t);
                 let client = crate::sink::sqs::client(&settings)
-                    .map_err(|e| InfraError::rejected(step, &e, None))?;
+                    .await
+                    .map_err(|e: String| InfraError::rejected(step, &e, None))?;
                 Queues::new(client)
             }
         };
@@ -103,9 +105,14 @@ impl<'a> Clients<'a> {
 
     pub fn sqs_endpoint(&self) -> String {
         let t = &self.scenario.targets;
-        t.sqs_endpoint
-            .clone()
-            .unwrap_or_else(|| format!("AWS SQS {}", t.sqs_region))
+        t.sqs_endpoint.clone().unwrap_or_else(|| {
+            format!(
+                "AWS SQS {}",
+                t.sqs_region
+                    .as_deref()
+                    .unwrap_or("(region from the AWS config)")
+            )
+        })
     }
 }
 

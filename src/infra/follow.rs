@@ -135,7 +135,7 @@ async fn walk(scenario: &Scenario, opts: &Options, mode: Mode) -> Result<SetupOu
             }
             _ if mode == Mode::SchemasOnce => {}
             SetupStep::EnsureTopics { topics } => {
-                let admin = clients.topics(&label)?;
+                let admin = clients.topics(&label).await?;
                 let endpoint = admin.bootstrap().to_string();
                 let target = Target {
                     service: "Kafka",
@@ -160,7 +160,7 @@ async fn walk(scenario: &Scenario, opts: &Options, mode: Mode) -> Result<SetupOu
                     endpoint: &endpoint,
                     step: &label,
                 };
-                let queues = clients.queues(&label)?;
+                let queues = clients.queues(&label).await?;
                 let mut names = vec![name.clone()];
                 names.extend(dead_letter.as_ref().map(|d| d.name.clone()));
                 for q in names {

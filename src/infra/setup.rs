@@ -78,7 +78,7 @@ pub async fn run(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, In
                     endpoint: &endpoint,
                     step: &label,
                 };
-                let queues = clients.queues(&label)?;
+                let queues = clients.queues(&label).await?;
                 let existed = clients::sqs(&target, opts, || queues.url(name))
                     .await?
                     .is_some();
@@ -195,7 +195,7 @@ async fn ensure_topics(
     topics: &[crate::scenario::model::Topic],
 ) -> Result<(), InfraError> {
     let opts = clients.opts;
-    let admin = clients.topics(label)?;
+    let admin = clients.topics(label).await?;
     let endpoint = admin.bootstrap().to_string();
     let target = Target {
         service: "Kafka",
@@ -266,7 +266,7 @@ async fn apply_connector(
             endpoint: &endpoint,
             step: label,
         };
-        let queues = clients.queues(label)?;
+        let queues = clients.queues(label).await?;
         if let Some(url) = clients::sqs(&target, opts, || queues.url(&q)).await? {
             out.queue_urls.insert(q.clone(), url.clone());
             vars.queue_urls.insert(q, url);

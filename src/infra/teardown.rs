@@ -62,7 +62,7 @@ async fn one(
             }
         }
         TeardownStep::DeleteTopics { topics } => {
-            let admin = clients.topics(label)?;
+            let admin = clients.topics(label).await?;
             let endpoint = admin.bootstrap().to_string();
             let target = Target {
                 service: "Kafka",
@@ -75,7 +75,7 @@ async fn one(
         }
         TeardownStep::DeleteQueue { name } | TeardownStep::PurgeQueue { name } => {
             let endpoint = clients.sqs_endpoint();
-            let queues = clients.queues(label)?;
+            let queues = clients.queues(label).await?;
             let target = Target {
                 service: "SQS",
                 endpoint: &endpoint,

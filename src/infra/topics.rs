@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 
-use crate::scenario::model::Topic;
+use crate::scenario::model::{Targets, Topic};
+use crate::sink::kafka_auth::{AuthContext, MskIam};
 
 /// Per-request timeout; readiness retries around it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Topics {
-    admin: Arc<AdminClient<DefaultClientContext>>,
+    admin: Arc<AdminClient<AuthContext>>,
     bootstrap: String,
 }
 
@@ -42,12 +42,27 @@ impl Topics {
             cfg.set(k, v);
         }
         cfg.set("bootstrap.servers", bootstrap);
+        Self::with_config(cfg, bootstrap, AuthContext::default())
+    }
+
+    /// The admin client of a scenario's Kafka target, TLS/SASL included.
+    pub async fn for_target(t: &Targets) -> Result<Self, String> {
+        let cfg = crate::sink::kafka_auth::client_config(t)?;
+        let context = AuthContext::new(MskIam::of(t).await?);
+        Self::with_config(cfg, &t.kafka_bootstrap, context)
+    }
+
+    fn with_config(
+        mut cfg: ClientConfig,
+        bootstrap: &str,
+        context: AuthContext,
+    ) -> Result<Self, String> {
         cfg.set("socket.timeout.ms", "5000");
         // A metadata request for one topic must not create it (brokers with
         // auto-create would, for producer-type clients such as this one).
         cfg.set("allow.auto.create.topics", "false");
-        let admin: AdminClient<DefaultClientContext> = cfg
-            .create()
+        let admin: AdminClient<AuthContext> = cfg
+            .create_with_context(context)
             .map_err(|e| format!("cannot create the Kafka admin client: {e}"))?;
         Ok(Self {
             admin: Arc::new(admin),

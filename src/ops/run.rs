@@ -146,6 +146,7 @@ fn real(
     opts: &RunOptions,
 ) -> anyhow::Result<Result<Measured, Exit>> {
     let infra_used = opts.sink.is_none();
+    let rt = runtime()?;
     let sinks = match &opts.sink {
         Some(SinkArg::Null) => Sinks::both(SinkHandle::Null),
         Some(SinkArg::File(dir)) => Sinks::both(SinkHandle::File(Arc::new(
@@ -169,12 +170,11 @@ fn real(
                     .with_context(|| format!("cannot create sink folder {}", dir.display()))?,
             )))
         }
-        _ => match real_sinks(scenario) {
+        _ => match rt.block_on(real_sinks(scenario)) {
             Ok(s) => s,
             Err(exit) => return Ok(Err(exit)),
         },
     };
-    let rt = runtime()?;
     let shutdown = Shutdown::new(opts.grace);
     let steering = engine::Steering::new(Arc::new(plan.clone()), shutdown.stop.clone());
     let servers_done = tokio_util::sync::CancellationToken::new();
@@ -280,11 +280,8 @@ async fn counted_run(
     (shutdown, steering): (Shutdown, Arc<engine::Steering>),
 ) -> Result<Measured, Exit> {
     let t = &scenario.targets;
-    let settings = crate::sink::sqs::SqsSettings {
-        endpoint: t.sqs_endpoint.clone(),
-        region: t.sqs_region.clone(),
-    };
-    let client = crate::sink::sqs::client(&settings).map_err(|e| {
+    let settings = crate::sink::sqs::SqsSettings::of(t);
+    let client = crate::sink::sqs::client(&settings).await.map_err(|e| {
         eprintln!("error: {e}");
         Exit::Failure
     })?;
@@ -407,6 +404,44 @@ async fn counted_run(
     })
 }
 
+/// The Kafka producer, checked against the brokers: bad properties are an
+/// invalid scenario (2), failed authentication or TLS an infrastructure
+/// failure (3) before anything is sent; brokers that do not answer yet are
+/// only a warning (they may come up, and sends are retried).
+async fn kafka_sink(t: &crate::scenario::model::Targets) -> Result<SinkHandle, Exit> {
+    let sink = match crate::sink::kafka::KafkaSink::for_target(t).await {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!(
+                "error: cannot create the Kafka producer for {}: {e}",
+                t.kafka_bootstrap
+            );
+            eprintln!("  = help: check `targets.kafka.producer` and `targets.kafka.security`");
+            return Err(Exit::Invalid);
+        }
+    };
+    match sink.check().await {
+        Ok(()) => {}
+        Err((true, reason)) => {
+            let what = if reason.contains("SSL") {
+                "TLS handshake failed"
+            } else {
+                "authentication failed"
+            };
+            eprintln!("error: Kafka {}: {what}: {reason}", t.kafka_bootstrap);
+            eprintln!(
+                "  = help: check `targets.kafka.security` (mechanism, the credentials in the variables it names, certificates)"
+            );
+            return Err(Exit::Failure);
+        }
+        Err((false, e)) => eprintln!(
+            "warning: Kafka {} did not answer a metadata request: {e}; sending anyway",
+            t.kafka_bootstrap
+        ),
+    }
+    Ok(SinkHandle::Kafka(std::sync::Arc::new(sink)))
+}
+
 /// The longest `within` of the arrivals assertions (the default without one).
 fn settle_window(scenario: &Scenario) -> Duration {
     scenario
@@ -460,26 +495,22 @@ async fn queue_urls(
     Ok(out)
 }
 
-fn real_sinks(scenario: &Scenario) -> Result<Sinks, Exit> {
+/// The Kafka and SQS sinks of the routes the phases use (a route no phase
+/// takes gets no client, so a Kafka-only run needs no AWS credentials).
+async fn real_sinks(scenario: &Scenario) -> Result<Sinks, Exit> {
     let t = &scenario.targets;
-    let kafka = match crate::sink::kafka::KafkaSink::new(&t.kafka_bootstrap, &t.producer) {
-        Ok(k) => SinkHandle::Kafka(std::sync::Arc::new(k)),
-        Err(e) => {
-            eprintln!(
-                "error: cannot create the Kafka producer for {}: {e}",
-                t.kafka_bootstrap
-            );
-            eprintln!(
-                "  = help: check `targets.kafka.producer` (librdkafka property names and values)"
-            );
-            return Err(Exit::Invalid);
-        }
+    let uses = |mode| scenario.phases.iter().any(|p| p.mode == mode);
+    let kafka = if uses(crate::scenario::model::Mode::KafkaViaConnect) {
+        kafka_sink(t).await?
+    } else {
+        SinkHandle::Unavailable("no phase sends to Kafka")
     };
-    let settings = crate::sink::sqs::SqsSettings {
-        endpoint: t.sqs_endpoint.clone(),
-        region: t.sqs_region.clone(),
-    };
-    let sqs = match crate::sink::sqs::SqsSink::new(&settings) {
+    if !uses(crate::scenario::model::Mode::DirectSqs) {
+        let sqs = SinkHandle::Unavailable("no phase sends to SQS directly");
+        return Ok(Sinks { kafka, sqs });
+    }
+    let settings = crate::sink::sqs::SqsSettings::of(t);
+    let sqs = match crate::sink::sqs::SqsSink::new(&settings).await {
         Ok(s) => SinkHandle::Sqs(std::sync::Arc::new(
             s.with_batch_concurrency(t.sqs_batch_concurrency as usize),
         )),

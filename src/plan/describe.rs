@@ -63,6 +63,7 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
         )
     };
     let _ = writeln!(o, "  kafka            {}{producer}", t.kafka_bootstrap);
+    let _ = writeln!(o, "                   security: {}", kafka_security(t));
     match &t.schema_registry {
         Some(r) => {
             let _ = writeln!(o, "  schema registry  {}", r.url);
@@ -75,11 +76,15 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
         }
     }
     let _ = writeln!(o, "  kafka connect    {}", t.connect_url);
+    let sqs = crate::sink::aws::SqsSettings::of(t);
     let _ = writeln!(
         o,
-        "  sqs              {} ({})",
+        "  sqs              {} ({}; credentials: {})",
         t.sqs_endpoint.as_deref().unwrap_or("AWS default endpoint"),
         t.sqs_region
+            .as_deref()
+            .unwrap_or("region from the AWS config chain"),
+        sqs.credential_source()
     );
 
     if plan.setup.is_empty() {
@@ -285,4 +290,45 @@ fn key_text(k: &Key) -> String {
         Key::Field { path } => format!("field {}", path.join(".")),
         Key::Expr { expr } => format!("expr `{expr}`"),
     }
+}
+
+/// The Kafka target's security mode, secrets named, never shown.
+fn kafka_security(t: &crate::scenario::model::Targets) -> String {
+    use crate::scenario::model::Sasl;
+    let Some(s) = &t.kafka_security else {
+        return "plaintext".into();
+    };
+    let mut parts = vec![s.protocol.to_string()];
+    if s.protocol.ends_with("SSL") {
+        parts.push(match &s.ca_file {
+            Some(ca) => format!("CA {}", ca.display()),
+            None => "system trust roots".into(),
+        });
+        if let Some(cert) = &s.cert_file {
+            parts.push(format!("client certificate {}", cert.display()));
+        }
+        if !s.verify_hostname {
+            parts.push("hostname NOT verified".into());
+        }
+    }
+    match &s.sasl {
+        Some(Sasl::Password {
+            mechanism,
+            username_env,
+            password_env,
+        }) => parts.push(format!(
+            "SASL {mechanism} (user ${username_env}, password ${password_env})"
+        )),
+        Some(Sasl::MskIam { region, profile }) => parts.push(format!(
+            "SASL AWS_MSK_IAM (region {}, credentials: {})",
+            region.as_deref().unwrap_or("from the AWS config"),
+            profile
+                .as_ref()
+                .map_or("AWS default chain".to_string(), |p| format!(
+                    "profile `{p}`"
+                ))
+        )),
+        None => {}
+    }
+    parts.join(", ")
 }

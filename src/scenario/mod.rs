@@ -89,7 +89,7 @@ pub fn load_source(file: SourceFile, opts: &LoadOptions) -> Result<Scenario, Dia
             )]);
         }
     };
-    match validate::validate(&spec, &doc, file.base_dir(), &opts.validate) {
+    match validate::validate(&spec, &doc, file.base_dir(), &opts.validate, &opts.vars) {
         Ok(s) if problems.is_empty() => Ok(s),
         Ok(_) => fail(problems),
         Err(mut semantic) => {

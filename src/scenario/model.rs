@@ -66,13 +66,57 @@ pub struct Targets {
     pub kafka_bootstrap: String,
     /// librdkafka properties in file order.
     pub producer: Vec<(String, String)>,
+    /// TLS / SASL of the Kafka client (`None`: plaintext).
+    pub kafka_security: Option<KafkaSecurity>,
     /// `None` when the scenario neither configures a registry nor registers schemas.
     pub schema_registry: Option<Registry>,
     pub connect_url: String,
     pub sqs_endpoint: Option<String>,
-    pub sqs_region: String,
+    /// `None`: the AWS config chain's region (else us-east-1).
+    pub sqs_region: Option<String>,
+    /// Named profile of the shared AWS config files.
+    pub sqs_profile: Option<String>,
+    /// Static keys from environment variables the scenario names.
+    pub sqs_keys: Option<AwsKeys>,
     /// Concurrent `SendMessageBatch` calls per queue.
     pub sqs_batch_concurrency: u32,
+}
+
+/// Kafka client security, checked: files resolved, variables named (values
+/// are read when the client is built, never stored here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KafkaSecurity {
+    /// librdkafka `security.protocol`: `SSL`, `SASL_SSL`, `SASL_PLAINTEXT` or `PLAINTEXT`.
+    pub protocol: &'static str,
+    pub ca_file: Option<std::path::PathBuf>,
+    pub cert_file: Option<std::path::PathBuf>,
+    pub key_file: Option<std::path::PathBuf>,
+    pub key_password_env: Option<String>,
+    pub verify_hostname: bool,
+    pub sasl: Option<Sasl>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Sasl {
+    /// PLAIN or SCRAM-SHA-256/512, with the variables holding user and password.
+    Password {
+        mechanism: &'static str,
+        username_env: String,
+        password_env: String,
+    },
+    /// OAUTHBEARER with Amazon MSK IAM tokens.
+    MskIam {
+        region: Option<String>,
+        profile: Option<String>,
+    },
+}
+
+/// Names of the environment variables holding static AWS keys (never the keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AwsKeys {
+    pub access_key_id_env: String,
+    pub secret_access_key_env: String,
+    pub session_token_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -19,12 +19,30 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use tokio::time::Instant;
 
+use super::kafka_auth::{AuthContext, CHECK_TIMEOUT, MskIam};
 use super::{Done, OutMessage, SendError};
+use crate::scenario::model::Targets;
 
-/// Routes delivery reports to the messages' completions.
-pub struct Reports;
+/// Routes delivery reports to the messages' completions; authentication
+/// (errors, MSK IAM tokens) is [`AuthContext`]'s.
+pub struct Reports {
+    auth: AuthContext,
+}
 
-impl ClientContext for Reports {}
+impl ClientContext for Reports {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.auth.error(error, reason);
+    }
+
+    fn generate_oauth_token(
+        &self,
+        config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        self.auth.generate_oauth_token(config)
+    }
+}
 
 impl ProducerContext for Reports {
     type DeliveryOpaque = Box<Done>;
@@ -58,10 +76,57 @@ impl KafkaSink {
         for (k, v) in properties {
             config.set(k, v);
         }
+        Self::with_config(&config, bootstrap, None)
+    }
+
+    /// The producer of a scenario's Kafka target, with its TLS/SASL settings
+    /// (secrets read from the environment now). Call inside the runtime.
+    pub async fn for_target(t: &Targets) -> Result<Self, String> {
+        let config = super::kafka_auth::client_config(t)?;
+        let msk = MskIam::of(t).await?;
+        Self::with_config(&config, &t.kafka_bootstrap, msk).map_err(|e| e.to_string())
+    }
+
+    fn with_config(
+        config: &ClientConfig,
+        bootstrap: &str,
+        msk: Option<MskIam>,
+    ) -> Result<Self, KafkaError> {
+        let context = Reports {
+            auth: AuthContext::new(msk),
+        };
         Ok(Self {
-            producer: ThreadedProducer::from_config_and_context(&config, Reports)?,
+            producer: ThreadedProducer::from_config_and_context(config, context)?,
             bootstrap: bootstrap.to_string(),
         })
+    }
+
+    /// Asks the brokers for metadata before anything is sent: an
+    /// authentication or TLS failure is `Err((true, reason))` — the run
+    /// cannot succeed —, anything else `Err((false, error))`.
+    pub async fn check(&self) -> Result<(), (bool, String)> {
+        let producer = self.producer.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            // Short requests in a loop: an authentication failure is known
+            // within a second, and must not wait out the whole timeout.
+            let deadline = std::time::Instant::now() + CHECK_TIMEOUT;
+            loop {
+                let r = producer
+                    .client()
+                    .fetch_metadata(None, Duration::from_secs(1));
+                let auth = producer.context().auth.auth_error();
+                match (r, auth) {
+                    (Ok(_), _) => return Ok(()),
+                    (Err(_), Some(auth)) => return Err((true, auth)),
+                    (Err(e), None) if std::time::Instant::now() >= deadline => {
+                        return Err((false, e.to_string()));
+                    }
+                    (Err(_), None) => {}
+                }
+            }
+        })
+        .await;
+        result.unwrap_or_else(|e| Err((false, e.to_string())))
     }
 
     /// Queues `m` in librdkafka; `done` hears the delivery report.

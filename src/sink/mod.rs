@@ -18,8 +18,10 @@
 //!   nothing
 
 pub mod avro_file;
+pub mod aws;
 pub mod file;
 pub mod kafka;
+pub mod kafka_auth;
 pub mod memory;
 pub mod sqs;
 

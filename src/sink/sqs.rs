@@ -42,12 +42,7 @@ struct Pending {
     done: Done,
 }
 
-/// Connection settings.
-#[derive(Debug, Clone)]
-pub struct SqsSettings {
-    pub endpoint: Option<String>,
-    pub region: String,
-}
+pub use super::aws::{SqsSettings, client};
 
 pub struct SqsSink {
     client: Client,
@@ -88,9 +83,9 @@ impl Breaker {
 
 impl SqsSink {
     /// Builds the sink on a client from [`client`].
-    pub fn new(settings: &SqsSettings) -> Result<Self, String> {
+    pub async fn new(settings: &SqsSettings) -> Result<Self, String> {
         Ok(Self {
-            client: client(settings)?,
+            client: client(settings).await?,
             queues: Mutex::new(HashMap::new()),
             breaker: Arc::new(Breaker::default()),
             batch_concurrency: DEFAULT_BATCH_CONCURRENCY,
@@ -346,38 +341,4 @@ fn entry(i: usize, m: &OutMessage, fifo: bool) -> Option<SendMessageBatchRequest
             .message_deduplication_id(m.event_id.clone());
     }
     b.build().ok()
-}
-
-/// An SQS client for `settings`. Credentials come from `AWS_ACCESS_KEY_ID` /
-/// `AWS_SECRET_ACCESS_KEY` (`AWS_SESSION_TOKEN`); with a custom endpoint (an
-/// emulator) and none set, `test`/`test` is used. Shared with infra setup.
-pub fn client(settings: &SqsSettings) -> Result<Client, String> {
-    let key = std::env::var("AWS_ACCESS_KEY_ID").ok();
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok();
-    let creds = match (key, secret, &settings.endpoint) {
-        (Some(k), Some(s), _) => aws_sdk_sqs::config::Credentials::new(
-            k,
-            s,
-            std::env::var("AWS_SESSION_TOKEN").ok(),
-            None,
-            "environment",
-        ),
-        (_, _, Some(_)) => {
-            aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "emulator-default")
-        }
-        _ => {
-            return Err(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or `targets.sqs.endpoint` for an emulator)"
-                    .into(),
-            );
-        }
-    };
-    let mut config = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new(settings.region.clone()))
-        .credentials_provider(creds);
-    if let Some(endpoint) = &settings.endpoint {
-        config = config.endpoint_url(endpoint);
-    }
-    Ok(Client::from_conf(config.build()))
 }

@@ -87,8 +87,80 @@ pub struct KafkaTargetSpec {
     #[serde(default)]
     pub bootstrap: Option<String>,
     /// librdkafka producer properties passed through as-is (`acks`, `compression.type`, `linger.ms`, …).
+    /// Secrets (`sasl.password`, `ssl.key.password`, …) are refused here: use `security`.
     #[serde(default)]
     pub producer: IndexMap<String, PropValue>,
+    /// TLS and SASL. Default: plaintext.
+    #[serde(default)]
+    pub security: Option<KafkaSecuritySpec>,
+}
+
+/// How the Kafka client authenticates and encrypts.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSecuritySpec {
+    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`. Default: `sasl_ssl` with `sasl`,
+    /// else `ssl` with `tls`, else `plaintext`.
+    #[serde(default)]
+    pub protocol: Option<KafkaProtocolSpec>,
+    /// TLS settings (system trust roots unless `ca_file`).
+    #[serde(default)]
+    pub tls: Option<KafkaTlsSpec>,
+    /// SASL settings.
+    #[serde(default)]
+    pub sasl: Option<KafkaSaslSpec>,
+}
+
+/// Kafka `security.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaProtocolSpec {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+/// TLS to the brokers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaTlsSpec {
+    /// PEM file of the CA certificate(s) to trust, relative to the scenario. Default: system roots.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// PEM client certificate (mutual TLS), relative to the scenario.
+    #[serde(default)]
+    pub cert_file: Option<String>,
+    /// PEM private key of `cert_file`, relative to the scenario.
+    #[serde(default)]
+    pub key_file: Option<String>,
+    /// Environment variable holding the password of an encrypted `key_file`.
+    #[serde(default)]
+    pub key_password_env: Option<String>,
+    /// Check that the broker certificate names the host connected to. Default `true`.
+    #[serde(default)]
+    pub verify_hostname: Option<bool>,
+}
+
+/// SASL authentication.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSaslSpec {
+    /// `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` or `AWS_MSK_IAM` (OAUTHBEARER with an MSK IAM
+    /// token signed by the AWS credential chain).
+    pub mechanism: String,
+    /// Environment variable holding the user name (PLAIN, SCRAM).
+    #[serde(default)]
+    pub username_env: Option<String>,
+    /// Environment variable holding the password (PLAIN, SCRAM).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// AWS_MSK_IAM: the cluster's region. Default: `targets.sqs.region`, else the AWS config chain's.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// AWS_MSK_IAM: profile of the shared AWS config files. Default: the default chain.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// Schema Registry connection.
@@ -120,13 +192,37 @@ pub struct SqsTargetSpec {
     /// Endpoint URL (LocalStack: `http://localhost:4566`). Omit for real AWS.
     #[serde(default)]
     pub endpoint: Option<String>,
-    /// AWS region. Default `us-east-1`.
+    /// AWS region. Default: the AWS config chain's (`AWS_REGION`, the profile's), else `us-east-1`.
     #[serde(default)]
     pub region: Option<String>,
+    /// Profile of the shared AWS config/credentials files (as `AWS_PROFILE`). Default: the
+    /// AWS default credential chain (environment, `AWS_PROFILE`, SSO, web identity, container
+    /// and instance roles).
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub profile: Option<String>,
+    /// Static keys read from the environment variables named here (never write keys in a scenario).
+    #[serde(default)]
+    pub credentials: Option<AwsKeysSpec>,
     /// `SendMessageBatch` calls in flight at once per queue (direct_sqs). Default 16.
     #[serde(default)]
     #[schemars(range(min = 1, max = 1024))]
     pub batch_concurrency: Option<u32>,
+}
+
+/// Environment variables holding static AWS keys.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AwsKeysSpec {
+    /// Variable holding the access key id.
+    #[schemars(length(min = 1))]
+    pub access_key_id_env: String,
+    /// Variable holding the secret access key.
+    #[schemars(length(min = 1))]
+    pub secret_access_key_env: String,
+    /// Variable holding a session token (temporary credentials).
+    #[serde(default)]
+    pub session_token_env: Option<String>,
 }
 
 /// One stream of records generated from an Avro schema.

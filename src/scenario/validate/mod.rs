@@ -14,6 +14,7 @@
 mod checks;
 mod infra;
 mod phases;
+mod secrets;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -33,6 +34,8 @@ use crate::datagen::expr::{CompiledOverrides, ExprError};
 pub(crate) struct Ctx<'a> {
     doc: &'a Document,
     base_dir: &'a Path,
+    /// Where the variables that `*_env` keys name are looked up.
+    vars: &'a super::Vars,
     diags: Vec<Diagnostic>,
 }
 
@@ -101,10 +104,12 @@ pub fn validate(
     doc: &Document,
     base_dir: &Path,
     opts: &ValidateOptions,
+    vars: &super::Vars,
 ) -> Result<Scenario, Vec<Diagnostic>> {
     let mut cx = Ctx {
         doc,
         base_dir,
+        vars,
         diags: Vec::new(),
     };
     let (seed, seed_origin) = match (opts.seed, spec.seed) {
@@ -117,7 +122,7 @@ pub fn validate(
             .setup
             .iter()
             .any(|s| matches!(s, SetupStepSpec::RegisterSchemas { .. }));
-    let targets = targets(spec, uses_registry);
+    let mut targets = targets(spec, uses_registry);
 
     cx.unique_names(
         "streams",
@@ -137,6 +142,8 @@ pub fn validate(
     let queues = infra::known_queues(&spec.setup, &spec.streams);
     let assertions = checks::assertions(&mut cx, spec, &queues);
     let report = checks::report(spec);
+    secrets::env_vars(&mut cx, spec);
+    targets.kafka_security = secrets::kafka(&mut cx, spec);
 
     // Without a registry, Kafka payloads need a pinned schema id for the wire format.
     if !uses_registry && streams.len() == spec.streams.len() {
@@ -188,6 +195,7 @@ fn targets(spec: &ScenarioSpec, uses_registry: bool) -> Targets {
                     .collect()
             })
             .unwrap_or_default(),
+        kafka_security: None,
         schema_registry: uses_registry.then(|| match &t.schema_registry {
             Some(r) => Registry {
                 url: r.url.clone(),
@@ -208,11 +216,17 @@ fn targets(spec: &ScenarioSpec, uses_registry: bool) -> Targets {
             Some(s) => s.endpoint.clone(),
             None => Some("http://localhost:4566".into()),
         },
-        sqs_region: t
+        sqs_region: t.sqs.as_ref().and_then(|s| s.region.clone()),
+        sqs_profile: t.sqs.as_ref().and_then(|s| s.profile.clone()),
+        sqs_keys: t
             .sqs
             .as_ref()
-            .and_then(|s| s.region.clone())
-            .unwrap_or_else(|| "us-east-1".into()),
+            .and_then(|s| s.credentials.as_ref())
+            .map(|k| crate::scenario::model::AwsKeys {
+                access_key_id_env: k.access_key_id_env.clone(),
+                secret_access_key_env: k.secret_access_key_env.clone(),
+                session_token_env: k.session_token_env.clone(),
+            }),
         sqs_batch_concurrency: t
             .sqs
             .as_ref()

@@ -1,0 +1,165 @@
+//! AWS settings for SQS: endpoint, region and credentials, resolved the way
+//! the AWS CLI and SDKs do (`aws-config`'s default chain: environment,
+//! shared config and credentials files with `AWS_PROFILE` or
+//! `targets.sqs.profile`, SSO, web identity — IRSA on Kubernetes —, container
+//! and instance metadata), unless the scenario names environment variables
+//! holding static keys.
+//!
+//! Credentials are resolved once, before anything is sent, so a missing
+//! profile or an expired session is one clear error rather than a failure
+//! per message. Against an emulator (`targets.sqs.endpoint`) with nothing
+//! configured at all, the conventional `test`/`test` keys are used without
+//! consulting the chain (whose instance-metadata probe would only time out).
+
+use std::time::Duration;
+
+use aws_sdk_sqs::config::{Credentials, ProvideCredentials, Region};
+
+use crate::scenario::model::{AwsKeys, Targets};
+
+/// How long resolving credentials may take (SSO and web identity are network calls).
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// The region when neither the scenario nor the chain names one.
+pub const FALLBACK_REGION: &str = "us-east-1";
+
+/// Connection settings of the SQS client.
+#[derive(Debug, Clone, Default)]
+pub struct SqsSettings {
+    pub endpoint: Option<String>,
+    /// `None`: from the chain (`AWS_REGION`, the profile), else [`FALLBACK_REGION`].
+    pub region: Option<String>,
+    /// Named profile of the shared config files.
+    pub profile: Option<String>,
+    /// Static keys from the environment variables the scenario names.
+    pub keys: Option<AwsKeys>,
+}
+
+impl SqsSettings {
+    pub fn of(t: &Targets) -> Self {
+        Self {
+            endpoint: t.sqs_endpoint.clone(),
+            region: t.sqs_region.clone(),
+            profile: t.sqs_profile.clone(),
+            keys: t.sqs_keys.clone(),
+        }
+    }
+
+    /// Where credentials come from, for messages and `plan`: what the
+    /// scenario says, never a secret, and not the environment (a plan is
+    /// the same on every machine).
+    pub fn credential_source(&self) -> String {
+        match (&self.keys, &self.profile) {
+            (Some(k), _) => format!(
+                "static keys from ${} / ${}{}",
+                k.access_key_id_env,
+                k.secret_access_key_env,
+                k.session_token_env
+                    .as_ref()
+                    .map(|t| format!(" / ${t}"))
+                    .unwrap_or_default()
+            ),
+            (None, Some(p)) => format!("profile `{p}` (AWS config chain)"),
+            (None, None) if self.endpoint.is_some() => {
+                "AWS default chain; emulator test keys when no AWS configuration exists".into()
+            }
+            (None, None) => "AWS default credential chain".into(),
+        }
+    }
+
+    /// An emulator endpoint and no sign of any AWS configuration.
+    fn emulator_defaults(&self) -> bool {
+        const HINTS: [&str; 6] = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONFIG_FILE",
+        ];
+        let home_files = std::env::var_os("HOME").is_some_and(|h| {
+            let aws = std::path::Path::new(&h).join(".aws");
+            aws.join("credentials").exists() || aws.join("config").exists()
+        });
+        self.endpoint.is_some()
+            && self.keys.is_none()
+            && self.profile.is_none()
+            && !home_files
+            && std::env::var_os("AWS_SHARED_CREDENTIALS_FILE").is_none()
+            && HINTS.iter().all(|v| std::env::var_os(v).is_none())
+    }
+}
+
+/// Reads the static keys the scenario names. Errors name the variable,
+/// never its value.
+fn static_keys(k: &AwsKeys) -> Result<Credentials, String> {
+    let read = |var: &str, key: &str| {
+        std::env::var(var).map_err(|_| {
+            format!("`{var}` (targets.sqs.credentials.{key}) is not set in the environment")
+        })
+    };
+    let id = read(&k.access_key_id_env, "access_key_id_env")?;
+    let secret = read(&k.secret_access_key_env, "secret_access_key_env")?;
+    let token = match &k.session_token_env {
+        Some(v) => Some(read(v, "session_token_env")?),
+        None => None,
+    };
+    Ok(Credentials::new(
+        id,
+        secret,
+        token,
+        None,
+        "scenario-named-env",
+    ))
+}
+
+/// The SDK configuration with credentials checked.
+pub async fn sdk_config(s: &SqsSettings) -> Result<aws_config::SdkConfig, String> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(p) = &s.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &s.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(e) = &s.endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    if let Some(k) = &s.keys {
+        loader = loader.credentials_provider(static_keys(k)?);
+    } else if s.emulator_defaults() {
+        loader = loader.credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "emulator-default",
+        ));
+    }
+    let mut config = loader.load().await;
+    if config.region().is_none() {
+        config = config
+            .into_builder()
+            .region(Region::new(FALLBACK_REGION))
+            .build();
+    }
+    let source = s.credential_source();
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| format!("no AWS credentials for SQS ({source})"))?;
+    match tokio::time::timeout(RESOLVE_TIMEOUT, provider.provide_credentials()).await {
+        Ok(Ok(_)) => Ok(config),
+        Ok(Err(e)) => Err(format!(
+            "no AWS credentials for SQS ({source}): {}",
+            aws_sdk_sqs::error::DisplayErrorContext(&e)
+        )),
+        Err(_) => Err(format!(
+            "no AWS credentials for SQS ({source}): resolving them took longer than {}s",
+            RESOLVE_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// An SQS client with checked credentials.
+pub async fn client(s: &SqsSettings) -> Result<aws_sdk_sqs::Client, String> {
+    Ok(aws_sdk_sqs::Client::new(&sdk_config(s).await?))
+}

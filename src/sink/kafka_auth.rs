@@ -1,0 +1,215 @@
+//! The Kafka client's configuration from a scenario's target: bootstrap,
+//! producer properties, then `targets.kafka.security` turned into
+//! librdkafka's TLS/SASL properties with secrets read from the environment
+//! variables the scenario names (here, at client creation — never stored
+//! in the scenario, the plan or a report).
+//!
+//! [`AuthContext`] is the client context of every Kafka client we build
+//! (producer and admin): it captures authentication and TLS errors so a
+//! wrong password fails the run at once with librdkafka's reason, and for
+//! Amazon MSK IAM it answers librdkafka's OAUTHBEARER token refreshes with
+//! a token signed by the AWS credential chain.
+
+use std::error::Error;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::client::{ClientContext, OAuthToken};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::types::RDKafkaErrorCode as Code;
+
+use crate::scenario::model::{KafkaSecurity, Sasl, Targets};
+
+/// The client configuration of `t`'s Kafka target, secrets resolved.
+pub fn client_config(t: &Targets) -> Result<ClientConfig, String> {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &t.kafka_bootstrap);
+    for (k, v) in &t.producer {
+        config.set(k, v);
+    }
+    if let Some(s) = &t.kafka_security {
+        apply(&mut config, s)?;
+    }
+    Ok(config)
+}
+
+fn env(var: &str, key: &str) -> Result<String, String> {
+    std::env::var(var).map_err(|_| {
+        format!("`{var}` (targets.kafka.security.{key}) is not set in the environment")
+    })
+}
+
+fn apply(config: &mut ClientConfig, s: &KafkaSecurity) -> Result<(), String> {
+    config.set("security.protocol", s.protocol);
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    if let Some(ca) = &s.ca_file {
+        config.set("ssl.ca.location", path(ca));
+    }
+    if let Some(cert) = &s.cert_file {
+        config.set("ssl.certificate.location", path(cert));
+    }
+    if let Some(key) = &s.key_file {
+        config.set("ssl.key.location", path(key));
+    }
+    if let Some(var) = &s.key_password_env {
+        config.set("ssl.key.password", env(var, "tls.key_password_env")?);
+    }
+    if s.protocol.ends_with("SSL") {
+        config.set(
+            "ssl.endpoint.identification.algorithm",
+            if s.verify_hostname { "https" } else { "none" },
+        );
+    }
+    match &s.sasl {
+        Some(Sasl::Password {
+            mechanism,
+            username_env,
+            password_env,
+        }) => {
+            config.set("sasl.mechanisms", *mechanism);
+            config.set("sasl.username", env(username_env, "sasl.username_env")?);
+            config.set("sasl.password", env(password_env, "sasl.password_env")?);
+        }
+        Some(Sasl::MskIam { .. }) => {
+            config.set("sasl.mechanisms", "OAUTHBEARER");
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Amazon MSK IAM signing settings, resolved for the token callback.
+#[derive(Debug, Clone)]
+pub struct MskIam {
+    region: String,
+    profile: Option<String>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl MskIam {
+    /// The MSK IAM settings of `t`, when it uses them. The region is the
+    /// mechanism's, else `targets.sqs.region`, else the AWS config chain's.
+    /// Call inside the tokio runtime: token refreshes run on it.
+    pub async fn of(t: &Targets) -> Result<Option<Self>, String> {
+        let Some(Sasl::MskIam { region, profile }) =
+            t.kafka_security.as_ref().and_then(|s| s.sasl.as_ref())
+        else {
+            return Ok(None);
+        };
+        let region = match region.clone().or_else(|| t.sqs_region.clone()) {
+            Some(r) => r,
+            None => {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                if let Some(p) = profile {
+                    loader = loader.profile_name(p);
+                }
+                loader.load().await.region().map(ToString::to_string).ok_or(
+                    "AWS_MSK_IAM needs a region: set `targets.kafka.security.sasl.region` or AWS_REGION",
+                )?
+            }
+        };
+        Ok(Some(Self {
+            region,
+            profile: profile.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        }))
+    }
+
+    /// A fresh token: base64url of a SigV4-presigned `kafka-cluster:Connect`
+    /// request, and when it expires (ms since the epoch).
+    fn token(&self) -> Result<(String, i64), String> {
+        let region = aws_config::Region::new(self.region.clone());
+        let profile = self.profile.clone();
+        let signing = async move {
+            match profile {
+                Some(p) => {
+                    aws_msk_iam_sasl_signer::generate_auth_token_from_profile(region, p).await
+                }
+                None => aws_msk_iam_sasl_signer::generate_auth_token(region).await,
+            }
+        };
+        // librdkafka calls from its own threads; a scoped thread keeps
+        // `block_on` legal even if a call ever comes from a runtime thread.
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| self.runtime.block_on(signing))
+                .join()
+                .map_err(|_| "the MSK IAM signer panicked".to_string())?
+                .map_err(|e| format!("cannot sign an MSK IAM token: {e}"))
+        })
+    }
+}
+
+/// The client context of our Kafka clients.
+#[derive(Default)]
+pub struct AuthContext {
+    msk: Option<MskIam>,
+    /// The last authentication / TLS failure librdkafka reported.
+    auth_error: Mutex<Option<String>>,
+}
+
+impl AuthContext {
+    pub fn new(msk: Option<MskIam>) -> Self {
+        Self {
+            msk,
+            auth_error: Mutex::new(None),
+        }
+    }
+
+    /// The last authentication or TLS failure, if any.
+    pub fn auth_error(&self) -> Option<String> {
+        self.auth_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl ClientContext for AuthContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if is_auth_failure(&error, reason) {
+            let mut last = self.auth_error.lock().unwrap_or_else(|p| p.into_inner());
+            // Said once per distinct reason (librdkafka repeats it on every reconnect).
+            if last.as_deref() != Some(reason) {
+                tracing::warn!(event = "KafkaAuthFailed", "librdkafka: {reason}");
+            }
+            *last = Some(reason.to_string());
+        } else {
+            // Connection churn (brokers down, timeouts) shows in the send
+            // outcomes already; here only for debugging.
+            tracing::debug!(event = "KafkaClientError", "librdkafka: {error}: {reason}");
+        }
+    }
+
+    fn generate_oauth_token(
+        &self,
+        _oauthbearer_config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn Error>> {
+        let msk = self.msk.as_ref().ok_or(
+            "OAUTHBEARER without AWS_MSK_IAM: configure it through `targets.kafka.security`",
+        )?;
+        let (token, lifetime_ms) = msk.token()?;
+        Ok(OAuthToken {
+            token,
+            principal_name: String::new(),
+            lifetime_ms,
+        })
+    }
+}
+
+/// Authentication and TLS handshake failures: retrying will not help.
+pub fn is_auth_failure(error: &KafkaError, reason: &str) -> bool {
+    let code = error.rdkafka_error_code();
+    matches!(
+        code,
+        Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed)
+    ) || matches!(code, Some(Code::SSL))
+        || reason.contains("SASL authentication error")
+        || reason.contains("SSL handshake failed")
+}
+
+/// How long the pre-run check waits for the brokers' metadata.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(15);

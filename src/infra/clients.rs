@@ -48,11 +48,22 @@ impl<'a> Clients<'a> {
                         Some("add `targets.schema_registry.url`".into()),
                     ));
                 };
-                let auth = registry_auth(r, &self.opts.vars)
-                    .map_err(|(m, h)| InfraError::rejected(step, &m, Some(h)))?;
-                RegistryClient::new(&r.url, auth, HTTP_TIMEOUT).map_err(|e| {
-                    InfraError::rejected(step, &e, Some("fix `targets.schema_registry.url`".into()))
-                })?
+                let auth = http_auth(
+                    "targets.schema_registry",
+                    &r.basic_auth_env,
+                    &r.bearer_token_env,
+                    &self.opts.vars,
+                )
+                .map_err(|(m, h)| InfraError::rejected(step, &m, Some(h)))?;
+                RegistryClient::with_ca(&r.url, auth, HTTP_TIMEOUT, r.ca_file.as_deref()).map_err(
+                    |e| {
+                        InfraError::rejected(
+                            step,
+                            &e,
+                            Some("fix `targets.schema_registry.url`".into()),
+                        )
+                    },
+                )?
             }
         };
         Ok(self.registry.insert(client))
@@ -61,12 +72,8 @@ impl<'a> Clients<'a> {
     pub fn connect(&mut self, step: &str) -> Result<&ConnectClient, InfraError> {
         let client = match self.connect.take() {
             Some(c) => c,
-            None => {
-                let url = &self.scenario.targets.connect_url;
-                ConnectClient::new(url, HTTP_TIMEOUT).map_err(|e| {
-                    InfraError::rejected(step, &e, Some("fix `targets.connect.url`".into()))
-                })?
-            }
+            None => connect_client(&self.scenario.targets, &self.opts.vars, HTTP_TIMEOUT)
+                .map_err(|(m, h)| InfraError::rejected(step, &m, Some(h)))?,
         };
         Ok(self.connect.insert(client))
     }
@@ -116,14 +123,36 @@ impl<'a> Clients<'a> {
     }
 }
 
-fn registry_auth(
-    r: &crate::scenario::model::Registry,
+/// The Kafka Connect client of `t`: its URL, credentials and CA file.
+/// Errors are (message, help).
+pub fn connect_client(
+    t: &crate::scenario::model::Targets,
+    vars: &crate::scenario::Vars,
+    timeout: Duration,
+) -> Result<ConnectClient, (String, String)> {
+    let a = &t.connect_access;
+    let auth = http_auth(
+        "targets.connect",
+        &a.basic_auth_env,
+        &a.bearer_token_env,
+        vars,
+    )?;
+    ConnectClient::with_auth(&t.connect_url, auth, timeout, a.ca_file.as_deref())
+        .map_err(|e| (e, "fix `targets.connect.url` / `ca_file`".into()))
+}
+
+/// Credentials from the variables a target names (`{what}.basic_auth_env`
+/// holds `user:password`, `{what}.bearer_token_env` a token).
+fn http_auth(
+    what: &str,
+    basic_auth_env: &Option<String>,
+    bearer_token_env: &Option<String>,
     vars: &crate::scenario::Vars,
 ) -> Result<Auth, (String, String)> {
-    if let Some(var) = &r.basic_auth_env {
+    if let Some(var) = basic_auth_env {
         let Some(v) = vars.get(var) else {
             return Err((
-                format!("`{var}` (targets.schema_registry.basic_auth_env) is not set"),
+                format!("`{var}` ({what}.basic_auth_env) is not set"),
                 format!("export {var}=user:password"),
             ));
         };
@@ -138,11 +167,11 @@ fn registry_auth(
             password: password.to_string(),
         });
     }
-    if let Some(var) = &r.bearer_token_env {
+    if let Some(var) = bearer_token_env {
         return match vars.get(var) {
             Some(t) if !t.is_empty() => Ok(Auth::Bearer(t)),
             _ => Err((
-                format!("`{var}` (targets.schema_registry.bearer_token_env) is not set"),
+                format!("`{var}` ({what}.bearer_token_env) is not set"),
                 format!("export {var}=<token>"),
             )),
         };
@@ -186,12 +215,14 @@ where
         e => Attempt::Fatal(InfraError::rejected(
             target.step,
             &format!("{}: {e}", target.service),
-            help.map(str::to_string).or_else(|| match e {
-                HttpError::Auth { .. } => Some(
-                    "set the variable named by targets.schema_registry.basic_auth_env (user:password) or bearer_token_env".into(),
-                ),
-                _ => None,
-            }),
+            match e {
+                // Whatever the step would suggest, a 401/403 is about credentials.
+                HttpError::Auth { .. } => Some(format!(
+                    "check the credentials in the variables named by `basic_auth_env` (user:password) or `bearer_token_env` of {}",
+                    target.service
+                )),
+                _ => help.map(str::to_string),
+            },
         )),
     })
     .await

@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::{HttpError, base_url, join, send};
+use super::http::{Auth, HttpError, base_url, join, send};
 use crate::scenario::model::ConnectorState;
 
 /// How often the status is polled while waiting for a state.
@@ -23,6 +23,7 @@ pub const POLL_EVERY: Duration = Duration::from_millis(500);
 pub struct ConnectClient {
     base: reqwest::Url,
     http: reqwest::Client,
+    auth: Auth,
 }
 
 /// `GET /connectors/{name}/status`.
@@ -110,12 +111,20 @@ impl Status {
 
 impl ConnectClient {
     pub fn new(url: &str, request_timeout: Duration) -> Result<Self, String> {
+        Self::with_auth(url, Auth::None, request_timeout, None)
+    }
+
+    /// A client sending `auth` with every request and also trusting the CA
+    /// certificates of `ca_file` (a REST API behind TLS and basic auth).
+    pub fn with_auth(
+        url: &str,
+        auth: Auth,
+        request_timeout: Duration,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, String> {
         let base = base_url(url, "Kafka Connect")?;
-        let http = reqwest::Client::builder()
-            .timeout(request_timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Self { base, http })
+        let http = super::http::client(request_timeout, ca_file)?;
+        Ok(Self { base, http, auth })
     }
 
     pub fn url(&self) -> &str {
@@ -139,8 +148,8 @@ impl ConnectClient {
     ) -> Result<bool, HttpError> {
         let url = join(&self.base, &["connectors", name, "config"]);
         let req = self
-            .http
-            .request(Method::PUT, url.clone())
+            .auth
+            .apply(self.http.request(Method::PUT, url.clone()))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "application/json")
             .body(serde_json::to_string(config).unwrap_or_default());
@@ -210,10 +219,11 @@ impl ConnectClient {
         payload: Option<Value>,
     ) -> Result<Value, HttpError> {
         let url = join(&self.base, segments);
-        let mut req = self
-            .http
-            .request(method, url.clone())
-            .header(reqwest::header::ACCEPT, "application/json");
+        let mut req = self.auth.apply(
+            self.http
+                .request(method, url.clone())
+                .header(reqwest::header::ACCEPT, "application/json"),
+        );
         if let Some(p) = payload {
             req = req
                 .header(reqwest::header::CONTENT_TYPE, "application/json")

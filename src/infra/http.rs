@@ -5,6 +5,61 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// Credentials, resolved from the environment variables the scenario names.
+#[derive(Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    /// `user:password` (Confluent's `basic.auth.user.info` form).
+    Basic {
+        user: String,
+        password: String,
+    },
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Auth {
+    // Never print a secret, even in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => write!(f, "None"),
+            Auth::Basic { user, .. } => write!(f, "Basic({user}:***)"),
+            Auth::Bearer(_) => write!(f, "Bearer(***)"),
+        }
+    }
+}
+
+impl Auth {
+    /// Adds the credentials to a request.
+    pub fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => req,
+            Auth::Basic { user, password } => req.basic_auth(user, Some(password)),
+            Auth::Bearer(token) => req.bearer_auth(token),
+        }
+    }
+}
+
+/// An HTTP client with a per-request timeout that also trusts the CA
+/// certificates of `ca_file` (PEM), besides the system roots.
+pub fn client(
+    request_timeout: std::time::Duration,
+    ca_file: Option<&std::path::Path>,
+) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder().timeout(request_timeout);
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("{} is not a PEM certificate bundle: {e}", path.display()))?;
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
 /// What a request ended with, when it did not succeed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HttpError {
@@ -19,6 +74,9 @@ pub enum HttpError {
     },
     /// 401/403.
     Auth { status: u16, message: String },
+    /// The server's TLS certificate is not trusted (or not valid for its
+    /// name): retrying cannot help.
+    Tls(String),
     /// Any other refusal, with the registry's own error code and message.
     Refused {
         status: u16,
@@ -37,6 +95,10 @@ impl std::fmt::Display for HttpError {
             HttpError::Auth { status, message } => {
                 write!(f, "HTTP {status} (authentication failed): {message}")
             }
+            HttpError::Tls(m) => write!(
+                f,
+                "TLS: {m} (trust a private CA with the target's `ca_file`)"
+            ),
             HttpError::Refused {
                 status,
                 error_code,
@@ -59,10 +121,14 @@ struct ErrorBody {
 /// No answer or 5xx → `Unavailable`; 401/403 → `Auth`; other 4xx →
 /// `Refused` with the server's `error_code` and `message` verbatim.
 pub async fn send(req: reqwest::RequestBuilder, url: &reqwest::Url) -> Result<Value, HttpError> {
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| HttpError::Unavailable(describe_send_error(&e)))?;
+    let resp = req.send().await.map_err(|e| {
+        let m = describe_send_error(&e);
+        if m.contains("certificate") {
+            HttpError::Tls(m)
+        } else {
+            HttpError::Unavailable(m)
+        }
+    })?;
     let status = resp.status();
     let text = resp
         .text()

@@ -26,18 +26,7 @@ use crate::scenario::model::Compatibility;
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 const ACCEPT: &str = "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json; qs=0.9, application/json; qs=0.5";
 
-/// Credentials, resolved from the environment variables the scenario names.
-#[derive(Debug, Clone, Default)]
-pub enum Auth {
-    #[default]
-    None,
-    /// `user:password` (Confluent's `basic.auth.user.info` form).
-    Basic {
-        user: String,
-        password: String,
-    },
-    Bearer(String),
-}
+pub use super::http::Auth;
 
 /// Result of a compatibility check.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,11 +48,18 @@ pub struct RegistryClient {
 
 impl RegistryClient {
     pub fn new(url: &str, auth: Auth, request_timeout: Duration) -> Result<Self, String> {
+        Self::with_ca(url, auth, request_timeout, None)
+    }
+
+    /// Like [`Self::new`], also trusting the CA certificates of `ca_file`.
+    pub fn with_ca(
+        url: &str,
+        auth: Auth,
+        request_timeout: Duration,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, String> {
         let base = base_url(url, "Schema Registry")?;
-        let http = reqwest::Client::builder()
-            .timeout(request_timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = super::http::client(request_timeout, ca_file)?;
         Ok(Self {
             base,
             http,
@@ -223,11 +219,7 @@ impl RegistryClient {
             .http
             .request(method, url.clone())
             .header(reqwest::header::ACCEPT, ACCEPT);
-        req = match &self.auth {
-            Auth::None => req,
-            Auth::Basic { user, password } => req.basic_auth(user, Some(password)),
-            Auth::Bearer(token) => req.bearer_auth(token),
-        };
+        req = self.auth.apply(req);
         if let Some(p) = payload {
             req = req
                 .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)

@@ -308,7 +308,7 @@ async fn counted_run(
     let targets = backend::Targets::of(scenario);
     let connect = (!targets.connectors.is_empty())
         .then(|| {
-            crate::infra::connect::ConnectClient::new(&t.connect_url, Duration::from_secs(5)).ok()
+            crate::infra::clients::connect_client(t, &opts.infra.vars, Duration::from_secs(5)).ok()
         })
         .flatten();
 

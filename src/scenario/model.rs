@@ -71,6 +71,7 @@ pub struct Targets {
     /// `None` when the scenario neither configures a registry nor registers schemas.
     pub schema_registry: Option<Registry>,
     pub connect_url: String,
+    pub connect_access: ConnectAccess,
     pub sqs_endpoint: Option<String>,
     /// `None`: the AWS config chain's region (else us-east-1).
     pub sqs_region: Option<String>,
@@ -124,6 +125,16 @@ pub struct Registry {
     pub url: String,
     pub basic_auth_env: Option<String>,
     pub bearer_token_env: Option<String>,
+    /// PEM CA certificate(s) to trust besides the system roots.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// How the Kafka Connect REST API is reached besides its URL.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConnectAccess {
+    pub basic_auth_env: Option<String>,
+    pub bearer_token_env: Option<String>,
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Delivery path of a phase.

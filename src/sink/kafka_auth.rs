@@ -83,7 +83,7 @@ fn apply(config: &mut ClientConfig, s: &KafkaSecurity) -> Result<(), String> {
 #[derive(Debug, Clone)]
 pub struct MskIam {
     region: String,
-    profile: Option<String>,
+    credentials: aws_sdk_sqs::config::SharedCredentialsProvider,
     runtime: tokio::runtime::Handle,
 }
 
@@ -97,21 +97,24 @@ impl MskIam {
         else {
             return Ok(None);
         };
-        let region = match region.clone().or_else(|| t.sqs_region.clone()) {
-            Some(r) => r,
-            None => {
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-                if let Some(p) = profile {
-                    loader = loader.profile_name(p);
-                }
-                loader.load().await.region().map(ToString::to_string).ok_or(
-                    "AWS_MSK_IAM needs a region: set `targets.kafka.security.sasl.region` or AWS_REGION",
-                )?
-            }
-        };
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        let config = loader.load().await;
+        let region = region
+            .clone()
+            .or_else(|| t.sqs_region.clone())
+            .or_else(|| config.region().map(ToString::to_string))
+            .ok_or(
+                "AWS_MSK_IAM needs a region: set `targets.kafka.security.sasl.region` or AWS_REGION",
+            )?;
+        let credentials = config
+            .credentials_provider()
+            .ok_or("AWS_MSK_IAM: no AWS credential provider could be set up")?;
         Ok(Some(Self {
             region,
-            profile: profile.clone(),
+            credentials,
             runtime: tokio::runtime::Handle::current(),
         }))
     }
@@ -120,15 +123,10 @@ impl MskIam {
     /// request, and when it expires (ms since the epoch).
     fn token(&self) -> Result<(String, i64), String> {
         let region = aws_config::Region::new(self.region.clone());
-        let profile = self.profile.clone();
-        let signing = async move {
-            match profile {
-                Some(p) => {
-                    aws_msk_iam_sasl_signer::generate_auth_token_from_profile(region, p).await
-                }
-                None => aws_msk_iam_sasl_signer::generate_auth_token(region).await,
-            }
-        };
+        let signing = aws_msk_iam_sasl_signer::generate_auth_token_from_credentials_provider(
+            region,
+            self.credentials.clone(),
+        );
         // librdkafka calls from its own threads; a scoped thread keeps
         // `block_on` legal even if a call ever comes from a runtime thread.
         std::thread::scope(|scope| {
@@ -213,3 +211,84 @@ pub fn is_auth_failure(error: &KafkaError, reason: &str) -> bool {
 
 /// How long the pre-run check waits for the brokers' metadata.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    #[test]
+    fn msk_iam_tokens_are_presigned_connect_requests() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let msk = MskIam {
+            region: "eu-west-1".into(),
+            credentials: aws_sdk_sqs::config::SharedCredentialsProvider::new(
+                aws_sdk_sqs::config::Credentials::new(
+                    "AKIDMSKTEST",
+                    "not-a-secret",
+                    None,
+                    None,
+                    "t",
+                ),
+            ),
+            runtime: runtime.handle().clone(),
+        };
+        // From a plain thread, as librdkafka calls it.
+        let (token, expires_ms) = std::thread::spawn(move || msk.token())
+            .join()
+            .unwrap()
+            .unwrap();
+        let url = String::from_utf8(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&token)
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            url.starts_with("https://kafka.eu-west-1.amazonaws.com/?"),
+            "{url}"
+        );
+        assert!(url.contains("Action=kafka-cluster%3AConnect"), "{url}");
+        assert!(url.contains("X-Amz-Credential=AKIDMSKTEST%2F"), "{url}");
+        assert!(!url.contains("not-a-secret"));
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        assert!(expires_ms > now_ms, "{expires_ms} ≤ {now_ms}");
+    }
+
+    #[test]
+    fn secrets_come_from_the_named_variables_only() {
+        use crate::scenario::model::{KafkaSecurity, Sasl};
+        let t = Targets {
+            kafka_bootstrap: "b:9094".into(),
+            producer: vec![],
+            kafka_security: Some(KafkaSecurity {
+                protocol: "SASL_SSL",
+                ca_file: None,
+                cert_file: None,
+                key_file: None,
+                key_password_env: None,
+                verify_hostname: false,
+                sasl: Some(Sasl::Password {
+                    mechanism: "SCRAM-SHA-256",
+                    username_env: "MBS_TEST_SURELY_UNSET_USER".into(),
+                    password_env: "MBS_TEST_SURELY_UNSET_PASSWORD".into(),
+                }),
+            }),
+            schema_registry: None,
+            connect_url: String::new(),
+            sqs_endpoint: None,
+            sqs_region: None,
+            sqs_profile: None,
+            sqs_keys: None,
+            sqs_batch_concurrency: 1,
+        };
+        let err = client_config(&t).unwrap_err();
+        assert!(err.contains("`MBS_TEST_SURELY_UNSET_USER`"), "{err}");
+    }
+}

@@ -73,7 +73,7 @@ pub struct TargetsSpec {
     pub schema_registry: Option<RegistryTargetSpec>,
     /// Kafka Connect REST endpoint.
     #[serde(default)]
-    pub connect: Option<UrlTargetSpec>,
+    pub connect: Option<ConnectTargetSpec>,
     /// SQS endpoint and region.
     #[serde(default)]
     pub sqs: Option<SqsTargetSpec>,
@@ -175,14 +175,26 @@ pub struct RegistryTargetSpec {
     /// Name of the environment variable holding a bearer token.
     #[serde(default)]
     pub bearer_token_env: Option<String>,
+    /// PEM CA certificate(s) to trust besides the system roots (an `https` registry with a private CA).
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
-/// An HTTP endpoint.
+/// The Kafka Connect REST API.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UrlTargetSpec {
+pub struct ConnectTargetSpec {
     /// Base URL, e.g. `http://localhost:8083`.
     pub url: String,
+    /// Name of the environment variable holding `user:password` for basic auth.
+    #[serde(default)]
+    pub basic_auth_env: Option<String>,
+    /// Name of the environment variable holding a bearer token.
+    #[serde(default)]
+    pub bearer_token_env: Option<String>,
+    /// PEM CA certificate(s) to trust besides the system roots.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 /// SQS connection.

@@ -144,6 +144,11 @@ pub fn validate(
     let report = checks::report(spec);
     secrets::env_vars(&mut cx, spec);
     targets.kafka_security = secrets::kafka(&mut cx, spec);
+    let (registry_ca, connect_access) = secrets::http_access(&mut cx, spec);
+    if let Some(r) = &mut targets.schema_registry {
+        r.ca_file = registry_ca;
+    }
+    targets.connect_access = connect_access;
 
     // Without a registry, Kafka payloads need a pinned schema id for the wire format.
     if !uses_registry && streams.len() == spec.streams.len() {
@@ -201,17 +206,20 @@ fn targets(spec: &ScenarioSpec, uses_registry: bool) -> Targets {
                 url: r.url.clone(),
                 basic_auth_env: r.basic_auth_env.clone(),
                 bearer_token_env: r.bearer_token_env.clone(),
+                ca_file: None,
             },
             None => Registry {
                 url: "http://localhost:8081".into(),
                 basic_auth_env: None,
                 bearer_token_env: None,
+                ca_file: None,
             },
         }),
         connect_url: t
             .connect
             .as_ref()
             .map_or_else(|| "http://localhost:8083".into(), |c| c.url.clone()),
+        connect_access: Default::default(),
         sqs_endpoint: match &t.sqs {
             Some(s) => s.endpoint.clone(),
             None => Some("http://localhost:4566".into()),

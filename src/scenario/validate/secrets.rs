@@ -5,7 +5,9 @@
 //! mechanism this build supports.
 
 use super::Ctx;
-use crate::scenario::model::{KafkaSecurity, Sasl};
+use std::path::PathBuf;
+
+use crate::scenario::model::{ConnectAccess, KafkaSecurity, Sasl};
 use crate::scenario::spec::{KafkaProtocolSpec, KafkaSaslSpec, ScenarioSpec};
 
 pub(super) fn env_vars(cx: &mut Ctx<'_>, spec: &ScenarioSpec) {
@@ -18,6 +20,16 @@ pub(super) fn env_vars(cx: &mut Ctx<'_>, spec: &ScenarioSpec) {
         ] {
             if let Some(v) = var {
                 named.push((format!("/targets/schema_registry/{key}"), v));
+            }
+        }
+    }
+    if let Some(c) = &t.connect {
+        for (key, var) in [
+            ("basic_auth_env", &c.basic_auth_env),
+            ("bearer_token_env", &c.bearer_token_env),
+        ] {
+            if let Some(v) = var {
+                named.push((format!("/targets/connect/{key}"), v));
             }
         }
     }
@@ -270,4 +282,47 @@ fn sasl(
             None
         }
     }
+}
+
+/// A readable file named at `ptr` (empty: none), resolved against the scenario's folder.
+fn readable(cx: &mut Ctx<'_>, ptr: &str, written: Option<&String>) -> Option<PathBuf> {
+    let written = written.filter(|w| !w.trim().is_empty())?;
+    let f = cx.file(written);
+    match std::fs::read(&f.resolved) {
+        Ok(bytes) if bytes.windows(11).any(|w| w == b"-----BEGIN ") => Some(f.resolved),
+        Ok(_) => {
+            cx.error(
+                ptr,
+                format!("`{written}` is not a PEM file"),
+                "give the CA certificate(s) in PEM form (`-----BEGIN CERTIFICATE-----`)",
+            );
+            None
+        }
+        Err(e) => {
+            cx.error(
+                ptr,
+                format!("cannot read `{written}`: {e}"),
+                "paths are relative to the scenario file's folder",
+            );
+            None
+        }
+    }
+}
+
+/// The Schema Registry's CA file and how Kafka Connect's REST API is reached.
+pub(super) fn http_access(
+    cx: &mut Ctx<'_>,
+    spec: &ScenarioSpec,
+) -> (Option<PathBuf>, ConnectAccess) {
+    let t = &spec.targets;
+    let registry_ca = t
+        .schema_registry
+        .as_ref()
+        .and_then(|r| readable(cx, "/targets/schema_registry/ca_file", r.ca_file.as_ref()));
+    let connect = t.connect.as_ref().map(|c| ConnectAccess {
+        basic_auth_env: c.basic_auth_env.clone(),
+        bearer_token_env: c.bearer_token_env.clone(),
+        ca_file: readable(cx, "/targets/connect/ca_file", c.ca_file.as_ref()),
+    });
+    (registry_ca, connect.unwrap_or_default())
 }

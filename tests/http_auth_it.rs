@@ -23,6 +23,8 @@ impl Drop for Proxy {
     }
 }
 
+// The child is waited for in `Proxy::drop`.
+#[allow(clippy::zombie_processes)]
 fn proxy(stack: &support::Stack, upstream: &str, auth: &[&str], tag: &str) -> Proxy {
     let dir = std::path::Path::new(stack.get("KAFKA_TLS_CA"))
         .parent()

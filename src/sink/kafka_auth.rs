@@ -282,6 +282,7 @@ mod tests {
             }),
             schema_registry: None,
             connect_url: String::new(),
+            connect_access: Default::default(),
             sqs_endpoint: None,
             sqs_region: None,
             sqs_profile: None,

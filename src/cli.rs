@@ -106,7 +106,8 @@ pub enum Command {
         #[command(flatten)]
         args: ScenarioArgs,
     },
-    /// Run a scenario. Without real Kafka/SQS sinks yet, pass `--sink null` or `--sink file:DIR`.
+    /// Run a scenario: setup, phases against Kafka/SQS (or `--sink null|file:DIR|avro:DIR|virtual`),
+    /// arrival counting at the queues, assertions, reports.
     Run {
         /// Scenario file.
         file: PathBuf,
@@ -167,10 +168,36 @@ pub enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
-    /// Work with reports (`report compare BASE.json CURRENT.json`).
+    /// Work with reports: `report compare BASE.json CURRENT.json`, `report merge SHARD.json…`.
     Report {
         #[command(subcommand)]
         command: ReportCommand,
+    },
+    /// Write a commented starter scenario that validates (plus the JSON Schema for editors and,
+    /// without --schema, an example Avro schema).
+    Init {
+        /// The scenario file to write.
+        #[arg(long, short, default_value = "scenario.yaml")]
+        output: PathBuf,
+        /// Your Avro schema (.avsc); default: an example one written beside the scenario.
+        #[arg(long, value_name = "FILE.avsc")]
+        schema: Option<PathBuf>,
+        /// Kafka topic.
+        #[arg(long)]
+        topic: Option<String>,
+        /// SQS queue (arrivals are counted there).
+        #[arg(long)]
+        queue: Option<String>,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script: `mbscenario completions bash > /etc/bash_completion.d/mbscenario`
+    /// (zsh: into a directory of `$fpath` as `_mbscenario`; fish: `~/.config/fish/completions/`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Run the scenario's `setup:` steps: schemas, topics, queues, connectors.
     Setup {

@@ -110,3 +110,31 @@ fn cli_exits_2_on_missing_file_and_bad_flags() {
     );
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
 }
+
+#[test]
+fn runtime_failures_of_expressions_are_located_at_the_expression() {
+    // Each `runtime-*` fixture compiles; `validate` evaluates the first
+    // records of every phase and must point at the failing expression.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("runtime-") {
+            continue;
+        }
+        n += 1;
+        let err = scenario::load_file(&path, &name, &options())
+            .expect_err("a runtime failure must not validate");
+        let located = err.items.iter().any(|d| {
+            (d.pointer.starts_with("/streams/0/overrides/") || d.pointer == "/streams/0/key/expr")
+                && d.span.is_some()
+        });
+        assert!(
+            located,
+            "{name}: not located at the expression: {}",
+            err.render_plain()
+        );
+    }
+    assert!(n >= 10, "only {n} runtime fixtures");
+}

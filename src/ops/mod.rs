@@ -3,6 +3,7 @@
 pub mod control;
 pub mod finish;
 pub mod infra;
+pub mod init;
 pub mod merge;
 pub mod run;
 pub mod sample;
@@ -20,12 +21,19 @@ use crate::scenario::{self, Diagnostics, LoadOptions, Scenario, ValidateOptions,
 
 /// Runs a parsed command line.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
-    crate::telemetry::logs::init(crate::telemetry::logs::LogFormat::resolve(cli.log_format));
+    // `--color` wins; `auto` means a terminal and no `NO_COLOR` (https://no-color.org).
     let fancy = match cli.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        Color::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     };
+    crate::telemetry::logs::init(
+        crate::telemetry::logs::LogFormat::resolve(cli.log_format),
+        fancy,
+    );
     match cli.command {
         Command::Validate { files, args } => Ok(validate(&files, &args, fancy)),
         Command::Plan {
@@ -159,6 +167,25 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             token.as_deref(),
             json,
         )),
+        Command::Init {
+            output,
+            schema,
+            topic,
+            queue,
+            force,
+        } => Ok(init::init(&init::InitOptions {
+            output,
+            schema,
+            topic,
+            queue,
+            force,
+        })),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "mbscenario", &mut std::io::stdout());
+            Ok(Exit::Passed)
+        }
         Command::Setup { file, infra, args } => {
             let Ok(scenario) = load(&file, &args, fancy) else {
                 return Ok(Exit::Invalid);

@@ -26,12 +26,33 @@ pub fn stem(report: &Report) -> String {
             }
         })
         .collect();
+    // A virtual run's start is the epoch (nothing of the wall clock enters
+    // its report, so it stays byte-identical): `<name>-virtual`, and
+    // `unique` numbers later runs into the same folder.
+    let time = if report.sink == "virtual" {
+        "virtual".to_string()
+    } else {
+        time
+    };
     match (report.shard, report.merged_from.is_empty()) {
         // Shards of one run start at about the same second: keep them apart.
         (Some(s), _) => format!("{name}-{time}-shard-{}-of-{}", s.index, s.count),
         (None, false) => format!("{name}-{time}-merged"),
         (None, true) => format!("{name}-{time}"),
     }
+}
+
+/// `stem`, or `stem-2`, `stem-3`… when a report of that name is already in
+/// `dir` (two runs started in the same second never overwrite each other).
+fn unique(dir: &Path, stem: &str) -> String {
+    let taken = |s: &str| dir.join(format!("{s}.json")).exists();
+    if !taken(stem) {
+        return stem.to_string();
+    }
+    (2..)
+        .map(|n| format!("{stem}-{n}"))
+        .find(|s| !taken(s))
+        .unwrap_or_else(|| stem.to_string())
 }
 
 /// Writes every format into `dir`; returns the paths written.
@@ -41,7 +62,7 @@ pub fn write(
     formats: &[ReportFormat],
 ) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let stem = stem(report);
+    let stem = unique(dir, &stem(report));
     let mut written = Vec::new();
     let mut ordered: Vec<ReportFormat> = formats.to_vec();
     // JSON first: it is the complete record.

@@ -348,13 +348,29 @@ fn narrow_alternatives(
             }
             acc
         });
+    // A bare number where a rate belongs: say which unit to add.
+    if let Some(n) = instance.as_f64().filter(|_| instance.is_number())
+        && (pointer.ends_with("/rate") || pointer.contains("/rate/"))
+    {
+        out.push(
+            Diagnostic::error(
+                pointer,
+                format!("a rate needs a unit, found the bare number `{instance}`"),
+            )
+            .with_help(format!(
+                "write `{n}/s` (or `{n}/min`, `{n}/h`); {}",
+                crate::scenario::units::RATE_HELP
+            )),
+        );
+        return;
+    }
     let expected = one_of_types(&kinds);
     out.push(
         Diagnostic::error(
             pointer,
             format!("expected {expected}, found {}", show_value(instance)),
         )
-        .with_help("see `mbscenario schema` or the format reference in the README"),
+        .with_help("see `mbscenario schema` or the format reference, docs/scenario-format.md"),
     );
 }
 

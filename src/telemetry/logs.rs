@@ -37,7 +37,8 @@ pub fn is_json() -> bool {
 }
 
 /// Installs the global subscriber (once; later calls are ignored).
-pub fn init(format: LogFormat) {
+/// `ansi`: colour in human lines (`--color`, `NO_COLOR` and the terminal decide).
+pub fn init(format: LogFormat, ansi: bool) {
     JSON.store(
         format == LogFormat::Json,
         std::sync::atomic::Ordering::Relaxed,
@@ -49,6 +50,7 @@ pub fn init(format: LogFormat) {
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder
+            .with_ansi(false)
             .json()
             .flatten_event(true)
             .with_current_span(false)
@@ -56,7 +58,7 @@ pub fn init(format: LogFormat) {
             .try_init(),
         LogFormat::Human => builder
             .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_ansi(ansi)
             .compact()
             .try_init(),
     };

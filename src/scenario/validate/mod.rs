@@ -12,6 +12,7 @@
 //! - [`checks`]: assertions and report settings
 
 mod checks;
+mod dry_run;
 mod infra;
 mod phases;
 mod secrets;
@@ -169,7 +170,7 @@ pub fn validate(
     if !cx.diags.is_empty() {
         return Err(cx.diags);
     }
-    Ok(Scenario {
+    let scenario = Scenario {
         name: spec.name.clone(),
         description: spec.description.clone(),
         seed,
@@ -182,7 +183,13 @@ pub fn validate(
         assertions,
         report,
         base_dir: base_dir.to_path_buf(),
-    })
+    };
+    // Only a scenario valid so far is worth evaluating.
+    dry_run::overrides(&mut cx, &scenario);
+    if !cx.diags.is_empty() {
+        return Err(cx.diags);
+    }
+    Ok(scenario)
 }
 
 fn targets(spec: &ScenarioSpec, uses_registry: bool) -> Targets {

@@ -88,25 +88,37 @@ pub fn publish(report: &Report, scenario: &Scenario, dir_override: Option<&Path>
         || Path::new(&scenario.report.dir).to_path_buf(),
         Path::to_path_buf,
     );
-    match report::files::write(report, &dir, &scenario.report.formats) {
+    let written = match report::files::write(report, &dir, &scenario.report.formats) {
         Ok(paths) => {
             for p in paths {
                 eprintln!("report: {}", p.display());
             }
+            true
         }
         Err(e) => {
             // The verdicts below are still printed: nothing measured is lost.
             eprintln!("error: cannot write the report into {}: {e}", dir.display());
             eprintln!("  = help: set `report.dir` or --report-dir to a writable folder");
+            false
         }
-    }
+    };
     println!();
     print!("{}", report::markdown::verdict_table(&report.verdicts));
     if let Some(c) = &report.baseline {
         println!();
         print!("{}", report::compare::render(c));
     }
-    exit_code(report)
+    if nothing_got_through(report) {
+        eprintln!(
+            "error: every send failed ({} of {}); the run did not work, whatever the assertions say",
+            report.run.totals.failed, report.run.totals.sent
+        );
+    }
+    match exit_code(report) {
+        // A gate must not pass without the report it was asked for.
+        Exit::Passed if !written => Exit::Failure,
+        code => code,
+    }
 }
 
 pub fn exit_code(report: &Report) -> Exit {
@@ -120,7 +132,16 @@ pub fn exit_code(report: &Report) -> Exit {
         Exit::Failure
     } else if report.failed_verdicts().next().is_some() || regressed {
         Exit::AssertionFailed
+    } else if nothing_got_through(report) {
+        // Every send failed: whatever the assertions say, this run did not work.
+        Exit::Failure
     } else {
         Exit::Passed
     }
+}
+
+/// Sends were attempted and not one was acknowledged.
+fn nothing_got_through(report: &Report) -> bool {
+    let t = &report.run.totals;
+    t.failed > 0 && t.acked == 0
 }

@@ -85,10 +85,17 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
         },
     };
     print!("{}", measured.summary.render_text());
+    // A summary that cannot be written fails the run (exit 3) but does not
+    // stop the report from being written: nothing measured is lost.
+    let mut summary_failed = false;
     if let Some(path) = &opts.summary_json {
-        let text = serde_json::to_string_pretty(&measured.summary)
-            .context("cannot serialize the summary")?;
-        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        let written = serde_json::to_string_pretty(&measured.summary)
+            .map_err(|e| e.to_string())
+            .and_then(|text| std::fs::write(path, text).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: cannot write the summary to {}: {e}", path.display());
+            summary_failed = true;
+        }
     }
     let fatal_error = measured.summary.fatal_error.clone();
     let mut report = finish::report(scenario, &plan, measured);
@@ -103,6 +110,9 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
         }
     }
     let mut exit = finish::publish(&report, scenario, opts.report_dir.as_deref());
+    if summary_failed && exit == Exit::Passed {
+        exit = Exit::Failure;
+    }
     if let Some(fatal) = &report.run.fatal {
         eprintln!("error: the run was stopped: {fatal}");
         if let Some(at) = fatal_error

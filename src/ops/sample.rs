@@ -44,6 +44,26 @@ pub fn sample(
             return Exit::Invalid;
         }
     };
+    // Record numbers an event id can carry; and `-n` records must exist.
+    let last = crate::datagen::MAX_SEQ;
+    let end = from.checked_add(count);
+    if from > last || end.is_none_or(|e| e > last + 1) {
+        eprintln!(
+            "error: records {from}..{} are out of range: record numbers go from 0 to {last}",
+            end.map_or_else(|| "∞".to_string(), |e| e.to_string())
+        );
+        eprintln!("  = help: lower --from or -n");
+        return Exit::Invalid;
+    }
+    if let Some(limit) = stream.record_limit()
+        && from >= limit
+    {
+        eprintln!(
+            "error: stream `{}` replays {limit} record(s); --from {from} is past the end",
+            stream.name
+        );
+        return Exit::Invalid;
+    }
     let schema_id = stream.schema_id.unwrap_or(0);
     let mut buf = Vec::new();
     let plan = Plan::compile(scenario);

@@ -66,7 +66,11 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
     let _ = writeln!(o, "                   security: {}", kafka_security(t));
     match &t.schema_registry {
         Some(r) => {
-            let _ = writeln!(o, "  schema registry  {}", r.url);
+            let _ = writeln!(
+                o,
+                "  schema registry  {}",
+                crate::telemetry::logs::redact_url(&r.url)
+            );
         }
         None => {
             let _ = writeln!(
@@ -75,12 +79,19 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
             );
         }
     }
-    let _ = writeln!(o, "  kafka connect    {}", t.connect_url);
+    let _ = writeln!(
+        o,
+        "  kafka connect    {}",
+        crate::telemetry::logs::redact_url(&t.connect_url)
+    );
     let sqs = crate::sink::aws::SqsSettings::of(t);
     let _ = writeln!(
         o,
         "  sqs              {} ({}; credentials: {})",
-        t.sqs_endpoint.as_deref().unwrap_or("AWS default endpoint"),
+        t.sqs_endpoint.as_deref().map_or(
+            "AWS default endpoint".into(),
+            crate::telemetry::logs::redact_url
+        ),
         t.sqs_region
             .as_deref()
             .unwrap_or("region from the AWS config chain"),

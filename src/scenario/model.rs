@@ -70,8 +70,10 @@ pub struct Targets {
     pub kafka_security: Option<KafkaSecurity>,
     /// `None` when the scenario neither configures a registry nor registers schemas.
     pub schema_registry: Option<Registry>,
+    #[serde(serialize_with = "redacted")]
     pub connect_url: String,
     pub connect_access: ConnectAccess,
+    #[serde(serialize_with = "redacted_opt")]
     pub sqs_endpoint: Option<String>,
     /// `None`: the AWS config chain's region (else us-east-1).
     pub sqs_region: Option<String>,
@@ -122,6 +124,7 @@ pub struct AwsKeys {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Registry {
+    #[serde(serialize_with = "redacted")]
     pub url: String,
     pub basic_auth_env: Option<String>,
     pub bearer_token_env: Option<String>,
@@ -415,5 +418,18 @@ pub mod serde_duration {
 
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&crate::scenario::units::format_duration(*d))
+    }
+}
+
+/// URLs in serialized plans and reports: user info and secret-looking query
+/// parameters masked (`https://***@host/…`).
+fn redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::telemetry::logs::redact_url(url))
+}
+
+fn redacted_opt<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(u) => redacted(u, s),
+        None => s.serialize_none(),
     }
 }

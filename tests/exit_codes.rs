@@ -5,20 +5,7 @@
 
 mod support;
 
-use std::process::Command;
-
-fn cli(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mbscenario"))
-        .current_dir(support::repo())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::cli;
 
 #[test]
 fn outputs_that_cannot_be_written_fail_the_run_but_lose_nothing() {

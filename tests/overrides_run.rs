@@ -2,9 +2,10 @@
 //! (exit 2) with a readable error instead of sending garbage, and the records a
 //! run sends are exactly what `mbscenario sample` prints for the same seed.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,18 +15,7 @@ use mbscenario::scenario::{self, LoadOptions, Vars};
 use mbscenario::sink::memory::MemorySink;
 use mbscenario::sink::{SinkHandle, Sinks};
 
-fn cli(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mbscenario"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::cli;
 
 #[test]
 fn bad_overrides_fail_fast_with_exit_2() {

@@ -143,3 +143,18 @@ pub fn json_report(dir: &std::path::Path) -> serde_json::Value {
         .expect("a JSON report");
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
+
+/// Runs the `mbscenario` binary from the repository root with this
+/// process's environment: (exit code, stdout, stderr).
+pub fn cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mbscenario"))
+        .current_dir(repo())
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -25,6 +25,10 @@ use apache_avro::schema::{EnumSchema, FixedSchema, Name, NamespaceRef, RecordSch
 use apache_avro::types::Value;
 use std::collections::HashMap;
 
+/// The largest Avro `fixed` records are generated with: a schema asking for more
+/// (up to 2^31 − 1 bytes per value) would have every record allocate it.
+pub const MAX_FIXED_SIZE: usize = 1 << 20;
+
 /// Index of a node in [`TypeGraph::nodes`].
 pub(crate) type NodeId = usize;
 
@@ -310,6 +314,14 @@ impl<'s> Compiler<'s> {
                     });
                 }
                 Node::Enum(symbols.clone())
+            }
+            Schema::Fixed(FixedSchema { size, .. }) if *size > MAX_FIXED_SIZE => {
+                return Err(GenError::Unsupported {
+                    path: display_path(path),
+                    what: format!(
+                        "a `fixed` of {size} bytes; at most {MAX_FIXED_SIZE} (1 MiB) are generated"
+                    ),
+                });
             }
             Schema::Fixed(FixedSchema { size, .. }) => Node::Fixed(*size),
             Schema::Duration(_) => Node::Duration,

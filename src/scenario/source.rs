@@ -89,11 +89,28 @@ struct Builder<'a> {
     file: &'a SourceFile,
     vars: &'a Vars,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored values and their size in nodes.
+    anchors: HashMap<usize, (Value, u64)>,
+    /// Nodes added by alias expansion so far (see [`ALIAS_NODE_BUDGET`]).
+    alias_nodes: u64,
     spans: SpanIndex,
     diags: Vec<Diagnostic>,
     root: Option<Value>,
     documents: usize,
+}
+
+/// How many nodes alias expansion may add to a document: far above any real
+/// scenario (a few thousand nodes), far below what a "billion laughs" file
+/// (nested aliases, each level multiplying the last) would need in memory.
+pub const ALIAS_NODE_BUDGET: u64 = 100_000;
+
+/// Nodes in `v` (scalars count one; a container one plus its children).
+fn nodes(v: &Value) -> u64 {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(nodes).sum::<u64>(),
+        Value::Object(m) => 1 + m.values().map(nodes).sum::<u64>(),
+        _ => 1,
+    }
 }
 
 /// Parses `file` as a single YAML document. All problems are returned together.
@@ -103,6 +120,7 @@ pub fn parse(file: &SourceFile, vars: &Vars) -> Result<Document, Vec<Diagnostic>
         vars,
         stack: Vec::new(),
         anchors: HashMap::new(),
+        alias_nodes: 0,
         spans: SpanIndex::default(),
         diags: Vec::new(),
         root: None,
@@ -170,7 +188,7 @@ impl Builder<'_> {
                 let verbatim = tag.as_ref().is_some_and(|t| t.suffix == "str");
                 let value = self.scalar(&pointer, &text, style, verbatim, span);
                 if anchor > 0 {
-                    self.anchors.insert(anchor, value.clone());
+                    self.anchors.insert(anchor, (value.clone(), 1));
                 }
                 self.spans.values.insert(pointer, span);
                 self.attach(value);
@@ -242,15 +260,33 @@ impl Builder<'_> {
                 };
                 self.spans.values.insert(pointer, full);
                 if anchor > 0 {
-                    self.anchors.insert(anchor, value.clone());
+                    let size = nodes(&value);
+                    self.anchors.insert(anchor, (value.clone(), size));
                 }
                 self.attach(value);
             }
             Event::Alias(id) => {
                 let pointer = self.child_pointer();
-                let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                let (value, size) = self.anchors.get(&id).cloned().unwrap_or((Value::Null, 1));
+                let within = self.alias_nodes.saturating_add(size) <= ALIAS_NODE_BUDGET;
+                if within {
+                    self.alias_nodes += size;
+                } else if self.alias_nodes <= ALIAS_NODE_BUDGET {
+                    // Said once; later aliases expand to nothing.
+                    self.alias_nodes = ALIAS_NODE_BUDGET + 1;
+                    self.diags.push(
+                        Diagnostic::error(
+                            pointer.clone(),
+                            format!(
+                                "aliases expand to more than {ALIAS_NODE_BUDGET} nodes (nested anchors multiplying each other)"
+                            ),
+                        )
+                        .with_span(span)
+                        .with_help("a scenario needs far fewer: flatten the anchors, or write the values out"),
+                    );
+                }
                 self.spans.values.insert(pointer, span);
-                self.attach(value);
+                self.attach(if within { value } else { Value::Null });
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }

@@ -105,7 +105,7 @@ impl ReplaySource {
                 found: type_name(schema),
             });
         };
-        let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
+        let bytes = read_bounded(path).map_err(|source| ReplayError::Read {
             path: shown.to_string(),
             source,
         })?;
@@ -152,6 +152,38 @@ impl ReplaySource {
         };
         self.records.get(usize::try_from(row).ok()?).cloned()
     }
+}
+
+/// The largest replay file read (it is held in memory for the run).
+pub const MAX_REPLAY_BYTES: u64 = 512 << 20;
+
+/// Reads a regular file of at most [`MAX_REPLAY_BYTES`]: a device, FIFO or
+/// symlink to one (`/dev/zero`) would otherwise be read forever.
+fn read_bounded(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a device, FIFO or folder cannot be replayed)",
+        ));
+    }
+    let too_big = || {
+        std::io::Error::other(format!(
+            "larger than {} MiB, the most a replay file may hold",
+            MAX_REPLAY_BYTES >> 20
+        ))
+    };
+    if meta.len() > MAX_REPLAY_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    std::fs::File::open(path)?
+        .take(MAX_REPLAY_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_REPLAY_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

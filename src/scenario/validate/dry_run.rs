@@ -16,6 +16,24 @@ use crate::scenario::diagnostic::pointer_push;
 /// Records evaluated per phase × stream.
 pub const SAMPLE: u64 = 64;
 
+/// Every stream's record generator can be built from its schema (recursion
+/// that never ends, duplicate type names, sizes beyond the limits): what
+/// `run` would otherwise find only when it starts.
+pub(super) fn generators(cx: &mut Ctx<'_>, scenario: &Scenario) {
+    for (i, stream) in scenario.streams.iter().enumerate() {
+        if let Err(e) = StreamRecords::new(stream, scenario.seed) {
+            cx.error(
+                &format!("/streams/{i}/schema"),
+                format!(
+                    "schema `{}` cannot be generated: {e}",
+                    stream.schema_file.written
+                ),
+                "fix the Avro schema (or pick another one for this stream)",
+            );
+        }
+    }
+}
+
 pub(super) fn overrides(cx: &mut Ctx<'_>, scenario: &Scenario) {
     let with_exprs: Vec<usize> = (0..scenario.streams.len())
         .filter(|&i| scenario.streams[i].compiled.is_some())

@@ -185,7 +185,10 @@ pub fn validate(
         base_dir: base_dir.to_path_buf(),
     };
     // Only a scenario valid so far is worth evaluating.
-    dry_run::overrides(&mut cx, &scenario);
+    dry_run::generators(&mut cx, &scenario);
+    if cx.diags.is_empty() {
+        dry_run::overrides(&mut cx, &scenario);
+    }
     if !cx.diags.is_empty() {
         return Err(cx.diags);
     }

@@ -107,15 +107,17 @@ fn a_run_where_every_send_fails_does_not_pass() {
     let dir = std::env::temp_dir().join(format!("mbs-allfail-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("s.yaml");
-    // No assertion at all, so only the "nothing got through" rule can fail it.
+    // No assertion at all, so only the "nothing got through" rule can fail
+    // it; every record is larger than the producer's message.max.bytes.
+    let pad = "x".repeat(2_000);
     std::fs::write(
         &path,
         format!(
             "name: all-fail
 targets:
-  kafka: {{ bootstrap: \"{}\", producer: {{ message.timeout.ms: 2000 }} }}
+  kafka: {{ bootstrap: \"{}\", producer: {{ message.max.bytes: 1000 }} }}
 streams:
-  - {{ name: c, schema: {}, schema_id: 1, topic: \"not a valid topic name!\" }}
+  - {{ name: c, schema: {}, schema_id: 1, topic: mbs-all-fail, headers: {{ pad: {pad} }} }}
 phases:
   - {{ name: p, duration: 1s, rate: 10/s }}
 ",

@@ -57,8 +57,22 @@ pub fn parse_rate(text: &str) -> Result<RateValue, String> {
     if !rate.is_finite() {
         return Err(format!("`{t}` is not a finite rate"));
     }
+    if rate > MAX_RATE_PER_SECOND {
+        return Err(format!(
+            "`{t}` is more than the {}M/s a phase may ask for",
+            MAX_RATE_PER_SECOND / 1e6
+        ));
+    }
     Ok(RateValue::PerSecond(rate))
 }
+
+/// The highest rate a phase may ask for (per stream share and in total):
+/// far above what one process sends, low enough that message counts and
+/// instants never overflow.
+pub const MAX_RATE_PER_SECOND: f64 = 100e6;
+/// The longest a phase may last (a year): with [`MAX_RATE_PER_SECOND`], a
+/// phase plans at most ~3.2·10^15 messages, inside what an event id numbers.
+pub const MAX_PHASE_DURATION: Duration = Duration::from_secs(31_557_600);
 
 /// Parses a humantime duration (`500ms`, `1m30s`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

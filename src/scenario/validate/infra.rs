@@ -87,6 +87,7 @@ fn step(cx: &mut Ctx<'_>, ptr: &str, s: &SetupStepSpec) -> Option<SetupStep> {
         SetupStepSpec::EnsureTopics { topics } => {
             let mut seen = std::collections::HashSet::new();
             for (j, t) in topics.iter().enumerate() {
+                super::names::kafka_topic(cx, &format!("{ptr}/topics/{j}/name"), &t.name);
                 if !seen.insert(t.name.as_str()) {
                     cx.error(
                         &format!("{ptr}/topics/{j}/name"),
@@ -114,6 +115,7 @@ fn step(cx: &mut Ctx<'_>, ptr: &str, s: &SetupStepSpec) -> Option<SetupStep> {
             dead_letter,
             purge,
         } => {
+            super::names::sqs_queue(cx, &format!("{ptr}/name"), name);
             let is_fifo_name = name.ends_with(".fifo");
             let fifo = fifo.unwrap_or(is_fifo_name);
             if fifo != is_fifo_name {

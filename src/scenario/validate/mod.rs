@@ -14,6 +14,7 @@
 mod checks;
 mod dry_run;
 mod infra;
+mod names;
 mod phases;
 mod secrets;
 
@@ -386,6 +387,12 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
             }
         }
     };
+    if let Some(t) = &spec.topic {
+        names::kafka_topic(cx, &format!("{ptr}/topic"), t);
+    }
+    if let Some(q) = &spec.queue {
+        names::sqs_queue(cx, &format!("{ptr}/queue"), q);
+    }
     let default_topic = format!(
         "events.{}",
         snake_case(record_name.rsplit('.').next().unwrap_or(&record_name))

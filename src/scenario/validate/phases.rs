@@ -84,6 +84,19 @@ fn phase(
 ) -> Option<Phase> {
     let ptr = format!("/phases/{i}");
     let duration = match parse_duration(&p.duration.0) {
+        Ok(d) if d > crate::scenario::units::MAX_PHASE_DURATION => {
+            cx.error(
+                &format!("{ptr}/duration"),
+                format!(
+                    "a phase may last at most {}",
+                    crate::scenario::units::format_duration(
+                        crate::scenario::units::MAX_PHASE_DURATION
+                    )
+                ),
+                "split a longer test into runs, or lower the duration",
+            );
+            None
+        }
         Ok(d) if d.is_zero() => {
             cx.error(
                 &format!("{ptr}/duration"),

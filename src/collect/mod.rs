@@ -86,19 +86,29 @@ impl Collector {
 
     /// Waits until no acknowledged message of a counted stream is missing,
     /// or `within` has passed. Returns the number still missing.
-    pub async fn settle(&self, counted: &[bool], within: Duration, progress: impl Fn(u64)) -> u64 {
+    /// `give_up` ends the wait early (a second Ctrl-C, a failed connector).
+    pub async fn settle(
+        &self,
+        counted: &[bool],
+        within: Duration,
+        give_up: &CancellationToken,
+        progress: impl Fn(u64),
+    ) -> u64 {
         let deadline = Instant::now() + within;
         let mut last_report = Instant::now();
         loop {
             let missing = self.arrivals.missing(counted);
-            if missing == 0 || Instant::now() >= deadline {
+            if missing == 0 || Instant::now() >= deadline || give_up.is_cancelled() {
                 return missing;
             }
             if last_report.elapsed() >= Duration::from_secs(5) {
                 progress(missing);
                 last_report = Instant::now();
             }
-            tokio::time::sleep(SETTLE_CHECK).await;
+            tokio::select! {
+                _ = tokio::time::sleep(SETTLE_CHECK) => {}
+                _ = give_up.cancelled() => {}
+            }
         }
     }
 

@@ -369,18 +369,46 @@ async fn counted_run(
     let accounting = match collector {
         Some(c) => {
             let counted: Vec<bool> = scenario.streams.iter().map(|s| s.queue.is_some()).collect();
-            let within = settle_window(scenario);
+            // After a stop (Ctrl-C, SIGTERM, `ctl stop`) settling is bounded by
+            // `--grace` too; a second signal ends it at once.
+            let within = if shutdown.stop.is_cancelled() {
+                settle_window(scenario).min(shutdown.grace)
+            } else {
+                settle_window(scenario)
+            };
+            let give_up = shutdown.abort.child_token();
+            let failed_connector = std::sync::Mutex::new(None::<String>);
             let expected = sends.acked(&counted);
             eprintln!(
                 "settling: waiting up to {} for {} acknowledged message(s) to arrive",
                 crate::scenario::units::format_duration(within),
                 expected
             );
-            let missing = c
-                .settle(&counted, within, |m| {
-                    eprintln!("settling: {m} message(s) still missing")
-                })
-                .await;
+            let settled = async {
+                let missing = c
+                    .settle(&counted, within, &give_up, |m| {
+                        eprintln!("settling: {m} message(s) still missing")
+                    })
+                    .await;
+                give_up.cancel(); // ends the connector watch
+                missing
+            };
+            // Waiting is pointless once a connector on the path has failed:
+            // its messages cannot come.
+            let watch = watch_connectors(
+                connect.as_ref(),
+                &targets.connectors,
+                &failed_connector,
+                &give_up,
+            );
+            let (missing, ()) = tokio::join!(settled, watch);
+            let stopped_because = failed_connector
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(why) = &stopped_because {
+                eprintln!("settling: stopped waiting: {why}");
+            }
             if missing > 0 {
                 eprintln!("settling: {missing} message(s) did not arrive within the window");
             }
@@ -392,7 +420,11 @@ async fn counted_run(
                 );
                 c.quiet(SHARD_QUIET, within).await;
             }
-            let (arrivals, errors) = c.stop().await;
+            let (arrivals, mut errors) = c.stop().await;
+            // The report says why messages are missing.
+            errors.extend(
+                stopped_because.map(|why| format!("arrivals stopped being awaited: {why}")),
+            );
             let mut acc =
                 collect::account(&super::virtual_run::layout(scenario), &arrivals, errors);
             if sharded {
@@ -450,6 +482,38 @@ async fn kafka_sink(t: &crate::scenario::model::Targets) -> Result<SinkHandle, E
         ),
     }
     Ok(SinkHandle::Kafka(std::sync::Arc::new(sink)))
+}
+
+/// Polls the connectors applied in setup every 2 s until `give_up` is
+/// cancelled; a FAILED connector or task records why (its trace's first
+/// line) and cancels it.
+async fn watch_connectors(
+    connect: Option<&crate::infra::connect::ConnectClient>,
+    names: &[String],
+    why: &std::sync::Mutex<Option<String>>,
+    give_up: &tokio_util::sync::CancellationToken,
+) {
+    let Some(connect) = connect.filter(|_| !names.is_empty()) else {
+        return give_up.cancelled().await;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = give_up.cancelled() => return,
+        }
+        for name in names {
+            if let Ok(Some(status)) = connect.status(name).await
+                && let crate::infra::connect::Progressing::Failed { what, trace } =
+                    status.assess(crate::scenario::model::ConnectorState::Running)
+            {
+                let first = trace.lines().next().unwrap_or("no trace").to_string();
+                *why.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("connector `{name}` {what} FAILED: {first}"));
+                give_up.cancel();
+                return;
+            }
+        }
+    }
 }
 
 /// The longest `within` of the arrivals assertions (the default without one).

@@ -18,8 +18,11 @@
 //! - [`engine`]: the run: schedule → workers → sinks → recorder → RunSummary
 //! - [`sink`]: the destinations — Kafka, SQS, memory, file, Avro files, null
 //! - [`infra`]: setup/teardown of schemas, topics, queues, connectors
-//! - [`collect`]: arrivals counted at SQS; [`check`]: assertions → verdicts;
-//!   [`report`]: JSON / Markdown / HTML / JUnit, compare
+//! - [`collect`]: arrivals counted at SQS (event ids decode to stream and
+//!   record number; bitmaps, no per-message table); [`check`]: assertions →
+//!   verdicts; [`report`]: JSON / Markdown / HTML / JUnit, compare
+//! - [`stats`]: the latency histogram and percentiles — a leaf that `engine`,
+//!   `collect` and `report` share, so none of them imports another for it
 //! - [`control`]: the runtime control API and `ctl`; [`telemetry`]: metrics
 //!   and logs
 //! - [`cli`]: clap types; [`ops`]: one function per command; [`exit`]: exit codes
@@ -38,4 +41,5 @@ pub mod plan;
 pub mod report;
 pub mod scenario;
 pub mod sink;
+pub mod stats;
 pub mod telemetry;

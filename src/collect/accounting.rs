@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::arrivals::{Tally, Unknown};
 use super::sends::CellSends;
-use crate::engine::summary::Percentiles;
+use crate::stats::Percentiles;
 
 /// Arrival counts of one queue.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -88,7 +88,7 @@ pub struct Layout {
     pub streams: Vec<(String, Option<String>)>,
 }
 
-use crate::engine::recorder::latency_histogram as histogram;
+use crate::stats::latency_histogram as histogram;
 
 /// Compares sends (per phase × stream, by record number) with what
 /// arrived. Late arrivals were marked as they came (see

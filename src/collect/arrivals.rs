@@ -25,8 +25,8 @@ use roaring::RoaringTreemap;
 
 use super::sends::Sends;
 use crate::datagen::EventIds;
-use crate::engine::recorder::latency_histogram;
 use crate::plan::Shard;
+use crate::stats::latency_histogram;
 
 /// A message whose event id could not be found or is not one of ours.
 #[derive(

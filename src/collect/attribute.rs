@@ -21,8 +21,8 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::datagen::StreamSeed;
-use crate::engine::recorder::latency_histogram;
 use crate::plan::Plan;
+use crate::stats::latency_histogram;
 
 /// Another shard's arrivals in one rate-limited phase × stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -27,14 +27,7 @@ pub struct Cell {
     pub lag: Histogram<u64>,
 }
 
-pub fn latency_histogram() -> Histogram<u64> {
-    // 1 µs .. 1 h at 3 significant digits; auto-resize beyond.
-    // The bounds are constants that hdrhistogram accepts; this cannot fail at run time.
-    let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 3)
-        .expect("constant histogram bounds are valid");
-    h.auto(true);
-    h
-}
+pub use crate::stats::latency_histogram;
 
 impl Default for Cell {
     fn default() -> Self {

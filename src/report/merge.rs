@@ -364,17 +364,14 @@ fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, Strin
         }
         let _ = total.add(&h);
         let mut c = c;
-        c.end_to_end = crate::engine::summary::Percentiles::of(&h);
+        c.end_to_end = crate::stats::Percentiles::of(&h);
         out.cells.push(c);
         out.histograms.cells.push(h);
     }
     out.queues = queues.into_values().collect();
     out.complete = out.queues.iter().all(|q| q.missing == 0);
-    out.end_to_end_by_phase = by_phase
-        .iter()
-        .map(crate::engine::summary::Percentiles::of)
-        .collect();
-    out.end_to_end = crate::engine::summary::Percentiles::of(&total);
+    out.end_to_end_by_phase = by_phase.iter().map(crate::stats::Percentiles::of).collect();
+    out.end_to_end = crate::stats::Percentiles::of(&total);
     out.histograms.by_phase = by_phase;
     out.histograms.total = Some(total);
     Ok(Some(out))

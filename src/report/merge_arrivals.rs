@@ -22,9 +22,9 @@ use super::merge_state::{MergeState, decode, shift, unpack_foreign};
 use crate::collect::Accounting;
 use crate::collect::accounting::CellCount;
 use crate::datagen::StreamSeed;
-use crate::engine::recorder::latency_histogram;
-use crate::engine::summary::Percentiles;
 use crate::plan::Plan;
+use crate::stats::Percentiles;
+use crate::stats::latency_histogram;
 
 pub struct ShardView<'a> {
     pub file: &'a str,

@@ -102,7 +102,7 @@ pub fn shift(h: &Histogram<u64>, delta: i64) -> Histogram<u64> {
     if delta == 0 {
         return h.clone();
     }
-    let mut out = crate::engine::recorder::latency_histogram();
+    let mut out = crate::stats::latency_histogram();
     for v in h.iter_recorded() {
         let value = i64::try_from(v.value_iterated_to()).unwrap_or(i64::MAX);
         let moved = u64::try_from(value.saturating_sub(delta))
@@ -116,7 +116,7 @@ pub fn shift(h: &Histogram<u64>, delta: i64) -> Histogram<u64> {
 /// The inverse of [`encode`].
 pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
     if text.is_empty() {
-        return Ok(crate::engine::recorder::latency_histogram());
+        return Ok(crate::stats::latency_histogram());
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn histograms_survive_the_round_trip() {
-        let mut h = crate::engine::recorder::latency_histogram();
+        let mut h = crate::stats::latency_histogram();
         for v in [1u64, 250, 20_000, 20_000, 3_000_000] {
             h.record(v).unwrap();
         }

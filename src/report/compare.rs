@@ -163,13 +163,31 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
         let num = |v: &Value| v.as_f64().unwrap_or(0.0);
         let bt = num(&b["achieved_rate"]);
         let ct = num(&c["achieved_rate"]);
-        out.rows.push(row(
-            pname,
-            "throughput",
-            bt,
-            ct,
-            bt > 0.0 && (bt - ct) / bt * 100.0 > bounds.max_regression,
-        ));
+        // A changed plan is not a regression: when the phase asked for a
+        // different rate, throughput is judged as a share of each run's target.
+        let (btarget, ctarget) = (b["target_rate"].as_f64(), c["target_rate"].as_f64());
+        let plan_changed = match (btarget, ctarget) {
+            (Some(x), Some(y)) => (x - y).abs() > 0.005 * x.abs().max(y.abs()),
+            (None, None) => false,
+            _ => true,
+        };
+        let regressed = if plan_changed {
+            out.notes.push(format!(
+                "phase {pname}: the plans differ (target {} → {}): throughput is compared as a share of each run's target",
+                btarget.map_or("max".into(), format_rate),
+                ctarget.map_or("max".into(), format_rate)
+            ));
+            match (btarget, ctarget) {
+                (Some(x), Some(y)) if x > 0.0 && y > 0.0 => {
+                    let (bs, cs) = (bt / x, ct / y);
+                    bs > 0.0 && (bs - cs) / bs * 100.0 > bounds.max_regression
+                }
+                _ => false,
+            }
+        } else {
+            bt > 0.0 && (bt - ct) / bt * 100.0 > bounds.max_regression
+        };
+        out.rows.push(row(pname, "throughput", bt, ct, regressed));
         let floor_us = bounds.latency_floor.as_micros() as f64;
         let latency = |metric: &'static str, b_us: f64, c_us: f64| {
             let worse = c_us - b_us > floor_us
@@ -277,6 +295,26 @@ mod tests {
         let tiny = compare(&report(100.0, 1_000), &report(100.0, 1_300), b).unwrap();
         assert_eq!(tiny.regressions(), 0);
         assert!(render(&slower).contains("**REGRESSION**"));
+    }
+
+    #[test]
+    fn a_changed_plan_is_not_a_regression() {
+        let with_target = |target: f64, rate: f64| {
+            let mut r = report(rate, 5_000);
+            r["run"]["phases"][0]["target_rate"] = json!(target);
+            r
+        };
+        let b = Bounds::default();
+        // The plateau was lowered 200 → 150/s and delivered: the plans differ.
+        let lowered = compare(&with_target(200.0, 200.0), &with_target(150.0, 150.0), b).unwrap();
+        assert_eq!(lowered.regressions(), 0, "{}", render(&lowered));
+        assert!(render(&lowered).contains("the plans differ (target 200/s → 150/s)"));
+        // Same lower plan, but only half of it delivered: a regression.
+        let short = compare(&with_target(200.0, 200.0), &with_target(150.0, 75.0), b).unwrap();
+        assert_eq!(short.regressions(), 1, "{}", render(&short));
+        // Same plan, same drop as before: still a regression.
+        let same = compare(&with_target(200.0, 200.0), &with_target(200.0, 150.0), b).unwrap();
+        assert_eq!(same.regressions(), 1);
     }
 
     #[test]

@@ -143,3 +143,29 @@ phases:
     assert!(out.2.contains("every send failed"), "{}", out.2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_set_key_that_matches_nothing_is_an_error() {
+    let (code, _, err) = cli(&[
+        "validate",
+        "scenarios/ramp.yaml",
+        "--set",
+        "KAFKA_BOOTSTRP=b:9092",
+        "--color",
+        "never",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("`--set KAFKA_BOOTSTRP=…` matches nothing"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `KAFKA_BOOTSTRAP`?"), "{err}");
+    // A name only a connector config refers to is fine (resolved at setup).
+    let (code, _, err) = cli(&[
+        "validate",
+        "scenarios/ramp.yaml",
+        "--set",
+        "SQS_SINK_CLASS=x",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+}

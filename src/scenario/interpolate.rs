@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 pub struct Vars {
     overrides: BTreeMap<String, String>,
     use_env: bool,
+    /// Names looked up so far (shared by clones): `--set` keys nothing
+    /// asked for are typos.
+    used: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Vars {
@@ -24,6 +27,7 @@ impl Vars {
         Self {
             overrides,
             use_env: true,
+            used: Default::default(),
         }
     }
 
@@ -32,10 +36,44 @@ impl Vars {
         Self {
             overrides: vars,
             use_env: false,
+            used: Default::default(),
         }
     }
 
+    /// The explicit (`--set`) names nothing has looked up so far. A fixed
+    /// map (tests) stands for a whole environment, where unused names are normal.
+    pub fn unused_overrides(&self) -> Vec<String> {
+        if !self.use_env {
+            return Vec::new();
+        }
+        let used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        self.overrides
+            .keys()
+            .filter(|k| !used.contains(*k))
+            .cloned()
+            .collect()
+    }
+
+    /// Every name looked up so far.
+    pub fn used_names(&self) -> Vec<String> {
+        self.used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Whether `name` was given explicitly (`--set`), not from the environment.
+    pub fn is_override(&self, name: &str) -> bool {
+        self.overrides.contains_key(name)
+    }
+
     pub fn get(&self, name: &str) -> Option<String> {
+        self.used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string());
         if let Some(v) = self.overrides.get(name) {
             return Some(v.clone());
         }

@@ -90,7 +90,10 @@ pub fn load_source(file: SourceFile, opts: &LoadOptions) -> Result<Scenario, Dia
         }
     };
     match validate::validate(&spec, &doc, file.base_dir(), &opts.validate, &opts.vars) {
-        Ok(s) if problems.is_empty() => Ok(s),
+        Ok(s) if problems.is_empty() => match unused_sets(&s, &opts.vars) {
+            unused if unused.is_empty() => Ok(s),
+            unused => fail(unused),
+        },
         Ok(_) => fail(problems),
         Err(mut semantic) => {
             // A unit already reported by the schema check is not reported twice.
@@ -99,4 +102,43 @@ pub fn load_source(file: SourceFile, opts: &LoadOptions) -> Result<Scenario, Dia
             fail(semantic)
         }
     }
+}
+
+/// `--set` keys that match no `${NAME}` of the scenario, of a connector
+/// config it applies (resolved later, at setup) or a `*_env` it names: a
+/// typo would otherwise be ignored silently.
+fn unused_sets(s: &Scenario, vars: &Vars) -> Vec<Diagnostic> {
+    let connector_texts: Vec<String> = s
+        .setup
+        .iter()
+        .filter_map(|step| match step {
+            model::SetupStep::ApplyConnector { config, .. } => Some(config),
+            _ => None,
+        })
+        .map(|c| match c {
+            model::ConnectorConfig::File { file, config } => {
+                let text = std::fs::read_to_string(&file.resolved).unwrap_or_default();
+                format!("{text}{config:?}")
+            }
+            model::ConnectorConfig::Inline { config } => format!("{config:?}"),
+        })
+        .collect();
+    vars.unused_overrides()
+        .into_iter()
+        .filter(|k| {
+            let reference = format!("${{{k}");
+            !connector_texts.iter().any(|t| t.contains(&reference))
+        })
+        .map(|k| {
+            let known = vars.used_names();
+            let hint = match schema_check::closest(&k, &known) {
+                Some(b) => format!("did you mean `{b}`? "),
+                None => String::new(),
+            };
+            Diagnostic::error("", format!("`--set {k}=…` matches nothing in the scenario"))
+                .with_help(format!(
+                    "{hint}the scenario and its connector configs never refer to `${{{k}}}` (variables are case-sensitive)"
+                ))
+        })
+        .collect()
 }

@@ -116,3 +116,46 @@ fn init_writes_a_starter_that_validates_and_completions_print() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn json_logs_make_stderr_pure_json() {
+    let bin = env!("CARGO_BIN_EXE_mbscenario");
+    let dir = std::env::temp_dir().join(format!("mbs-jsonlogs-{}", std::process::id()));
+    let cases: [&[&str]; 3] = [
+        &[
+            "run",
+            "scenarios/mode-switch.yaml",
+            "--sink",
+            "virtual",
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ],
+        &[
+            "validate",
+            "tests/fixtures/invalid/many-problems-at-once.yaml",
+        ],
+        &[
+            "run",
+            "tests/fixtures/invalid/runtime-int-for-enum.yaml",
+            "--sink",
+            "null",
+        ],
+    ];
+    for args in cases {
+        let out = std::process::Command::new(bin)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("--log-format")
+            .arg("json")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.trim().is_empty(), "{args:?}: nothing on stderr");
+        for line in stderr.lines() {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{args:?}: not a JSON line ({e}): {line}"));
+            assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -32,13 +32,13 @@ impl Shutdown {
             for round in 0..2 {
                 wait_for_signal().await;
                 if round == 0 {
-                    eprintln!(
+                    crate::say!(
                         "\nstopping: no new messages; waiting up to {} for in-flight sends (Ctrl-C again to abort)",
                         crate::scenario::units::format_duration(this.grace)
                     );
                     this.stop.cancel();
                 } else {
-                    eprintln!("\naborting: not waiting for in-flight sends");
+                    crate::say!("\naborting: not waiting for in-flight sends");
                     this.abort.cancel();
                 }
             }

@@ -91,14 +91,14 @@ pub fn publish(report: &Report, scenario: &Scenario, dir_override: Option<&Path>
     let written = match report::files::write(report, &dir, &scenario.report.formats) {
         Ok(paths) => {
             for p in paths {
-                eprintln!("report: {}", p.display());
+                crate::say!("report: {}", p.display());
             }
             true
         }
         Err(e) => {
             // The verdicts below are still printed: nothing measured is lost.
-            eprintln!("error: cannot write the report into {}: {e}", dir.display());
-            eprintln!("  = help: set `report.dir` or --report-dir to a writable folder");
+            crate::say!("error: cannot write the report into {}: {e}", dir.display());
+            crate::say!("  = help: set `report.dir` or --report-dir to a writable folder");
             false
         }
     };
@@ -109,9 +109,10 @@ pub fn publish(report: &Report, scenario: &Scenario, dir_override: Option<&Path>
         print!("{}", report::compare::render(c));
     }
     if nothing_got_through(report) {
-        eprintln!(
+        crate::say!(
             "error: every send failed ({} of {}); the run did not work, whatever the assertions say",
-            report.run.totals.failed, report.run.totals.sent
+            report.run.totals.failed,
+            report.run.totals.sent
         );
     }
     match exit_code(report) {

@@ -23,7 +23,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub fn setup_cmd(scenario: &Scenario, opts: &Options) -> anyhow::Result<Exit> {
     if scenario.setup.is_empty() {
-        eprintln!("{}: no setup steps", scenario.name);
+        crate::say!("{}: no setup steps", scenario.name);
         return Ok(Exit::Passed);
     }
     let rt = runtime()?;
@@ -35,7 +35,7 @@ pub fn setup_cmd(scenario: &Scenario, opts: &Options) -> anyhow::Result<Exit> {
 
 pub fn teardown_cmd(scenario: &Scenario, opts: &Options) -> anyhow::Result<Exit> {
     if scenario.teardown.is_empty() {
-        eprintln!("{}: no teardown steps", scenario.name);
+        crate::say!("{}: no teardown steps", scenario.name);
         return Ok(Exit::Passed);
     }
     let rt = runtime()?;
@@ -89,20 +89,20 @@ pub async fn teardown(scenario: &Scenario, opts: &Options) -> Exit {
     let errors = infra::teardown::run(scenario, opts).await;
     for e in &errors {
         if let Some(h) = e.help() {
-            eprintln!("  = help: {h}");
+            crate::say!("  = help: {h}");
         }
     }
     if errors.is_empty() {
         Exit::Passed
     } else {
-        eprintln!("teardown: {} step(s) failed", errors.len());
+        crate::say!("teardown: {} step(s) failed", errors.len());
         Exit::Failure
     }
 }
 
 pub fn print_error(e: &InfraError) {
-    eprintln!("error: {e}");
+    crate::say!("error: {e}");
     if let Some(h) = e.help() {
-        eprintln!("  = help: {h}");
+        crate::say!("  = help: {h}");
     }
 }

@@ -19,8 +19,8 @@ pub fn merge(
         match super::finish::read_report(path) {
             Ok(v) => inputs.push((path.display().to_string(), v)),
             Err(e) => {
-                eprintln!("error: {e}");
-                eprintln!(
+                crate::say!("error: {e}");
+                crate::say!(
                     "  = help: pass the JSON reports the shards wrote (report.dir/<scenario>-<time>.json)"
                 );
                 return Exit::Invalid;
@@ -33,16 +33,16 @@ pub fn merge(
         .filter(|s| !s.is_empty())
         .map(PathBuf::from);
     let Some(file) = scenario_file.map(Path::to_path_buf).or(recorded) else {
-        eprintln!("error: the reports do not name their scenario file");
-        eprintln!("  = help: pass --scenario FILE (the file the shards ran)");
+        crate::say!("error: the reports do not name their scenario file");
+        crate::say!("  = help: pass --scenario FILE (the file the shards ran)");
         return Exit::Invalid;
     };
     if !file.exists() {
-        eprintln!(
+        crate::say!(
             "error: the scenario file {} (recorded in the reports) does not exist here",
             file.display()
         );
-        eprintln!("  = help: pass --scenario FILE with the file the shards ran");
+        crate::say!("  = help: pass --scenario FILE with the file the shards ran");
         return Exit::Invalid;
     }
     let Ok(scenario) = super::load(&file, args, fancy) else {
@@ -52,14 +52,14 @@ pub fn merge(
     let report = match crate::report::merge::merge(&plan, scenario.description.clone(), inputs) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot merge: {e}");
-            eprintln!(
+            crate::say!("error: cannot merge: {e}");
+            crate::say!(
                 "  = help: merge the reports of every shard of one run, with the scenario and --set values they ran with"
             );
             return Exit::Invalid;
         }
     };
-    eprintln!(
+    crate::say!(
         "merged {} shard report(s) of {}: {} acked",
         report.merged_from.len(),
         report.scenario,

@@ -247,6 +247,23 @@ pub(crate) fn load(file: &Path, args: &ScenarioArgs, fancy: bool) -> Result<Scen
 }
 
 fn print_diagnostics(d: &Diagnostics, fancy: bool) {
+    if crate::telemetry::logs::is_json() {
+        // One event per problem, located, instead of rendered text.
+        for item in &d.items {
+            let (line, col) = item.span.map_or((0, 0), |s| (s.line, s.col));
+            tracing::error!(
+                event = "Diagnostic",
+                file = %d.file.name,
+                line,
+                col,
+                pointer = %item.pointer,
+                help = item.help.as_deref().unwrap_or_default(),
+                "{}",
+                item.message
+            );
+        }
+        return;
+    }
     if fancy {
         eprint!("{}", d.render_fancy());
         eprintln!(

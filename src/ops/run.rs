@@ -60,9 +60,10 @@ pub struct RunOptions {
 pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<Exit> {
     let plan = match opts.shard {
         Some(shard) => {
-            eprintln!(
+            crate::say!(
                 "shard {shard}: records n ≡ {} (mod {}) of every stream",
-                shard.index, shard.count
+                shard.index,
+                shard.count
             );
             Plan::compile(scenario).for_shard(shard)
         }
@@ -70,11 +71,11 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
     };
     let measured = match &opts.sink {
         Some(SinkArg::Virtual) => {
-            eprintln!("running {} on the virtual clock", plan.scenario);
+            crate::say!("running {} on the virtual clock", plan.scenario);
             match super::virtual_run::measure(scenario, &plan) {
                 Ok(m) => m,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::say!("error: {e}");
                     return Ok(Exit::Invalid);
                 }
             }
@@ -93,7 +94,7 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
             .map_err(|e| e.to_string())
             .and_then(|text| std::fs::write(path, text).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            eprintln!("error: cannot write the summary to {}: {e}", path.display());
+            crate::say!("error: cannot write the summary to {}: {e}", path.display());
             summary_failed = true;
         }
     }
@@ -104,8 +105,8 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
     }
     if let Some((base, bounds)) = &opts.baseline {
         if let Err(e) = finish::gate(&mut report, base, *bounds) {
-            eprintln!("error: cannot compare with the baseline: {e}");
-            eprintln!("  = help: --baseline takes a JSON report written by `mbscenario run`");
+            crate::say!("error: cannot compare with the baseline: {e}");
+            crate::say!("  = help: --baseline takes a JSON report written by `mbscenario run`");
             return Ok(Exit::Invalid);
         }
     }
@@ -114,14 +115,14 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
         exit = Exit::Failure;
     }
     if let Some(fatal) = &report.run.fatal {
-        eprintln!("error: the run was stopped: {fatal}");
+        crate::say!("error: the run was stopped: {fatal}");
         if let Some(at) = fatal_error
             .as_ref()
             .and_then(|e| super::expr_location(file, scenario, e))
         {
-            eprintln!("{at}");
+            crate::say!("{at}");
         }
-        eprintln!(
+        crate::say!(
             "  = help: fix the override in the scenario; `mbscenario sample` shows records without sending them"
         );
     }
@@ -129,7 +130,7 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
     // shard finishing early must not delete what the others still use.
     let follower = opts.shard.is_some_and(|s| s.index > 0);
     if opts.teardown && follower {
-        eprintln!("note: teardown skipped: shard 0 tears down after the run");
+        crate::say!("note: teardown skipped: shard 0 tears down after the run");
     }
     if opts.teardown && opts.sink.is_none() && !follower {
         let rt = runtime()?;
@@ -199,7 +200,7 @@ fn real(
     let follower = opts.shard.is_some_and(|s| s.index > 0);
     let setup = if infra_used && opts.setup && !scenario.setup.is_empty() {
         let done = if follower {
-            eprintln!(
+            crate::say!(
                 "shard {}: shard 0 runs the setup; waiting until it is in place",
                 plan.shard.map(|s| s.to_string()).unwrap_or_default()
             );
@@ -219,7 +220,7 @@ fn real(
         }
     } else {
         if !infra_used && !scenario.setup.is_empty() {
-            eprintln!("note: setup steps skipped: --sink replaces Kafka and SQS");
+            crate::say!("note: setup steps skipped: --sink replaces Kafka and SQS");
         }
         None
     };
@@ -227,11 +228,11 @@ fn real(
     let streams = match engine::prepare::streams(scenario, scenario.seed, schema_ids.as_deref()) {
         Ok(s) => s,
         Err((stream, e)) => {
-            eprintln!("error: stream `{stream}` cannot generate records: {e}");
+            crate::say!("error: stream `{stream}` cannot generate records: {e}");
             return Ok(Err(Exit::Invalid));
         }
     };
-    eprintln!(
+    crate::say!(
         "running {}: {} phase(s), {} planned, sink {}",
         plan.scenario,
         plan.phases.len(),
@@ -292,7 +293,7 @@ async fn counted_run(
     let t = &scenario.targets;
     let settings = crate::sink::sqs::SqsSettings::of(t);
     let client = crate::sink::sqs::client(&settings).await.map_err(|e| {
-        eprintln!("error: {e}");
+        crate::say!("error: {e}");
         Exit::Failure
     })?;
     let queues = crate::infra::queue::Queues::new(client.clone());
@@ -313,7 +314,7 @@ async fn counted_run(
         Collector::start(client, &urls, collect::POLLERS_PER_QUEUE, arrivals)
     });
     if !collects && !urls.is_empty() {
-        eprintln!("arrivals: shard 0 counts them for every shard (see the merged report)");
+        crate::say!("arrivals: shard 0 counts them for every shard (see the merged report)");
     }
     let targets = backend::Targets::of(scenario);
     let connect = (!targets.connectors.is_empty())
@@ -379,7 +380,7 @@ async fn counted_run(
             let give_up = shutdown.abort.child_token();
             let failed_connector = std::sync::Mutex::new(None::<String>);
             let expected = sends.acked(&counted);
-            eprintln!(
+            crate::say!(
                 "settling: waiting up to {} for {} acknowledged message(s) to arrive",
                 crate::scenario::units::format_duration(within),
                 expected
@@ -387,7 +388,7 @@ async fn counted_run(
             let settled = async {
                 let missing = c
                     .settle(&counted, within, &give_up, |m| {
-                        eprintln!("settling: {m} message(s) still missing")
+                        crate::say!("settling: {m} message(s) still missing")
                     })
                     .await;
                 give_up.cancel(); // ends the connector watch
@@ -407,14 +408,14 @@ async fn counted_run(
                 .unwrap_or_else(|p| p.into_inner())
                 .take();
             if let Some(why) = &stopped_because {
-                eprintln!("settling: stopped waiting: {why}");
+                crate::say!("settling: stopped waiting: {why}");
             }
             if missing > 0 {
-                eprintln!("settling: {missing} message(s) did not arrive within the window");
+                crate::say!("settling: {missing} message(s) did not arrive within the window");
             }
             let sharded = opts.shard.is_some_and(|s| s.count > 1);
             if sharded {
-                eprintln!(
+                crate::say!(
                     "settling: collecting the other shards' messages until the queues are quiet for {}",
                     crate::scenario::units::format_duration(SHARD_QUIET)
                 );
@@ -454,11 +455,11 @@ async fn kafka_sink(t: &crate::scenario::model::Targets) -> Result<SinkHandle, E
     let sink = match crate::sink::kafka::KafkaSink::for_target(t).await {
         Ok(k) => k,
         Err(e) => {
-            eprintln!(
+            crate::say!(
                 "error: cannot create the Kafka producer for {}: {e}",
                 t.kafka_bootstrap
             );
-            eprintln!("  = help: check `targets.kafka.producer` and `targets.kafka.security`");
+            crate::say!("  = help: check `targets.kafka.producer` and `targets.kafka.security`");
             return Err(Exit::Invalid);
         }
     };
@@ -470,13 +471,13 @@ async fn kafka_sink(t: &crate::scenario::model::Targets) -> Result<SinkHandle, E
             } else {
                 "authentication failed"
             };
-            eprintln!("error: Kafka {}: {what}: {reason}", t.kafka_bootstrap);
-            eprintln!(
+            crate::say!("error: Kafka {}: {what}: {reason}", t.kafka_bootstrap);
+            crate::say!(
                 "  = help: check `targets.kafka.security` (mechanism, the credentials in the variables it names, certificates)"
             );
             return Err(Exit::Failure);
         }
-        Err((false, e)) => eprintln!(
+        Err((false, e)) => crate::say!(
             "warning: Kafka {} did not answer a metadata request: {e}; sending anyway",
             t.kafka_bootstrap
         ),
@@ -551,15 +552,15 @@ async fn queue_urls(
         match queues.url(name).await {
             Ok(Some(url)) => out.push((name.to_string(), url)),
             Ok(None) => {
-                eprintln!("error: queue `{name}` does not exist, so arrivals cannot be counted");
-                eprintln!(
+                crate::say!("error: queue `{name}` does not exist, so arrivals cannot be counted");
+                crate::say!(
                     "  = help: add a `create_queue` setup step for it, or create it before the run"
                 );
                 return Err(Exit::Failure);
             }
             Err(e) => {
-                eprintln!("error: cannot reach SQS to look up queue `{name}`: {e}");
-                eprintln!(
+                crate::say!("error: cannot reach SQS to look up queue `{name}`: {e}");
+                crate::say!(
                     "  = help: start SQS (`scripts/dev-stack start`) or fix `targets.sqs.endpoint`"
                 );
                 return Err(Exit::Failure);
@@ -589,7 +590,7 @@ async fn real_sinks(scenario: &Scenario) -> Result<Sinks, Exit> {
             s.with_batch_concurrency(t.sqs_batch_concurrency as usize),
         )),
         Err(e) => {
-            eprintln!("error: cannot set up SQS: {e}");
+            crate::say!("error: cannot set up SQS: {e}");
             return Err(Exit::Failure);
         }
     };

@@ -10,7 +10,7 @@ pub async fn wait_for_start(at: SystemTime, stop: &CancellationToken) {
     let shown = humantime::format_rfc3339_seconds(at);
     match at.duration_since(SystemTime::now()) {
         Ok(wait) => {
-            eprintln!(
+            crate::say!(
                 "waiting {} for the start time {shown}",
                 crate::scenario::units::format_duration(Duration::from_millis(
                     u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
@@ -21,7 +21,7 @@ pub async fn wait_for_start(at: SystemTime, stop: &CancellationToken) {
                 _ = stop.cancelled() => {}
             }
         }
-        Err(e) => eprintln!(
+        Err(e) => crate::say!(
             "warning: the start time {shown} passed {} ago (setup took longer?); starting now, out of step with the other shards",
             crate::scenario::units::format_duration(Duration::from_millis(
                 u64::try_from(e.duration().as_millis()).unwrap_or(u64::MAX)

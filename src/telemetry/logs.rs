@@ -36,6 +36,35 @@ pub fn is_json() -> bool {
     JSON.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// A console line for people (`eprintln!` in human mode); with
+/// `--log-format json` the same text as a JSON log event, so stderr stays one
+/// JSON object per line. Lines starting `error:` / `warning:` keep that level.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let text = format!($($arg)*);
+        $crate::telemetry::logs::console(&text);
+    }};
+}
+
+/// See [`say!`].
+pub fn console(text: &str) {
+    if !is_json() {
+        eprintln!("{text}");
+        return;
+    }
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let t = line.trim_start();
+        if let Some(m) = t.strip_prefix("error: ") {
+            tracing::error!(event = "Console", "{m}");
+        } else if let Some(m) = t.strip_prefix("warning: ") {
+            tracing::warn!(event = "Console", "{m}");
+        } else {
+            tracing::info!(event = "Console", "{t}");
+        }
+    }
+}
+
 /// Installs the global subscriber (once; later calls are ignored).
 /// `ansi`: colour in human lines (`--color`, `NO_COLOR` and the terminal decide).
 pub fn init(format: LogFormat, ansi: bool) {

@@ -166,3 +166,62 @@ fn committed_schema_accepts_examples_and_rejects_garbage() {
     })));
     assert!(!validator.is_valid(&serde_json::json!({"name": "x", "streams": [], "phases": []})));
 }
+
+/// What an editor sees: every scenario and valid fixture in the repository,
+/// raw (before `${VAR}` interpolation), against the committed JSON Schema —
+/// no false errors where `validate` accepts the file. Python's jsonschema
+/// (the dev stack's tool venv) plays the editor.
+#[test]
+fn editors_accept_what_validate_accepts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let py = std::env::var("MBS_TOOLS_PYTHON").ok().or_else(|| {
+        let home = std::env::var("HOME").ok()?;
+        let p = format!("{home}/.cache/mbscenario-stack/venv-tools/bin/python");
+        Path::new(&p).exists().then_some(p)
+    });
+    let usable = py.as_ref().is_some_and(|p| {
+        Command::new(p)
+            .args(["-c", "import jsonschema, yaml"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    let Some(py) = py.filter(|_| usable) else {
+        let why = "Python with jsonschema + PyYAML (scripts/dev-stack install) is missing";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{why} — in CI a missing tool is a failure");
+        }
+        eprintln!("\n!!!!!!!! SKIPPED {why}\n");
+        return;
+    };
+    let mut files: Vec<String> = Vec::new();
+    for dir in [
+        "scenarios",
+        "scenarios/secure",
+        "scenarios/bench",
+        "tests/fixtures/valid",
+    ] {
+        for e in std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .filter_map(Result::ok)
+        {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "yaml")
+                && !p.file_name().unwrap().to_string_lossy().starts_with('.')
+            {
+                files.push(p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    assert!(files.len() >= 15, "{files:?}");
+    let out = Command::new(py)
+        .arg(root.join("scripts/check_editor_schema.py"))
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the editor schema rejects files validate accepts:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

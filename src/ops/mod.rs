@@ -209,7 +209,7 @@ pub fn report_schema_json() -> String {
 
 /// The scenario JSON Schema, pretty-printed with a trailing newline-free body.
 pub fn schema_json() -> String {
-    serde_json::to_string_pretty(&scenario::schema_check::scenario_schema()).unwrap_or_default()
+    serde_json::to_string_pretty(&scenario::schema_check::editor_schema()).unwrap_or_default()
 }
 
 pub(crate) fn options(args: &ScenarioArgs) -> LoadOptions {

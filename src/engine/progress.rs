@@ -55,8 +55,9 @@ pub fn spawn(steering: Arc<Steering>, done: tokio_util::sync::CancellationToken)
                 }
                 None => ("-", "-".to_string()),
             };
+            let (pct, eta) = overall(steering.plan(), st.elapsed_s);
             let line = format!(
-                "[{:>5}s] phase {name}: target {target}, achieved {}/s · scheduled {} acked {} failed {} dropped {}{}",
+                "[{:>5}s] {pct:>3}% phase {name}: target {target}, achieved {}/s · scheduled {} acked {} failed {} dropped {} · ETA {eta}{}",
                 st.elapsed_s as u64,
                 format_number(achieved),
                 t.scheduled,
@@ -75,6 +76,8 @@ pub fn spawn(steering: Arc<Steering>, done: tokio_util::sync::CancellationToken)
                     acked = t.acked,
                     failed = t.failed,
                     dropped = t.dropped,
+                    percent = pct,
+                    eta = %eta,
                     "progress"
                 ),
                 Some(b) => b.set_message(line),
@@ -85,4 +88,39 @@ pub fn spawn(steering: Arc<Steering>, done: tokio_util::sync::CancellationToken)
             b.finish_and_clear();
         }
     });
+}
+
+/// How far the run is through its planned time (%, 0–100) and what is left
+/// of it (`1m30s`), from the plan's phase offsets.
+fn overall(plan: &crate::plan::Plan, elapsed_s: f64) -> (u64, String) {
+    let total = plan.phases.last().map_or(0.0, |p| p.end().as_secs_f64());
+    if total <= 0.0 {
+        return (100, "0s".into());
+    }
+    let done = elapsed_s.clamp(0.0, total);
+    let left = Duration::from_secs((total - done).ceil() as u64);
+    (
+        (done / total * 100.0).floor() as u64,
+        crate::scenario::units::format_duration(left),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn overall_progress_follows_the_plan() {
+        let s = crate::scenario::load_source(
+            crate::scenario::SourceFile::new(
+                "p.yaml",
+                std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/p.yaml")),
+                "name: p\nstreams:\n  - { name: c, schema: schemas/pokemon_card.avsc, schema_id: 1 }\nphases:\n  - { name: a, duration: 30s, rate: 1/s }\n  - { name: b, duration: 90s, rate: 1/s }\n".into(),
+            ),
+            &crate::scenario::LoadOptions::default(),
+        )
+        .unwrap();
+        let plan = crate::plan::Plan::compile(&s);
+        assert_eq!(super::overall(&plan, 0.0), (0, "2m".into()));
+        assert_eq!(super::overall(&plan, 30.0), (25, "1m30s".into()));
+        assert_eq!(super::overall(&plan, 500.0), (100, "0s".into()));
+    }
 }

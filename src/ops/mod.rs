@@ -7,7 +7,9 @@ pub mod init;
 pub mod merge;
 pub mod run;
 pub mod sample;
+mod settle;
 pub mod shard;
+mod sinks;
 pub mod virtual_run;
 
 use std::collections::BTreeMap;
@@ -209,7 +211,7 @@ pub fn report_schema_json() -> String {
 
 /// The scenario JSON Schema, pretty-printed with a trailing newline-free body.
 pub fn schema_json() -> String {
-    serde_json::to_string_pretty(&scenario::schema_check::editor_schema()).unwrap_or_default()
+    serde_json::to_string_pretty(&scenario::editor_schema::editor_schema()).unwrap_or_default()
 }
 
 pub(crate) fn options(args: &ScenarioArgs) -> LoadOptions {

@@ -21,7 +21,6 @@ use crate::infra::SetupOutcome;
 use crate::plan::Plan;
 use crate::report::backend::{self, Snapshot};
 use crate::scenario::Scenario;
-use crate::scenario::model::Assertion;
 use crate::sink::{SinkHandle, Sinks, file::FileSink};
 
 /// Shard 0 keeps collecting until the queues were quiet this long (the
@@ -181,7 +180,7 @@ fn real(
                     .with_context(|| format!("cannot create sink folder {}", dir.display()))?,
             )))
         }
-        _ => match rt.block_on(real_sinks(scenario)) {
+        _ => match rt.block_on(super::sinks::real_sinks(scenario)) {
             Ok(s) => s,
             Err(exit) => return Ok(Err(exit)),
         },
@@ -373,9 +372,9 @@ async fn counted_run(
             // After a stop (Ctrl-C, SIGTERM, `ctl stop`) settling is bounded by
             // `--grace` too; a second signal ends it at once.
             let within = if shutdown.stop.is_cancelled() {
-                settle_window(scenario).min(shutdown.grace)
+                super::settle::settle_window(scenario).min(shutdown.grace)
             } else {
-                settle_window(scenario)
+                super::settle::settle_window(scenario)
             };
             let give_up = shutdown.abort.child_token();
             let failed_connector = std::sync::Mutex::new(None::<String>);
@@ -396,7 +395,7 @@ async fn counted_run(
             };
             // Waiting is pointless once a connector on the path has failed:
             // its messages cannot come.
-            let watch = watch_connectors(
+            let watch = super::settle::watch_connectors(
                 connect.as_ref(),
                 &targets.connectors,
                 &failed_connector,
@@ -447,89 +446,6 @@ async fn counted_run(
     })
 }
 
-/// The Kafka producer, checked against the brokers: bad properties are an
-/// invalid scenario (2), failed authentication or TLS an infrastructure
-/// failure (3) before anything is sent; brokers that do not answer yet are
-/// only a warning (they may come up, and sends are retried).
-async fn kafka_sink(t: &crate::scenario::model::Targets) -> Result<SinkHandle, Exit> {
-    let sink = match crate::sink::kafka::KafkaSink::for_target(t).await {
-        Ok(k) => k,
-        Err(e) => {
-            crate::say!(
-                "error: cannot create the Kafka producer for {}: {e}",
-                t.kafka_bootstrap
-            );
-            crate::say!("  = help: check `targets.kafka.producer` and `targets.kafka.security`");
-            return Err(Exit::Invalid);
-        }
-    };
-    match sink.check().await {
-        Ok(()) => {}
-        Err((true, reason)) => {
-            let what = if reason.contains("SSL") {
-                "TLS handshake failed"
-            } else {
-                "authentication failed"
-            };
-            crate::say!("error: Kafka {}: {what}: {reason}", t.kafka_bootstrap);
-            crate::say!(
-                "  = help: check `targets.kafka.security` (mechanism, the credentials in the variables it names, certificates)"
-            );
-            return Err(Exit::Failure);
-        }
-        Err((false, e)) => crate::say!(
-            "warning: Kafka {} did not answer a metadata request: {e}; sending anyway",
-            t.kafka_bootstrap
-        ),
-    }
-    Ok(SinkHandle::Kafka(std::sync::Arc::new(sink)))
-}
-
-/// Polls the connectors applied in setup every 2 s until `give_up` is
-/// cancelled; a FAILED connector or task records why (its trace's first
-/// line) and cancels it.
-async fn watch_connectors(
-    connect: Option<&crate::infra::connect::ConnectClient>,
-    names: &[String],
-    why: &std::sync::Mutex<Option<String>>,
-    give_up: &tokio_util::sync::CancellationToken,
-) {
-    let Some(connect) = connect.filter(|_| !names.is_empty()) else {
-        return give_up.cancelled().await;
-    };
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-            _ = give_up.cancelled() => return,
-        }
-        for name in names {
-            if let Ok(Some(status)) = connect.status(name).await
-                && let crate::infra::connect::Progressing::Failed { what, trace } =
-                    status.assess(crate::scenario::model::ConnectorState::Running)
-            {
-                let first = trace.lines().next().unwrap_or("no trace").to_string();
-                *why.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(format!("connector `{name}` {what} FAILED: {first}"));
-                give_up.cancel();
-                return;
-            }
-        }
-    }
-}
-
-/// The longest `within` of the arrivals assertions (the default without one).
-fn settle_window(scenario: &Scenario) -> Duration {
-    scenario
-        .assertions
-        .iter()
-        .filter_map(|a| match a {
-            Assertion::Arrivals { within, .. } => Some(*within),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(DEFAULT_SETTLE)
-}
-
 /// URLs of the queues arrivals are counted at; a missing queue stops the run.
 async fn queue_urls(
     scenario: &Scenario,
@@ -568,31 +484,4 @@ async fn queue_urls(
         }
     }
     Ok(out)
-}
-
-/// The Kafka and SQS sinks of the routes the phases use (a route no phase
-/// takes gets no client, so a Kafka-only run needs no AWS credentials).
-async fn real_sinks(scenario: &Scenario) -> Result<Sinks, Exit> {
-    let t = &scenario.targets;
-    let uses = |mode| scenario.phases.iter().any(|p| p.mode == mode);
-    let kafka = if uses(crate::scenario::model::Mode::KafkaViaConnect) {
-        kafka_sink(t).await?
-    } else {
-        SinkHandle::Unavailable("no phase sends to Kafka")
-    };
-    if !uses(crate::scenario::model::Mode::DirectSqs) {
-        let sqs = SinkHandle::Unavailable("no phase sends to SQS directly");
-        return Ok(Sinks { kafka, sqs });
-    }
-    let settings = crate::sink::sqs::SqsSettings::of(t);
-    let sqs = match crate::sink::sqs::SqsSink::new(&settings).await {
-        Ok(s) => SinkHandle::Sqs(std::sync::Arc::new(
-            s.with_batch_concurrency(t.sqs_batch_concurrency as usize),
-        )),
-        Err(e) => {
-            crate::say!("error: cannot set up SQS: {e}");
-            return Err(Exit::Failure);
-        }
-    };
-    Ok(Sinks { kafka, sqs })
 }

@@ -18,6 +18,7 @@
 
 pub mod avsc;
 pub mod diagnostic;
+pub mod editor_schema;
 mod file;
 pub mod interpolate;
 pub mod model;

@@ -640,3 +640,94 @@ const PINNED: [&str; 5] = [
     // Rounded: `ln`/`cos` may differ in the last bit between platforms' libm.
     "Double(89.298935)",
 ];
+
+/// The native fast path (`datagen/expr/native.rs`) must give, record by record, the
+/// bytes Rhai gives; and it must be taken exactly where it claims to be.
+#[test]
+fn native_fast_path_matches_rhai_record_by_record() {
+    // (expression, whether the fast path should take it)
+    let cases: &[(&str, &str, bool)] = &[
+        ("user", r#"format("user-{}", uniform(1, 5000))"#, true),
+        ("address.city", "pokemon::name()", true),
+        ("address.country", "fake::city()", true),
+        (
+            "status",
+            r#"weighted(["NEW", "PAID", "SHIPPED"], [60, 25.5, 0])"#,
+            true,
+        ),
+        ("card", "uuid()", true),
+        ("price", "normal(10, 2.5)", true),
+        ("count", "uniform(-5, 5)", true),
+        ("note", r#"pick(["a", "b", ()])"#, true),
+        ("created", "1700000000000", true),
+        (
+            "tags",
+            r#"[format("{}-{}", fake::word(), bool(0.3))]"#,
+            false,
+        ),
+        // Rhai territory: variables, operators, statements, functions with parameters.
+        ("id", "seq * 2", false),
+        ("previous", "if bool(0.5) { \"PAID\" } else { () }", false),
+        ("shipping", "()", true),
+        ("address.city", "shop::sku(seq)", false),
+        ("user", "shop::tier()", true),
+        ("user", "shop::customer()", false),
+    ];
+    let overrides: Vec<(&str, &str)> = cases.iter().map(|(f, e, _)| (*f, *e)).collect();
+    let imports = [("pokemon", "pokemon.rhai"), ("shop", "shop.rhai")];
+    for (i, (field, expr, native)) in cases.iter().enumerate() {
+        let one = compile(&[(field, expr)], &imports);
+        assert_eq!(one.native_len(), usize::from(*native), "case {i}: `{expr}`");
+    }
+    let fast = compile(&overrides, &imports);
+    assert_eq!(
+        fast.native_len(),
+        cases.iter().filter(|c| c.2).count(),
+        "every case above counted"
+    );
+    let slow = Arc::new(
+        CompiledOverrides::compile(&stream(&overrides, &imports))
+            .unwrap()
+            .without_native(),
+    );
+    assert_eq!(slow.native_len(), 0);
+    let generator = generator();
+    let mut fast = OverrideEvaluator::new(fast);
+    let mut slow = OverrideEvaluator::new(slow);
+    for n in 0..2_000 {
+        let (_, a) = record(&generator, &mut fast, n).unwrap();
+        let (_, b) = record(&generator, &mut slow, n).unwrap();
+        assert_eq!(a, b, "record {n}");
+    }
+}
+
+/// A built-in that a module defines for itself wins inside that module, and an
+/// argument error is reported by Rhai in its own words: neither goes native.
+#[test]
+fn native_fast_path_leaves_shadowed_and_failing_calls_to_rhai() {
+    let shadow = std::env::temp_dir().join(format!("mbs-shadow-{}.rhai", std::process::id()));
+    std::fs::write(
+        &shadow,
+        "fn pick(items) { items[0] }\nfn first() { pick([\"x\", \"y\"]) }\n",
+    )
+    .unwrap();
+    let mut s = stream(&[("user", "shadow::first()")], &[]);
+    s.imports = vec![Import {
+        module: "shadow".into(),
+        file: FileRef {
+            written: "shadow.rhai".into(),
+            resolved: shadow,
+        },
+    }];
+    let compiled = Arc::new(CompiledOverrides::compile(&s).unwrap());
+    assert_eq!(compiled.native_len(), 0);
+    let mut evaluator = OverrideEvaluator::new(compiled);
+    for n in 0..20 {
+        let (_, after) = record(&generator(), &mut evaluator, n).unwrap();
+        assert_eq!(string(field(&after, "user")), "x");
+    }
+    let failing = compile(&[("count", "uniform(5, 1)")], &[]);
+    assert_eq!(failing.native_len(), 0);
+    let err = record(&generator(), &mut OverrideEvaluator::new(failing), 0).unwrap_err();
+    assert_mentions(&err, &["lower bound 5 is greater than upper bound 1"]);
+}

@@ -301,7 +301,7 @@ impl RunSummary {
                 p.counts.failed,
                 p.counts.dropped,
                 p.counts.in_flight,
-                format!("{}/s", format_number(p.achieved_rate)),
+                measured_rate(p.achieved_rate),
                 lat.map_or("-".into(), |l| micros(l.p50_us)),
                 lat.map_or("-".into(), |l| micros(l.p99_us)),
             );
@@ -331,5 +331,15 @@ fn micros(us: u64) -> String {
         format!("{}ms", format_number(us as f64 / 1e3))
     } else {
         format!("{us}µs")
+    }
+}
+
+/// A measured rate for the console table: whole messages per second from 100/s up
+/// (a run's 383,909.875/s is noise below the unit), one decimal below.
+fn measured_rate(rate: f64) -> String {
+    if rate >= 100.0 {
+        format!("{rate:.0}/s")
+    } else {
+        format!("{}/s", format_number((rate * 10.0).round() / 10.0))
     }
 }

@@ -81,40 +81,56 @@ fn word_count(n: INT, function: &str) -> Fallible<usize> {
 }
 
 /// Registers a no-argument `fake::<name>()` returning a string built from the RNG.
-fn string_fn(module: &mut Module, slot: &SharedRng, name: &str, f: fn(&mut RecordRng) -> String) {
+fn string_fn(module: &mut Module, slot: &SharedRng, name: &str, f: StringFn) {
     let s = slot.clone();
     module.set_native_fn(name, move || -> Fallible<ImmutableString> {
         draw_with(&s, f).map(Into::into)
     });
 }
 
+fn full_name(r: &mut RecordRng) -> String {
+    format!("{} {}", first_name(r), last_name(r))
+}
+
+fn email(r: &mut RecordRng) -> String {
+    let (first, last) = (first_name(r), last_name(r));
+    let provider = one(r, EN::INTERNET_FREE_EMAIL_PROVIDER);
+    format!("{}.{}@{provider}", mailbox_part(first), mailbox_part(last))
+}
+
+/// fake's own city template is `{first name}{suffix}`; the prefixed variants read as
+/// less plausible, so only this one is used.
+fn city(r: &mut RecordRng) -> String {
+    format!("{}{}", first_name(r), one(r, EN::ADDRESS_CITY_SUFFIX))
+}
+
+fn phone(r: &mut RecordRng) -> String {
+    let format = one(r, EN::PHONE_CELL_NUMBER_FORMATS);
+    digits(r, format)
+}
+
+pub(super) type StringFn = fn(&mut RecordRng) -> String;
+
+/// The no-argument `fake::` functions, each a string built from the record's RNG.
+/// The Rhai module and the native fast path (`super::native`) both call these.
+pub(super) const STRING_FNS: &[(&str, StringFn)] = &[
+    ("first_name", |r| first_name(r).to_owned()),
+    ("last_name", |r| last_name(r).to_owned()),
+    ("name", full_name),
+    ("email", email),
+    ("city", city),
+    ("country", |r| one(r, EN::ADDRESS_COUNTRY).to_owned()),
+    ("phone", phone),
+    ("company", company),
+    ("word", |r| one(r, EN::LOREM_WORD).to_owned()),
+];
+
 /// The `fake` module, drawing from `slot`.
 pub(super) fn module(slot: &SharedRng) -> Module {
     let mut m = Module::new();
-    string_fn(&mut m, slot, "first_name", |r| first_name(r).to_owned());
-    string_fn(&mut m, slot, "last_name", |r| last_name(r).to_owned());
-    string_fn(&mut m, slot, "name", |r| {
-        format!("{} {}", first_name(r), last_name(r))
-    });
-    string_fn(&mut m, slot, "email", |r| {
-        let (first, last) = (first_name(r), last_name(r));
-        let provider = one(r, EN::INTERNET_FREE_EMAIL_PROVIDER);
-        format!("{}.{}@{provider}", mailbox_part(first), mailbox_part(last))
-    });
-    // fake's own city template is `{first name}{suffix}`; the prefixed variants read as
-    // less plausible, so only this one is used.
-    string_fn(&mut m, slot, "city", |r| {
-        format!("{}{}", first_name(r), one(r, EN::ADDRESS_CITY_SUFFIX))
-    });
-    string_fn(&mut m, slot, "country", |r| {
-        one(r, EN::ADDRESS_COUNTRY).to_owned()
-    });
-    string_fn(&mut m, slot, "phone", |r| {
-        let format = one(r, EN::PHONE_CELL_NUMBER_FORMATS);
-        digits(r, format)
-    });
-    string_fn(&mut m, slot, "company", company);
-    string_fn(&mut m, slot, "word", |r| one(r, EN::LOREM_WORD).to_owned());
+    for (name, f) in STRING_FNS {
+        string_fn(&mut m, slot, name, *f);
+    }
 
     let s = slot.clone();
     m.set_native_fn("words", move |n: INT| -> Fallible<Array> {

@@ -5,12 +5,15 @@
 //!     └─ CompiledOverrides::compile(&stream)    once per stream; Send + Sync, share it
 //!          ├─ each `.rhai` import ─▶ Module (run once, as `<module>::fn()`)
 //!          └─ each override ─▶ AST + the field's schema
+//!                              + a native form when it is built-in calls on constants
 //!   OverrideEvaluator::new(Arc<CompiledOverrides>)  one per worker: its own Engine + Scope
 //!     └─ apply(&mut record, &EvalCtx, &mut rng)  per record, overrides in file order:
-//!          scope {default, record, seq, phase, t} ─▶ eval ─▶ coerce to the field's type
+//!          native form ─▶ eval on the record's RNG              ─┐
+//!          else scope {default, record, seq, phase, t} ─▶ Rhai ─┴▶ coerce to the field's type
 //! ```
 //!
 //! - [`sandbox`]: the engine (limits, no I/O) and the built-in functions
+//! - `native`: the fast path — same functions, same draws, no interpreter
 //! - `fake`: the `fake::` module
 //! - `value`: Avro ⇄ Rhai conversion and path look-ups
 //!
@@ -21,6 +24,7 @@
 //! a limit, a type mismatch) is an [`ExprError`], never a panic.
 
 mod fake;
+mod native;
 pub mod sandbox;
 mod value;
 
@@ -119,6 +123,8 @@ struct CompiledOverride {
     uses_record: bool,
     /// Whether the expression may read `default` (else it is not converted).
     uses_default: bool,
+    /// The same expression without Rhai, when it is simple enough (see [`native`]).
+    native: Option<native::Native>,
 }
 
 /// A stream's overrides and imported modules, compiled once. `Send + Sync`: share one
@@ -128,7 +134,7 @@ pub struct CompiledOverrides {
     stream: String,
     overrides: Vec<CompiledOverride>,
     /// `key: { expr: … }`: evaluated after the overrides, sees the final record.
-    key: Option<(String, AST)>,
+    key: Option<(String, AST, Option<native::Native>)>,
     modules: Vec<(String, Arc<Module>)>,
     types: Types,
 }
@@ -147,6 +153,8 @@ impl CompiledOverrides {
 
         let slot = sandbox::idle_slot();
         let mut modules: Vec<(String, Arc<Module>)> = Vec::new();
+        // Each import's source and AST, for the native fast path.
+        let mut sources: Vec<(String, AST)> = Vec::new();
         for import in &stream.imports {
             let fail = |message: String| ExprError::Module {
                 stream: stream.name.clone(),
@@ -176,15 +184,25 @@ impl CompiledOverrides {
                 .map_err(|e| e.to_string())
                 .and_then(|ast| {
                     Module::eval_ast_as_new(Scope::new(), &ast, &engine)
+                        .map(|m| (m, ast))
                         .map_err(|e| describe_eval_error(&e))
                 });
             match module {
-                Ok(m) => modules.push((import.module.clone(), m.into())),
+                Ok((m, ast)) => {
+                    modules.push((import.module.clone(), m.into()));
+                    sources.push((source, ast));
+                }
                 Err(message) => errors.push(fail(message)),
             }
         }
 
         let engine = sandbox::build_engine(&slot, &modules);
+        let imports: Vec<native::Import<'_>> = modules
+            .iter()
+            .zip(&sources)
+            .map(|((name, _), (source, ast))| native::Import { name, source, ast })
+            .collect();
+        let fast = |ast: &AST| native::Native::from_ast(&engine, ast, &imports);
         let mut overrides = Vec::with_capacity(stream.overrides.len());
         for o in &stream.overrides {
             let field = o.path.join(".");
@@ -197,6 +215,7 @@ impl CompiledOverrides {
             };
             match engine.compile(&o.expr) {
                 Ok(ast) => overrides.push(CompiledOverride {
+                    native: fast(&ast),
                     path: o.path.clone(),
                     field,
                     uses_record: o.expr.contains("record"),
@@ -216,7 +235,10 @@ impl CompiledOverrides {
         let mut key = None;
         if let crate::scenario::model::Key::Expr { expr } = &stream.key {
             match engine.compile(expr) {
-                Ok(ast) => key = Some((expr.clone(), ast)),
+                Ok(ast) => {
+                    let native = fast(&ast);
+                    key = Some((expr.clone(), ast, native));
+                }
                 Err(e) => errors.push(ExprError::Syntax {
                     stream: stream.name.clone(),
                     field: KEY_FIELD.into(),
@@ -225,6 +247,7 @@ impl CompiledOverrides {
                 }),
             }
         }
+        drop(imports);
         if errors.is_empty() {
             Ok(CompiledOverrides {
                 stream: stream.name.clone(),
@@ -250,6 +273,23 @@ impl CompiledOverrides {
 
     pub fn is_empty(&self) -> bool {
         self.overrides.is_empty()
+    }
+
+    /// How many of the overrides (and the key expression) run on the native fast
+    /// path instead of Rhai (see `native.rs`).
+    pub fn native_len(&self) -> usize {
+        let key = self.key.as_ref().is_some_and(|(_, _, n)| n.is_some());
+        self.overrides.iter().filter(|o| o.native.is_some()).count() + usize::from(key)
+    }
+
+    /// The same overrides with every expression on Rhai: what the fast path is
+    /// checked against, and measured against.
+    pub fn without_native(mut self) -> Self {
+        self.overrides.iter_mut().for_each(|o| o.native = None);
+        if let Some((_, _, native)) = &mut self.key {
+            *native = None;
+        }
+        self
     }
 
     /// Whether the stream's Kafka key is an expression.
@@ -314,19 +354,33 @@ impl OverrideEvaluator {
             scope,
             slot,
         } = self;
-        sandbox::with_record_rng(slot, rng, || {
-            // One scope per record: `seq`, `phase` and `t` once, then each
-            // override sets `default` and `record` and drops whatever
-            // variables the one before defined.
-            scope.clear();
-            scope.push("default", ()).push("record", ());
-            push_ctx(scope, ctx);
-            let base = scope.len();
-            compiled.overrides.iter().try_for_each(|o| {
-                scope.rewind(base);
+        // One scope per record, set up at the first override that needs Rhai:
+        // `seq`, `phase` and `t` once, then each override sets `default` and
+        // `record` and drops whatever variables the one before defined.
+        let mut base = None;
+        for o in &compiled.overrides {
+            if let Some(native) = &o.native {
+                let Some(slot) = value::field_mut(record, &o.path) else {
+                    continue;
+                };
+                let result = native
+                    .eval(rng)
+                    .map_err(|e| runtime_error(compiled, o, ctx, &e))?;
+                store(compiled, o, slot, result, ctx)?;
+                continue;
+            }
+            let base = *base.get_or_insert_with(|| {
+                scope.clear();
+                scope.push("default", ()).push("record", ());
+                push_ctx(scope, ctx);
+                scope.len()
+            });
+            scope.rewind(base);
+            sandbox::with_record_rng(slot, rng, || {
                 apply_one(compiled, engine, scope, o, record, ctx)
-            })
-        })
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -347,29 +401,33 @@ impl OverrideEvaluator {
             scope,
             slot,
         } = self;
-        let Some((expr, ast)) = &compiled.key else {
+        let Some((expr, ast, native)) = &compiled.key else {
             return Ok(None);
         };
-        sandbox::with_record_rng(slot, rng, || {
-            scope.clear();
-            scope.push("record", value::to_dynamic(record));
-            push_ctx(scope, ctx);
-            let v = engine
-                .eval_ast_with_scope::<Dynamic>(scope, ast)
-                .map_err(|e| ExprError::Runtime {
-                    stream: compiled.stream.clone(),
-                    field: KEY_FIELD.into(),
-                    seq: ctx.seq,
-                    expr: expr.clone(),
-                    message: describe_eval_error(&e),
-                })?;
-            Ok(if v.is_unit() {
-                None
-            } else if v.is_string() {
-                Some(v.into_string().unwrap_or_default())
-            } else {
-                Some(v.to_string())
-            })
+        let failed = |e: Box<EvalAltResult>| ExprError::Runtime {
+            stream: compiled.stream.clone(),
+            field: KEY_FIELD.into(),
+            seq: ctx.seq,
+            expr: expr.clone(),
+            message: describe_eval_error(&e),
+        };
+        let v = match native {
+            Some(native) => native.eval(rng).map_err(failed)?,
+            None => sandbox::with_record_rng(slot, rng, || {
+                scope.clear();
+                scope.push("record", value::to_dynamic(record));
+                push_ctx(scope, ctx);
+                engine
+                    .eval_ast_with_scope::<Dynamic>(scope, ast)
+                    .map_err(failed)
+            })?,
+        };
+        Ok(if v.is_unit() {
+            None
+        } else if v.is_string() {
+            Some(v.into_string().unwrap_or_default())
+        } else {
+            Some(v.to_string())
         })
     }
 }
@@ -410,13 +468,33 @@ fn apply_one(
     scope.set_value("record", whole);
     let result = engine
         .eval_ast_with_scope::<Dynamic>(scope, &o.ast)
-        .map_err(|e| ExprError::Runtime {
-            stream: compiled.stream.clone(),
-            field: o.field.clone(),
-            seq: ctx.seq,
-            expr: o.expr.clone(),
-            message: describe_eval_error(&e),
-        })?;
+        .map_err(|e| runtime_error(compiled, o, ctx, &e))?;
+    store(compiled, o, slot, result, ctx)
+}
+
+fn runtime_error(
+    compiled: &CompiledOverrides,
+    o: &CompiledOverride,
+    ctx: &EvalCtx<'_>,
+    e: &EvalAltResult,
+) -> ExprError {
+    ExprError::Runtime {
+        stream: compiled.stream.clone(),
+        field: o.field.clone(),
+        seq: ctx.seq,
+        expr: o.expr.clone(),
+        message: describe_eval_error(e),
+    }
+}
+
+/// Coerces an override's result to its field's type and stores it there.
+fn store(
+    compiled: &CompiledOverrides,
+    o: &CompiledOverride,
+    slot: &mut Value,
+    result: Dynamic,
+    ctx: &EvalCtx<'_>,
+) -> Result<(), ExprError> {
     *slot = compiled.types.coerce(&o.schema, result).map_err(|m| {
         ExprError::TypeMismatch(Box::new(TypeMismatch {
             stream: compiled.stream.clone(),

@@ -47,7 +47,7 @@ const MAX_PAD_WIDTH: INT = 1_000;
 /// Largest `n` of `fake::words(n)` / `fake::lorem(n)`.
 pub(super) const MAX_WORDS: INT = 1_000;
 
-type Fallible<T> = Result<T, Box<EvalAltResult>>;
+pub(super) type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
 /// Where the random functions find the current record's RNG.
 pub(super) struct RngSlot {
@@ -174,88 +174,108 @@ fn number(value: &Dynamic, function: &str) -> Fallible<f64> {
 
 fn register_random(engine: &mut Engine, slot: &SharedRng) {
     let s = slot.clone();
-    engine.register_fn("uniform", move |a: Dynamic, b: Dynamic| uniform(&s, &a, &b));
-
-    let s = slot.clone();
-    engine.register_fn(
-        "normal",
-        move |mean: Dynamic, sd: Dynamic| -> Fallible<FLOAT> {
-            let (mean, sd) = (number(&mean, "normal")?, number(&sd, "normal")?);
-            if !(sd >= 0.0 && sd.is_finite() && mean.is_finite()) {
-                return Err(format!("normal: sd must be a finite number ≥ 0, got {sd}").into());
-            }
-            // Box–Muller with exactly two draws; `1 - u` keeps the logarithm's argument in (0, 1].
-            let (u1, u2) = draw_with(&s, |rng| (draw::unit_f64(rng), draw::unit_f64(rng)))?;
-            let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-            Ok(mean + sd * z)
-        },
-    );
-
-    let s = slot.clone();
-    engine.register_fn("exponential", move |lambda: Dynamic| -> Fallible<FLOAT> {
-        let lambda = number(&lambda, "exponential")?;
-        if !(lambda > 0.0 && lambda.is_finite()) {
-            return Err(format!("exponential: lambda must be > 0, got {lambda}").into());
-        }
-        let u = draw_with(&s, draw::unit_f64)?;
-        Ok(-(1.0 - u).ln() / lambda)
+    engine.register_fn("uniform", move |a: Dynamic, b: Dynamic| {
+        draw_with(&s, |rng| uniform(rng, &a, &b))?
     });
-
     let s = slot.clone();
-    engine.register_fn("pick", move |items: Array| -> Fallible<Dynamic> {
-        if items.is_empty() {
-            return Err("pick: the array is empty".into());
-        }
-        let index = draw_with(&s, |rng| draw::below(rng, items.len() as u64))?;
-        Ok(items[usize::try_from(index).unwrap_or(0)].clone())
+    engine.register_fn("normal", move |mean: Dynamic, sd: Dynamic| {
+        draw_with(&s, |rng| normal(rng, &mean, &sd))?
     });
-
+    let s = slot.clone();
+    engine.register_fn("exponential", move |lambda: Dynamic| {
+        draw_with(&s, |rng| exponential(rng, &lambda))?
+    });
+    let s = slot.clone();
+    engine.register_fn("pick", move |items: Array| {
+        draw_with(&s, |rng| pick(rng, &items))?
+    });
     let s = slot.clone();
     engine.register_fn("weighted", move |items: Array, weights: Array| {
-        weighted(&s, &items, &weights)
+        draw_with(&s, |rng| weighted(rng, &items, &weights))?
     });
-
     let s = slot.clone();
-    engine.register_fn("uuid", move || -> Fallible<ImmutableString> {
-        let bytes = draw_with(&s, |rng| draw::bytes(rng, 16))?;
-        let mut raw = [0u8; 16];
-        raw.copy_from_slice(&bytes);
-        Ok(uuid::Builder::from_random_bytes(raw)
-            .into_uuid()
-            .to_string()
-            .into())
-    });
-
+    engine.register_fn("uuid", move || draw_with(&s, uuid));
     let s = slot.clone();
-    engine.register_fn("bool", move |p: Dynamic| -> Fallible<bool> {
-        let p = number(&p, "bool")?;
-        if !(0.0..=1.0).contains(&p) {
-            return Err(format!("bool: probability must be between 0 and 1, got {p}").into());
-        }
-        draw_with(&s, |rng| draw::chance(rng, p))
+    engine.register_fn("bool", move |p: Dynamic| {
+        draw_with(&s, |rng| chance(rng, &p))?
     });
 }
 
+// The random built-ins themselves, on the record's RNG. Rhai reaches them through the
+// slot (above); the native fast path (`super::native`) calls them directly, so both
+// draw exactly the same values.
+
 /// `uniform(a, b)`: an int in `a..=b` when both are ints, otherwise a float in `[a, b)`.
-fn uniform(slot: &SharedRng, a: &Dynamic, b: &Dynamic) -> Fallible<Dynamic> {
+pub(super) fn uniform(rng: &mut RecordRng, a: &Dynamic, b: &Dynamic) -> Fallible<Dynamic> {
     if let (Ok(lo), Ok(hi)) = (a.as_int(), b.as_int()) {
         if lo > hi {
             return Err(
                 format!("uniform: lower bound {lo} is greater than upper bound {hi}").into(),
             );
         }
-        return Ok(draw_with(slot, |rng| draw::range_i64(rng, lo, hi))?.into());
+        return Ok(draw::range_i64(rng, lo, hi).into());
     }
     let (lo, hi) = (number(a, "uniform")?, number(b, "uniform")?);
     if !(lo <= hi && lo.is_finite() && hi.is_finite()) {
         return Err(format!("uniform: bounds must be finite with {lo} ≤ {hi}").into());
     }
-    let u = draw_with(slot, draw::unit_f64)?;
+    let u = draw::unit_f64(rng);
     Ok((lo + u * (hi - lo)).into())
 }
 
+/// `normal(mean, sd)`: Box–Muller with exactly two draws.
+pub(super) fn normal(rng: &mut RecordRng, mean: &Dynamic, sd: &Dynamic) -> Fallible<FLOAT> {
+    let (mean, sd) = (number(mean, "normal")?, number(sd, "normal")?);
+    if !(sd >= 0.0 && sd.is_finite() && mean.is_finite()) {
+        return Err(format!("normal: sd must be a finite number ≥ 0, got {sd}").into());
+    }
+    // `1 - u` keeps the logarithm's argument in (0, 1].
+    let (u1, u2) = (draw::unit_f64(rng), draw::unit_f64(rng));
+    let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+    Ok(mean + sd * z)
+}
+
+/// `exponential(lambda)`.
+pub(super) fn exponential(rng: &mut RecordRng, lambda: &Dynamic) -> Fallible<FLOAT> {
+    let lambda = number(lambda, "exponential")?;
+    if !(lambda > 0.0 && lambda.is_finite()) {
+        return Err(format!("exponential: lambda must be > 0, got {lambda}").into());
+    }
+    let u = draw::unit_f64(rng);
+    Ok(-(1.0 - u).ln() / lambda)
+}
+
+/// `pick(items)`: one item, uniformly.
+pub(super) fn pick(rng: &mut RecordRng, items: &Array) -> Fallible<Dynamic> {
+    if items.is_empty() {
+        return Err("pick: the array is empty".into());
+    }
+    let index = draw::below(rng, items.len() as u64);
+    Ok(items[usize::try_from(index).unwrap_or(0)].clone())
+}
+
+/// `uuid()`: a random (version 4) UUID.
+pub(super) fn uuid(rng: &mut RecordRng) -> ImmutableString {
+    let bytes = draw::bytes(rng, 16);
+    let mut raw = [0u8; 16];
+    raw.copy_from_slice(&bytes);
+    uuid::Builder::from_random_bytes(raw)
+        .into_uuid()
+        .to_string()
+        .into()
+}
+
+/// `bool(p)`: true with probability `p`.
+pub(super) fn chance(rng: &mut RecordRng, p: &Dynamic) -> Fallible<bool> {
+    let p = number(p, "bool")?;
+    if !(0.0..=1.0).contains(&p) {
+        return Err(format!("bool: probability must be between 0 and 1, got {p}").into());
+    }
+    Ok(draw::chance(rng, p))
+}
+
 /// `weighted(items, weights)`: one item, chosen with probability proportional to its weight.
-fn weighted(slot: &SharedRng, items: &Array, weights: &Array) -> Fallible<Dynamic> {
+pub(super) fn weighted(rng: &mut RecordRng, items: &Array, weights: &Array) -> Fallible<Dynamic> {
     if items.is_empty() || items.len() != weights.len() {
         return Err(format!(
             "weighted: needs as many weights as items (got {} items, {} weights), at least one",
@@ -275,7 +295,7 @@ fn weighted(slot: &SharedRng, items: &Array, weights: &Array) -> Fallible<Dynami
     if total <= 0.0 {
         return Err("weighted: at least one weight must be > 0".into());
     }
-    let target = draw_with(slot, draw::unit_f64)? * total;
+    let target = draw::unit_f64(rng) * total;
     let mut acc = 0.0;
     for (item, w) in items.iter().zip(&weights) {
         acc += w;
@@ -339,7 +359,7 @@ fn register_pure(engine: &mut Engine) {
 }
 
 /// Replaces each `{}` in `template` by the next argument (`{{` and `}}` are literal braces).
-fn format_args(template: &str, args: &[Dynamic]) -> Fallible<ImmutableString> {
+pub(super) fn format_args(template: &str, args: &[Dynamic]) -> Fallible<ImmutableString> {
     let mut out = String::with_capacity(template.len() + 16 * args.len());
     let mut next = args.iter();
     let mut used = 0;

@@ -42,3 +42,130 @@ impl Percentiles {
         }
     }
 }
+
+/// p50 and p99 of one second of a latency series (seconds from the run start).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct SecondLatency {
+    pub second: u64,
+    pub count: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+}
+
+/// Per-second latency percentiles without a histogram per second: a value is
+/// recorded under the second it happened in (acks and arrivals come nearly in
+/// time order), a second is summarized once [`Self::OPEN`] newer seconds have
+/// values, and a value for an already summarized second goes into the oldest
+/// open one. Memory: a few small histograms plus 32 bytes per second with values.
+#[derive(Debug, Default)]
+pub struct LatencySeries {
+    open: std::collections::VecDeque<(u64, Histogram<u64>)>,
+    done: Vec<SecondLatency>,
+    /// The last second summarized.
+    closed: Option<u64>,
+    spare: Vec<Histogram<u64>>,
+}
+
+impl LatencySeries {
+    /// Seconds kept open for stragglers.
+    pub const OPEN: usize = 3;
+
+    pub fn record(&mut self, second: u64, us: u64) {
+        // A second already summarized: the value joins the oldest open one.
+        let second = match (self.closed, self.open.front()) {
+            (Some(closed), Some((oldest, _))) if second <= closed => *oldest,
+            _ => second,
+        };
+        let index = match self.open.iter().position(|(s, _)| *s >= second) {
+            Some(i) if self.open[i].0 == second => i,
+            // Older than every open second while the window is full.
+            Some(0) if self.open.len() >= Self::OPEN => 0,
+            at => {
+                let h = self.spare.pop().unwrap_or_else(series_histogram);
+                self.open.insert(at.unwrap_or(self.open.len()), (second, h));
+                self.close_overflow();
+                self.open
+                    .iter()
+                    .position(|(s, _)| *s == second)
+                    .unwrap_or(0)
+            }
+        };
+        let _ = self.open[index].1.record(us.max(1));
+    }
+
+    fn close_overflow(&mut self) {
+        while self.open.len() > Self::OPEN {
+            if let Some((second, mut h)) = self.open.pop_front() {
+                self.done.push(summary(second, &h));
+                self.closed = Some(second);
+                h.reset();
+                self.spare.push(h);
+            }
+        }
+    }
+
+    /// Every second with values so far, in order (open seconds summarized as they stand).
+    pub fn seconds(&self) -> Vec<SecondLatency> {
+        let mut all = self.done.clone();
+        all.extend(self.open.iter().map(|(s, h)| summary(*s, h)));
+        all
+    }
+}
+
+fn summary(second: u64, h: &Histogram<u64>) -> SecondLatency {
+    SecondLatency {
+        second,
+        count: h.len(),
+        p50_us: h.value_at_quantile(0.50),
+        p99_us: h.value_at_quantile(0.99),
+    }
+}
+
+/// 2 significant digits: a per-second chart needs 1 %, not 0.1 %, and the
+/// histogram is a tenth the size.
+fn series_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 2)
+        .expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_summarizes_each_second_and_folds_stragglers_into_the_oldest_open() {
+        let mut s = LatencySeries::default();
+        for second in 0..10u64 {
+            for v in 1..=100u64 {
+                s.record(second, v * 1_000 * (second + 1));
+            }
+        }
+        // A straggler for second 2, after seconds up to 9 exist: lands in second 7.
+        s.record(2, 5);
+        let all = s.seconds();
+        assert_eq!(all.len(), 10);
+        assert_eq!(
+            all.iter().map(|x| x.second).collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
+        for x in &all {
+            let scale = (x.second + 1) * 1_000;
+            assert!(x.p50_us.abs_diff(50 * scale) <= scale, "{x:?}");
+            assert!(x.p99_us.abs_diff(99 * scale) <= 2 * scale, "{x:?}");
+        }
+        assert_eq!(all[2].count, 100);
+        assert_eq!(all[7].count, 101);
+        // Out of order within the open window is exact.
+        let mut s = LatencySeries::default();
+        s.record(5, 10);
+        s.record(4, 20);
+        s.record(5, 10);
+        let all = s.seconds();
+        assert_eq!((all[0].second, all[0].count), (4, 1));
+        assert_eq!((all[1].second, all[1].count), (5, 2));
+    }
+}

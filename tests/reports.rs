@@ -234,7 +234,8 @@ fn junit_and_html_carry_the_verdicts() {
         "{xml}"
     );
     let html = report::html::render(&r);
-    assert!(html.contains("<svg") && html.matches("<svg").count() == 3);
+    // Throughput, latency, arrivals; no failure chart (the timeline has none).
+    assert_eq!(html.matches("<svg").count(), 3);
     assert!(html.contains("FAILED"));
     assert!(!html.contains("<script"), "self-contained, no scripts");
 }
@@ -275,4 +276,166 @@ fn committed_report_schema_is_fresh_and_accepts_real_reports() {
     broken = value;
     broken["run"]["phases"][0]["counts"]["acked"] = serde_json::json!(-1);
     assert!(!validator.is_valid(&broken));
+}
+
+/// Headless Chromium, if this machine has one (`.ci/run` installs it).
+fn chromium() -> Option<std::path::PathBuf> {
+    let candidates = ["chromium", "chromium-browser", "google-chrome"];
+    std::env::var_os("MBS_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain(candidates.iter().filter_map(|c| {
+            std::env::var_os("PATH").and_then(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(c))
+                    .find(|f| f.is_file())
+            })
+        }))
+        .next()
+}
+
+/// The DOM Chromium builds from `html`, and a screenshot of it.
+fn render_in_chromium(browser: &Path, html: &str, name: &str) -> (String, Vec<u8>) {
+    let dir = std::env::temp_dir().join(format!("mbs-html-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("report.html");
+    std::fs::write(&page, html).unwrap();
+    let url = format!("file://{}", page.display());
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+    ];
+    let dom = std::process::Command::new(browser)
+        .args(common)
+        .args(["--dump-dom", &url])
+        .output()
+        .expect("chromium runs");
+    assert!(dom.status.success(), "chromium --dump-dom failed: {dom:?}");
+    let png = dir.join("report.png");
+    let shot = std::process::Command::new(browser)
+        .args(common)
+        .args([
+            "--window-size=1000,2400",
+            &format!("--screenshot={}", png.display()),
+            &url,
+        ])
+        .output()
+        .expect("chromium runs");
+    assert!(
+        shot.status.success(),
+        "chromium --screenshot failed: {shot:?}"
+    );
+    let image = std::fs::read(&png).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    (String::from_utf8_lossy(&dom.stdout).into_owned(), image)
+}
+
+/// The charts of one `<svg aria-label=…>` in a DOM, by label.
+fn chart<'d>(dom: &'d str, label: &str) -> Option<&'d str> {
+    let start = dom.find(&format!("aria-label=\"{label}\""))?;
+    let end = dom[start..].find("</svg>")? + start;
+    Some(&dom[start..end])
+}
+
+#[test]
+fn html_report_draws_every_chart_in_chromium_and_nothing_unmeasured() {
+    let Some(browser) = chromium() else {
+        eprintln!(
+            "\n!!!!!!!! NOTICE: no Chromium here: the HTML report's browser test is SKIPPED \
+             (apt-get install chromium, or set MBS_CHROMIUM) !!!!!!!!\n"
+        );
+        return;
+    };
+    // ramp.yaml on the virtual clock: four phases, both modes, arrivals counted.
+    let ramp = load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ramp.yaml"));
+    let r = virtual_run::report(&ramp).unwrap();
+    let (dom, png) = render_in_chromium(&browser, &report::html::render(&r), "ramp");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "a real screenshot"
+    );
+    let throughput = chart(&dom, "messages per second: target vs acked").expect("throughput chart");
+    let latency = chart(&dom, "latency per second (ms)").expect("latency chart");
+    let arrivals = chart(&dom, "messages per second: acked vs arrived").expect("arrivals chart");
+    for (svg, series) in [
+        (throughput, &["target", "acked"][..]),
+        (
+            latency,
+            &[
+                "send→ack p50",
+                "send→ack p99",
+                "end-to-end p50",
+                "end-to-end p99",
+            ][..],
+        ),
+        (arrivals, &["acked", "arrived at the queue"][..]),
+    ] {
+        for s in series {
+            assert!(svg.contains(&format!("data-series=\"{s}\"")), "{s} drawn");
+        }
+        // A time axis with round ticks and the four phases as bands.
+        assert!(svg.matches("class=\"xtick\"").count() >= 5);
+        assert!(svg.contains(">1m<"), "minute ticks");
+        for phase in ["warmup", "plateau", "direct", "max"] {
+            assert!(
+                svg.contains(&format!("<title>phase {phase}</title>")),
+                "{phase} band"
+            );
+        }
+    }
+    // The `max` phase has no target: the target line stops where it starts (2m).
+    let max_x = 64.0 + 120.0 / r.run.timeline.len() as f64 * (900.0 - 64.0 - 16.0);
+    let target_xs: Vec<f64> = throughput
+        .split("data-series=\"target\"")
+        .skip(1)
+        .flat_map(|s| {
+            let pts = s
+                .split("points=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            pts.split(' ')
+                .map(|p| p.split(',').next().unwrap().parse::<f64>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        target_xs.iter().all(|x| *x <= max_x + 0.5),
+        "no target in the max phase"
+    );
+    assert!(dom.contains("No message failed or was dropped."));
+    assert!(dom.contains("<table class=\"phases\">"));
+    assert!(
+        !dom.contains("<pre>| "),
+        "details are rendered, not raw Markdown"
+    );
+
+    // Kafka only (no queue, so no arrivals), a tiny in-flight budget against a slow
+    // sink: drops are charted, arrivals and end-to-end latency are not drawn at all.
+    let s = load(
+        "name: drops
+seed: 3
+streams:
+  - { name: cards, schema: ../../../schemas/pokemon_card.avsc, schema_id: 1, topic: t }
+phases:
+  - { name: steady, duration: 5s, rate: 200/s, workers: 1, max_in_flight: 2 }
+",
+    );
+    let (plan, m) = measured(&s, Duration::from_millis(50));
+    let r = finish::report(&s, &plan, m);
+    assert!(r.run.totals.dropped > 0, "the budget drops");
+    let (dom, _) = render_in_chromium(&browser, &report::html::render(&r), "drops");
+    assert!(chart(&dom, "messages per second: acked vs arrived").is_none());
+    let latency = chart(&dom, "latency per second (ms)").unwrap();
+    assert!(latency.contains("data-series=\"send→ack p99\""));
+    assert!(
+        !latency.contains("end-to-end"),
+        "e2e was not measured: not drawn, not in the legend"
+    );
+    let failures = chart(&dom, "failed and dropped messages per second, by kind").unwrap();
+    assert!(failures.contains("data-series=\"dropped (in-flight budget)\""));
 }

@@ -59,6 +59,9 @@ pub struct Accounting {
     pub unknown_samples: Vec<Unknown>,
     /// Collector problems (receive/delete errors), empty when healthy.
     pub collector_errors: Vec<String>,
+    /// First arrivals and end-to-end percentiles per second since the run's start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_second: Vec<ArrivalSecond>,
     #[serde(skip)]
     pub histograms: E2eHistograms,
     /// Sharded runs, shard 0: arrivals whose event id is not among this
@@ -69,6 +72,38 @@ pub struct Accounting {
     /// Sharded runs, shard 0: the other shards' arrivals it attributed.
     #[serde(skip)]
     pub foreign_cells: Vec<super::attribute::ForeignCell>,
+}
+
+/// One second of arrivals (seconds since the run's start).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ArrivalSecond {
+    pub second: u64,
+    pub arrived: u64,
+    /// End-to-end p50/p99 of the arrivals that carried their send time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e_p50_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e_p99_us: Option<u64>,
+}
+
+/// Joins the per-second arrival counts with the per-second latencies.
+pub fn per_second(arrived: &[u64], e2e: &[crate::stats::SecondLatency]) -> Vec<ArrivalSecond> {
+    let mut e2e = e2e.iter().peekable();
+    let mut out = Vec::new();
+    let n = arrived
+        .len()
+        .max(e2e.clone().last().map_or(0, |l| l.second as usize + 1));
+    for i in 0..n {
+        while e2e.next_if(|l| (l.second as usize) < i).is_some() {}
+        let l = e2e.next_if(|l| l.second as usize == i);
+        out.push(ArrivalSecond {
+            second: i as u64,
+            arrived: arrived.get(i).copied().unwrap_or(0),
+            e2e_p50_us: l.map(|l| l.p50_us),
+            e2e_p99_us: l.map(|l| l.p99_us),
+        });
+    }
+    out
 }
 
 /// Raw end-to-end histograms (µs), for assertions on any percentile.
@@ -187,6 +222,7 @@ pub fn reconcile(
         complete,
         unknown_samples: tally.unknown_samples.clone(),
         collector_errors: Vec::new(),
+        per_second: per_second(&tally.arrived_per_second, &tally.e2e_per_second),
         histograms: E2eHistograms {
             by_phase,
             total: Some(total),

@@ -110,6 +110,11 @@ pub struct Tally {
     /// Sharded runs: the other shards' arrivals (event id → first arrival
     /// µs, copies); counted as unknown here until they are attributed.
     pub foreign: HashMap<u128, (i64, u32)>,
+    /// First arrivals of this run's messages per second since the run's
+    /// start (index = second).
+    pub arrived_per_second: Vec<u64>,
+    /// End-to-end p50/p99 per second of arrival.
+    pub e2e_per_second: Vec<crate::stats::SecondLatency>,
 }
 
 pub struct Arrivals {
@@ -131,8 +136,13 @@ struct Inner {
     last_us: i64,
     /// Arrivals after this instant are late (`i64::MAX` until the run ends).
     late_after_us: i64,
+    /// The run's start, µs since the epoch: second 0 of the per-second series.
+    origin_us: i64,
+    e2e_series: crate::stats::LatencySeries,
 }
 
+/// Longest per-second arrival count kept (a week); later seconds are not charted.
+const MAX_SECONDS: usize = 86_400 * 7;
 /// How many unknown bodies are kept as examples.
 const UNKNOWN_SAMPLES: usize = 5;
 /// Clock skew allowed between this host and a sender before a copy counts as stale.
@@ -155,6 +165,7 @@ impl Arrivals {
                     ..Tally::default()
                 },
                 late_after_us: i64::MAX,
+                origin_us: super::sqs::now_us(),
                 ..Inner::default()
             }),
         }
@@ -190,6 +201,16 @@ impl Arrivals {
                 if c.arrived_us > late_after {
                     s.late.insert(seq);
                 }
+                let second = u64::try_from(c.arrived_us.saturating_sub(g.origin_us) / 1_000_000)
+                    .unwrap_or(0);
+                let t = &mut g.tally;
+                let i = usize::try_from(second).unwrap_or(usize::MAX);
+                if i < MAX_SECONDS {
+                    if t.arrived_per_second.len() <= i {
+                        t.arrived_per_second.resize(i + 1, 0);
+                    }
+                    t.arrived_per_second[i] += 1;
+                }
                 if let (Some(phase), Some(sent)) = (phase, c.sent_at_us) {
                     let us = u64::try_from(c.arrived_us.saturating_sub(sent))
                         .unwrap_or(0)
@@ -199,6 +220,7 @@ impl Arrivals {
                         .entry((phase, stream as u32))
                         .or_insert_with(latency_histogram);
                     let _ = h.record(us);
+                    g.e2e_series.record(second, us);
                 }
             }
             (Some(_), None) => {
@@ -219,6 +241,16 @@ impl Arrivals {
     /// comes back it is the same copy, not a duplicate.
     pub fn not_deleted(&self, message_id: &str) {
         self.lock().undeleted.insert(hash(message_id));
+    }
+
+    /// The run starts now-ish at `us` (µs since the epoch): second 0 of the
+    /// per-second series. Defaults to when the collector was created.
+    pub fn set_origin_us(&self, us: i64) {
+        self.lock().origin_us = us;
+    }
+
+    pub fn origin_us(&self) -> i64 {
+        self.lock().origin_us
     }
 
     /// The last phase ended at `us` (µs since the epoch): what first
@@ -253,7 +285,10 @@ impl Arrivals {
 
     /// A copy of everything counted.
     pub fn snapshot(&self) -> Tally {
-        self.lock().tally.clone()
+        let g = self.lock();
+        let mut tally = g.tally.clone();
+        tally.e2e_per_second = g.e2e_series.seconds();
+        tally
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

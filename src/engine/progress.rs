@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::steering::Steering;
-use crate::scenario::units::format_number;
+use crate::scenario::units::format_measured_rate;
 
 /// Spawns the reporter; it ends when `done` is cancelled.
 pub fn spawn(steering: Arc<Steering>, done: tokio_util::sync::CancellationToken) {
@@ -50,16 +50,16 @@ pub fn spawn(steering: Arc<Steering>, done: tokio_util::sync::CancellationToken)
                         .sum();
                     (
                         p.name.as_str(),
-                        target.map_or("max".to_string(), |r| format!("{}/s", format_number(r))),
+                        target.map_or("max".to_string(), format_measured_rate),
                     )
                 }
                 None => ("-", "-".to_string()),
             };
             let (pct, eta) = overall(steering.plan(), st.elapsed_s);
             let line = format!(
-                "[{:>5}s] {pct:>3}% phase {name}: target {target}, achieved {}/s · scheduled {} acked {} failed {} dropped {} · ETA {eta}{}",
+                "[{:>5}s] {pct:>3}% phase {name}: target {target}, achieved {} · scheduled {} acked {} failed {} dropped {} · ETA {eta}{}",
                 st.elapsed_s as u64,
-                format_number(achieved),
+                format_measured_rate(achieved),
                 t.scheduled,
                 t.acked,
                 t.failed,

@@ -6,6 +6,7 @@
 //! it (no coordinated omission). Schedule lag (dispatch − scheduled) shows how
 //! late the generator itself was.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ pub struct Cell {
 }
 
 pub use crate::stats::latency_histogram;
+use crate::stats::{LatencySeries, SecondLatency};
 
 impl Default for Cell {
     fn default() -> Self {
@@ -57,6 +59,8 @@ pub struct Second {
     pub acked: u64,
     pub failed: u64,
     pub dropped: u64,
+    /// `failed`, by error kind (borrowed kinds: no allocation per failure).
+    pub failed_by_kind: BTreeMap<Cow<'static, str>, u64>,
 }
 
 /// Mutable run state; the engine holds it behind a mutex.
@@ -64,6 +68,10 @@ pub struct Second {
 pub struct Recorder {
     cells: BTreeMap<(usize, usize), Cell>,
     seconds: Vec<Second>,
+    /// Send → ack percentiles per second of the ack.
+    ack_series: LatencySeries,
+    /// `report merge`: the shards' per-second percentiles, already combined.
+    merged_ack: Vec<SecondLatency>,
 }
 
 fn us(d: Duration) -> u64 {
@@ -72,8 +80,17 @@ fn us(d: Duration) -> u64 {
 
 impl Recorder {
     /// A recorder rebuilt from its parts (`report merge`).
-    pub fn from_parts(cells: BTreeMap<(usize, usize), Cell>, seconds: Vec<Second>) -> Self {
-        Self { cells, seconds }
+    pub fn from_parts(
+        cells: BTreeMap<(usize, usize), Cell>,
+        seconds: Vec<Second>,
+        ack_latency: Vec<SecondLatency>,
+    ) -> Self {
+        Self {
+            cells,
+            seconds,
+            ack_series: LatencySeries::default(),
+            merged_ack: ack_latency,
+        }
     }
 
     fn cell(&mut self, phase: usize, stream: usize) -> &mut Cell {
@@ -113,11 +130,17 @@ impl Recorder {
         c.acked += 1;
         let _ = c.latency.record(us(latency));
         self.second(at).acked += 1;
+        self.ack_series.record(at.as_secs(), us(latency));
     }
 
     pub fn failed(&mut self, phase: usize, stream: usize, kind: &'static str, at: Duration) {
         *self.cell(phase, stream).failed.entry(kind).or_default() += 1;
-        self.second(at).failed += 1;
+        let second = self.second(at);
+        second.failed += 1;
+        *second
+            .failed_by_kind
+            .entry(Cow::Borrowed(kind))
+            .or_default() += 1;
     }
 
     pub fn retried(&mut self, phase: usize, stream: usize, n: u64) {
@@ -130,5 +153,14 @@ impl Recorder {
 
     pub fn seconds(&self) -> &[Second] {
         &self.seconds
+    }
+
+    /// Send → ack p50/p99 for each second with acks.
+    pub fn ack_latency(&self) -> Vec<SecondLatency> {
+        if self.merged_ack.is_empty() {
+            self.ack_series.seconds()
+        } else {
+            self.merged_ack.clone()
+        }
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::recorder::{Cell, Recorder};
 use crate::plan::Plan;
 use crate::scenario::model::{Mode, serde_duration};
-use crate::scenario::units::{format_duration, format_number};
+use crate::scenario::units::{format_duration, format_measured_rate, format_number};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RunSummary {
@@ -139,6 +139,14 @@ pub struct TimelinePoint {
     pub acked: u64,
     pub failed: u64,
     pub dropped: u64,
+    /// `failed` by error kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_by_kind: BTreeMap<String, u64>,
+    /// Send → ack p50 of the messages acknowledged in this second (none: no acks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_p50_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_p99_us: Option<u64>,
 }
 
 pub fn summarize(
@@ -223,9 +231,12 @@ pub fn summarize(
 fn timeline(plan: &Plan, rec: &Recorder) -> Vec<TimelinePoint> {
     let secs = plan.total_duration.as_secs_f64().ceil() as usize;
     let n = secs.max(rec.seconds().len());
+    let mut ack = rec.ack_latency().into_iter().peekable();
     (0..n)
         .map(|i| {
             let s = rec.seconds().get(i).cloned().unwrap_or_default();
+            while ack.next_if(|a| a.second < i as u64).is_some() {}
+            let a = ack.next_if(|a| a.second == i as u64);
             TimelinePoint {
                 second: i as u64,
                 target: target_in_second(plan, i as u64),
@@ -233,6 +244,13 @@ fn timeline(plan: &Plan, rec: &Recorder) -> Vec<TimelinePoint> {
                 acked: s.acked,
                 failed: s.failed,
                 dropped: s.dropped,
+                failed_by_kind: s
+                    .failed_by_kind
+                    .into_iter()
+                    .map(|(k, n)| (k.into_owned(), n))
+                    .collect(),
+                ack_p50_us: a.map(|a| a.p50_us),
+                ack_p99_us: a.map(|a| a.p99_us),
             }
         })
         .collect()
@@ -301,7 +319,7 @@ impl RunSummary {
                 p.counts.failed,
                 p.counts.dropped,
                 p.counts.in_flight,
-                measured_rate(p.achieved_rate),
+                format_measured_rate(p.achieved_rate),
                 lat.map_or("-".into(), |l| micros(l.p50_us)),
                 lat.map_or("-".into(), |l| micros(l.p99_us)),
             );
@@ -331,15 +349,5 @@ fn micros(us: u64) -> String {
         format!("{}ms", format_number(us as f64 / 1e3))
     } else {
         format!("{us}µs")
-    }
-}
-
-/// A measured rate for the console table: whole messages per second from 100/s up
-/// (a run's 383,909.875/s is noise below the unit), one decimal below.
-fn measured_rate(rate: f64) -> String {
-    if rate >= 100.0 {
-        format!("{rate:.0}/s")
-    } else {
-        format!("{}/s", format_number((rate * 10.0).round() / 10.0))
     }
 }

@@ -11,7 +11,6 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
@@ -190,7 +189,7 @@ pub async fn process(shared: &Arc<Shared>, job: Job, scratch: &mut Scratch, lane
             c.sent.increment(1);
         }
     }
-    let mut ticket = Box::new(Ticket {
+    let ticket = Box::new(Ticket {
         shared: shared.clone(),
         phase,
         stream,
@@ -198,7 +197,6 @@ pub async fn process(shared: &Arc<Shared>, job: Job, scratch: &mut Scratch, lane
         route,
         scheduled,
         lane,
-        sent_at_us: 0,
         permit: Some(permit),
     });
     shared.outstanding.fetch_add(1, Ordering::AcqRel);
@@ -212,13 +210,7 @@ pub async fn process(shared: &Arc<Shared>, job: Job, scratch: &mut Scratch, lane
         &mut scratch.buf,
         &mut scratch.evaluators,
     ) {
-        Ok((msg, sent_at)) => {
-            if shared.echo.is_some() {
-                ticket.sent_at_us = sent_at
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-                    .unwrap_or(0);
-            }
+        Ok((msg, _)) => {
             shared.sinks.for_route(route).submit(msg, ticket).await;
         }
         Err(e) => ticket.complete(Err(e)),
@@ -235,8 +227,6 @@ pub struct Ticket {
     route: Route,
     scheduled: Instant,
     lane: usize,
-    /// Wall-clock send time, µs (virtual runs' arrivals only).
-    sent_at_us: i64,
     permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -250,16 +240,24 @@ impl Completion for Ticket {
             let (p, s) = (phase as u32, stream as u32);
             sends.record(p, s, self.seq, outcome.is_ok());
         }
-        if let (Some(echo), Ok(_)) = (&shared.echo, &outcome) {
-            let s = &shared.streams[stream];
+        let queue = shared.streams[stream].queue.as_deref();
+        if let (Some(echo), Ok(_), Some(queue)) = (&shared.echo, &outcome, queue) {
+            // Virtual runs: the message arrives when it is acknowledged, on the
+            // virtual clock (the collector's origin is the run's start), so
+            // arrivals per second and end-to-end latency follow the modelled sink.
+            // A stream without a queue has no far end to arrive at.
+            let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+            let arrived = echo.origin_us().saturating_add(micros(at));
+            let sent =
+                arrived.saturating_sub(micros(done.saturating_duration_since(self.scheduled)));
             echo.record(crate::collect::arrivals::Copy {
-                queue: s.queue.as_deref().unwrap_or_default(),
-                event_id: Some(s.records.event_id(self.seq).as_u128()),
+                queue,
+                event_id: Some(shared.streams[stream].records.event_id(self.seq).as_u128()),
                 message_id: None,
-                sent_at_us: Some(self.sent_at_us),
+                sent_at_us: Some(sent),
                 body: "",
-                arrived_us: self.sent_at_us,
-                received_us: self.sent_at_us,
+                arrived_us: arrived,
+                received_us: arrived,
             });
         }
         let cell_metrics = shared

@@ -356,6 +356,9 @@ async fn counted_run(
     // The wall clock of the engine's start: the origin of the planned
     // instants (shard reports carry it for `report merge`).
     let run_start = SystemTime::now();
+    if let Some(c) = &collector {
+        c.arrivals().set_origin_us(collect::sqs::now_us());
+    }
     let engine_run = async {
         let summary = engine::run_with(plan, streams, sinks, &shutdown, extras).await;
         engine_done.cancel();

@@ -211,6 +211,7 @@ fn short(digest: &str) -> &str {
 fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
     let mut cells: BTreeMap<(usize, usize), Cell> = BTreeMap::new();
     let mut seconds: Vec<Second> = Vec::new();
+    let mut ack: BTreeMap<u64, crate::stats::SecondLatency> = BTreeMap::new();
     for s in shards {
         for p in &plan.phases {
             let Some(rp) = s.v["run"]["phases"]
@@ -268,9 +269,27 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
             sec.acked += t.acked;
             sec.failed += t.failed;
             sec.dropped += t.dropped;
+            for (kind, n) in t.failed_by_kind {
+                *sec.failed_by_kind.entry(kind.into()).or_default() += n;
+            }
+            // Per-second percentiles cannot be added up: the merged second shows the
+            // worst shard's (an upper bound, which is what a chart of p99 is read for).
+            if let (Some(p50), Some(p99)) = (t.ack_p50_us, t.ack_p99_us) {
+                let a = ack.entry(t.second).or_insert(crate::stats::SecondLatency {
+                    second: t.second,
+                    ..Default::default()
+                });
+                a.count += t.acked;
+                a.p50_us = a.p50_us.max(p50);
+                a.p99_us = a.p99_us.max(p99);
+            }
         }
     }
-    Ok(Recorder::from_parts(cells, seconds))
+    Ok(Recorder::from_parts(
+        cells,
+        seconds,
+        ack.into_values().collect(),
+    ))
 }
 
 /// Arrivals of all shards: summed when every shard counted its own (virtual
@@ -338,12 +357,26 @@ fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, Strin
             m.late += c.late;
             let _ = mh.add(&h);
         }
+        // Per second: arrivals add up; percentiles cannot, so the worst shard's.
+        for a in acc.per_second {
+            let i = a.second as usize;
+            if out.per_second.len() <= i {
+                out.per_second.resize_with(i + 1, Default::default);
+            }
+            let m = &mut out.per_second[i];
+            m.arrived += a.arrived;
+            m.e2e_p50_us = m.e2e_p50_us.max(a.e2e_p50_us);
+            m.e2e_p99_us = m.e2e_p99_us.max(a.e2e_p99_us);
+        }
         out.unknown_samples.extend(acc.unknown_samples);
         out.collector_errors.extend(
             acc.collector_errors
                 .into_iter()
                 .map(|e| format!("shard {}: {e}", s.state.shard)),
         );
+    }
+    for (i, m) in out.per_second.iter_mut().enumerate() {
+        m.second = i as u64; // seconds no shard had arrivals in
     }
     out.unknown_samples.truncate(10);
     let mut by_phase: Vec<hdrhistogram::Histogram<u64>> =

@@ -111,6 +111,16 @@ pub fn format_number(v: f64) -> String {
     if s == "-0" { "0".into() } else { s.to_string() }
 }
 
+/// A measured rate for people: whole messages per second from 100/s up (a
+/// run's 383,909.875/s is noise below the unit), one decimal below.
+pub fn format_measured_rate(rate: f64) -> String {
+    if rate >= 100.0 {
+        format!("{rate:.0}/s")
+    } else {
+        format!("{}/s", format_number((rate * 10.0).round() / 10.0))
+    }
+}
+
 /// An absolute count or a percentage (`12`, `0.5%`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

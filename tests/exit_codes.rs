@@ -169,3 +169,51 @@ fn a_set_key_that_matches_nothing_is_an_error() {
     ]);
     assert_eq!(code, Some(0), "{err}");
 }
+
+#[test]
+fn a_record_failing_after_the_dry_run_stops_the_run_without_a_verdict_table() {
+    // `validate` evaluates the first 64 records of each phase; record 500 fails only
+    // at run time. The run stops there (exit 2), says where, and prints no verdicts
+    // ("500 of 500 arrived: pass" would read as a result); the report keeps them.
+    let dir = std::env::temp_dir().join(format!("mbs-late-fail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("late-fail.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "name: late-fail
+streams:
+  - name: cards
+    schema: {}
+    schema_id: 1
+    queue: q
+    overrides:
+      hp: 'if seq == 500 {{ 1 / 0 }} else {{ 10 }}'
+phases:
+  - {{ name: steady, duration: 10s, rate: 100/s, mode: direct_sqs }}
+assertions:
+  - {{ type: arrivals, queue: q, expect: all_acked, tolerance: 0, within: 5s }}
+",
+            support::repo().join("schemas/pokemon_card.avsc").display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = cli(&["validate", path.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "record 500 is beyond the dry run: {err}");
+    let reports = dir.join("reports");
+    let (code, out, err) = cli(&[
+        "run",
+        path.to_str().unwrap(),
+        "--sink",
+        "virtual",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(!out.contains("| # | assertion"), "no verdict table: {out}");
+    assert!(err.contains("verdicts not shown"), "{err}");
+    assert!(err.contains("record 500") && err.contains("late-fail.yaml:8:11"), "{err}");
+    let md = std::fs::read_to_string(reports.join("late-fail-virtual.md")).unwrap();
+    assert!(md.contains("FAILED") && md.contains("| # | assertion"), "{md}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -103,7 +103,13 @@ pub fn publish(report: &Report, scenario: &Scenario, dir_override: Option<&Path>
         }
     };
     println!();
-    print!("{}", report::markdown::verdict_table(&report.verdicts));
+    if report.run.fatal.is_some() {
+        // Verdicts over a run cut short by a broken record would read as a
+        // result ("500 of 500 arrived: pass"); the report files keep them.
+        crate::say!("verdicts not shown: the run was stopped by an error (below)");
+    } else {
+        print!("{}", report::markdown::verdict_table(&report.verdicts));
+    }
     if let Some(c) = &report.baseline {
         println!();
         print!("{}", report::compare::render(c));

@@ -43,6 +43,23 @@ impl Percentiles {
     }
 }
 
+/// Most slots a per-second series keeps (a day of seconds). A longer plan is
+/// recorded in slots of several seconds ([`timeline_step`]), so memory and
+/// report size stay bounded however long a phase is (a year-long idle phase
+/// on the virtual clock included).
+pub const MAX_TIMELINE_SLOTS: u64 = 86_400;
+
+/// Seconds per timeline slot for a plan of `total_secs`: 1 up to a day.
+pub fn timeline_step(total_secs: u64) -> u64 {
+    total_secs.div_ceil(MAX_TIMELINE_SLOTS).max(1)
+}
+
+/// The slot index of `second`, clamped so that a drain running far past the
+/// plan cannot grow a series without bound.
+pub fn timeline_slot(second: u64, step: u64) -> usize {
+    usize::try_from((second / step.max(1)).min(2 * MAX_TIMELINE_SLOTS)).unwrap_or(0)
+}
+
 /// p50 and p99 of one second of a latency series (seconds from the run start).
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema,

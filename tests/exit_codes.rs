@@ -212,8 +212,14 @@ assertions:
     assert_eq!(code, Some(2), "{err}");
     assert!(!out.contains("| # | assertion"), "no verdict table: {out}");
     assert!(err.contains("verdicts not shown"), "{err}");
-    assert!(err.contains("record 500") && err.contains("late-fail.yaml:8:11"), "{err}");
+    assert!(
+        err.contains("record 500") && err.contains("late-fail.yaml:8:11"),
+        "{err}"
+    );
     let md = std::fs::read_to_string(reports.join("late-fail-virtual.md")).unwrap();
-    assert!(md.contains("FAILED") && md.contains("| # | assertion"), "{md}");
+    assert!(
+        md.contains("FAILED") && md.contains("| # | assertion"),
+        "{md}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

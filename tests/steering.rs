@@ -67,8 +67,16 @@ async fn steered(
     (steering, summary)
 }
 
+/// One value per second of the run (the timeline leaves out seconds where nothing
+/// was due and nothing happened: they are 0 here).
 fn per_second(s: &RunSummary, f: impl Fn(&engine::summary::TimelinePoint) -> u64) -> Vec<u64> {
-    s.timeline.iter().map(f).collect()
+    let end = s.timeline.last().map_or(0, |p| p.second + 1) as usize;
+    let end = end.max(s.elapsed.as_secs_f64().ceil() as usize);
+    let mut out = vec![0; end];
+    for p in &s.timeline {
+        out[p.second as usize] = f(p);
+    }
+    out
 }
 
 fn assert_near(got: &[u64], range: std::ops::Range<usize>, want: u64, what: &str) {

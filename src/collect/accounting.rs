@@ -59,7 +59,8 @@ pub struct Accounting {
     pub unknown_samples: Vec<Unknown>,
     /// Collector problems (receive/delete errors), empty when healthy.
     pub collector_errors: Vec<String>,
-    /// First arrivals and end-to-end percentiles per second since the run's start.
+    /// First arrivals and end-to-end percentiles per timeline slot (`second` is
+    /// the slot's start; slots without arrivals are left out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub per_second: Vec<ArrivalSecond>,
     #[serde(skip)]
@@ -86,8 +87,13 @@ pub struct ArrivalSecond {
     pub e2e_p99_us: Option<u64>,
 }
 
-/// Joins the per-second arrival counts with the per-second latencies.
-pub fn per_second(arrived: &[u64], e2e: &[crate::stats::SecondLatency]) -> Vec<ArrivalSecond> {
+/// Joins the per-slot arrival counts with the per-slot latencies; slots
+/// without arrivals are left out.
+pub fn per_second(
+    arrived: &[u64],
+    e2e: &[crate::stats::SecondLatency],
+    step: u64,
+) -> Vec<ArrivalSecond> {
     let mut e2e = e2e.iter().peekable();
     let mut out = Vec::new();
     let n = arrived
@@ -96,9 +102,13 @@ pub fn per_second(arrived: &[u64], e2e: &[crate::stats::SecondLatency]) -> Vec<A
     for i in 0..n {
         while e2e.next_if(|l| (l.second as usize) < i).is_some() {}
         let l = e2e.next_if(|l| l.second as usize == i);
+        let count = arrived.get(i).copied().unwrap_or(0);
+        if count == 0 && l.is_none() {
+            continue;
+        }
         out.push(ArrivalSecond {
-            second: i as u64,
-            arrived: arrived.get(i).copied().unwrap_or(0),
+            second: i as u64 * step.max(1),
+            arrived: count,
             e2e_p50_us: l.map(|l| l.p50_us),
             e2e_p99_us: l.map(|l| l.p99_us),
         });
@@ -222,7 +232,11 @@ pub fn reconcile(
         complete,
         unknown_samples: tally.unknown_samples.clone(),
         collector_errors: Vec::new(),
-        per_second: per_second(&tally.arrived_per_second, &tally.e2e_per_second),
+        per_second: per_second(
+            &tally.arrived_per_second,
+            &tally.e2e_per_second,
+            tally.timeline_step,
+        ),
         histograms: E2eHistograms {
             by_phase,
             total: Some(total),

@@ -110,11 +110,13 @@ pub struct Tally {
     /// Sharded runs: the other shards' arrivals (event id → first arrival
     /// µs, copies); counted as unknown here until they are attributed.
     pub foreign: HashMap<u128, (i64, u32)>,
-    /// First arrivals of this run's messages per second since the run's
-    /// start (index = second).
+    /// First arrivals of this run's messages per slot since the run's
+    /// start (index = slot of `timeline_step` seconds).
     pub arrived_per_second: Vec<u64>,
-    /// End-to-end p50/p99 per second of arrival.
+    /// End-to-end p50/p99 per slot of arrival (`second` = slot index).
     pub e2e_per_second: Vec<crate::stats::SecondLatency>,
+    /// Seconds per slot of the two series above.
+    pub timeline_step: u64,
 }
 
 pub struct Arrivals {
@@ -138,11 +140,11 @@ struct Inner {
     late_after_us: i64,
     /// The run's start, µs since the epoch: second 0 of the per-second series.
     origin_us: i64,
+    /// Seconds per slot of the per-second series (the run's timeline step).
+    step: u64,
     e2e_series: crate::stats::LatencySeries,
 }
 
-/// Longest per-second arrival count kept (a week); later seconds are not charted.
-const MAX_SECONDS: usize = 86_400 * 7;
 /// How many unknown bodies are kept as examples.
 const UNKNOWN_SAMPLES: usize = 5;
 /// Clock skew allowed between this host and a sender before a copy counts as stale.
@@ -166,6 +168,7 @@ impl Arrivals {
                 },
                 late_after_us: i64::MAX,
                 origin_us: super::sqs::now_us(),
+                step: 1,
                 ..Inner::default()
             }),
         }
@@ -203,14 +206,12 @@ impl Arrivals {
                 }
                 let second = u64::try_from(c.arrived_us.saturating_sub(g.origin_us) / 1_000_000)
                     .unwrap_or(0);
+                let slot = crate::stats::timeline_slot(second, g.step);
                 let t = &mut g.tally;
-                let i = usize::try_from(second).unwrap_or(usize::MAX);
-                if i < MAX_SECONDS {
-                    if t.arrived_per_second.len() <= i {
-                        t.arrived_per_second.resize(i + 1, 0);
-                    }
-                    t.arrived_per_second[i] += 1;
+                if t.arrived_per_second.len() <= slot {
+                    t.arrived_per_second.resize(slot + 1, 0);
                 }
+                t.arrived_per_second[slot] += 1;
                 if let (Some(phase), Some(sent)) = (phase, c.sent_at_us) {
                     let us = u64::try_from(c.arrived_us.saturating_sub(sent))
                         .unwrap_or(0)
@@ -220,7 +221,7 @@ impl Arrivals {
                         .entry((phase, stream as u32))
                         .or_insert_with(latency_histogram);
                     let _ = h.record(us);
-                    g.e2e_series.record(second, us);
+                    g.e2e_series.record(slot as u64, us);
                 }
             }
             (Some(_), None) => {
@@ -247,6 +248,11 @@ impl Arrivals {
     /// per-second series. Defaults to when the collector was created.
     pub fn set_origin_us(&self, us: i64) {
         self.lock().origin_us = us;
+    }
+
+    /// Per-second series in slots of `step` seconds (the run's timeline step).
+    pub fn set_timeline_step(&self, step: u64) {
+        self.lock().step = step.max(1);
     }
 
     pub fn origin_us(&self) -> i64 {
@@ -288,6 +294,7 @@ impl Arrivals {
         let g = self.lock();
         let mut tally = g.tally.clone();
         tally.e2e_per_second = g.e2e_series.seconds();
+        tally.timeline_step = g.step;
         tally
     }
 

@@ -88,6 +88,10 @@ pub async fn run_with(
     extras: Extras,
 ) -> RunSummary {
     let show_progress = extras.progress;
+    // Someone reads the live status (control API, progress line, metrics):
+    // only then is it sampled every second. A virtual run has no reader, and
+    // a year-long idle phase would otherwise cost 31.5 million wake-ups.
+    let status_read = extras.steering.is_some() || show_progress;
     let steering = extras
         .steering
         .unwrap_or_else(|| Steering::new(Arc::new(plan.clone()), shutdown.stop.clone()));
@@ -98,7 +102,9 @@ pub async fn run_with(
         fatal: Mutex::new(None),
         stop: shutdown.stop.clone(),
         sinks: sinks.clone(),
-        recorder: Mutex::new(recorder::Recorder::default()),
+        recorder: Mutex::new(recorder::Recorder::new(crate::stats::timeline_step(
+            plan.total_duration.as_secs_f64().ceil() as u64,
+        ))),
         start,
         sends: extras.sends,
         echo: extras.echo,
@@ -121,7 +127,9 @@ pub async fn run_with(
     let (tx, rx) = async_channel::unbounded();
     let pool = pool::Pool::new(shared.clone(), rx, max_workers);
     let progress_done = tokio_util::sync::CancellationToken::new();
-    spawn_sampler(steering.clone(), shared.clone(), progress_done.clone());
+    if status_read || shared.metrics.is_some() {
+        spawn_sampler(steering.clone(), shared.clone(), progress_done.clone());
+    }
     let mut steer = steering.subscribe();
     if show_progress {
         progress::spawn(steering.clone(), progress_done.clone());

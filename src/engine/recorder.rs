@@ -52,7 +52,8 @@ impl Cell {
     }
 }
 
-/// Per-second outcome counts (seconds from the run start).
+/// Outcome counts of one timeline slot (a second, or a few for plans longer
+/// than a day: see [`crate::stats::timeline_step`]).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Second {
     pub scheduled: u64,
@@ -64,9 +65,11 @@ pub struct Second {
 }
 
 /// Mutable run state; the engine holds it behind a mutex.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Recorder {
     cells: BTreeMap<(usize, usize), Cell>,
+    /// Seconds per slot of `seconds`.
+    step: u64,
     seconds: Vec<Second>,
     /// Send → ack percentiles per second of the ack.
     ack_series: LatencySeries,
@@ -80,13 +83,20 @@ fn us(d: Duration) -> u64 {
 
 impl Recorder {
     /// A recorder rebuilt from its parts (`report merge`).
+    /// A recorder whose timeline has slots of `step` seconds.
+    pub fn new(step: u64) -> Self {
+        Self::from_parts(BTreeMap::new(), step, Vec::new(), Vec::new())
+    }
+
     pub fn from_parts(
         cells: BTreeMap<(usize, usize), Cell>,
+        step: u64,
         seconds: Vec<Second>,
         ack_latency: Vec<SecondLatency>,
     ) -> Self {
         Self {
             cells,
+            step: step.max(1),
             seconds,
             ack_series: LatencySeries::default(),
             merged_ack: ack_latency,
@@ -98,7 +108,7 @@ impl Recorder {
     }
 
     fn second(&mut self, at: Duration) -> &mut Second {
-        let i = at.as_secs() as usize;
+        let i = crate::stats::timeline_slot(at.as_secs(), self.step);
         if self.seconds.len() <= i {
             self.seconds.resize(i + 1, Second::default());
         }
@@ -130,7 +140,8 @@ impl Recorder {
         c.acked += 1;
         let _ = c.latency.record(us(latency));
         self.second(at).acked += 1;
-        self.ack_series.record(at.as_secs(), us(latency));
+        let slot = crate::stats::timeline_slot(at.as_secs(), self.step) as u64;
+        self.ack_series.record(slot, us(latency));
     }
 
     pub fn failed(&mut self, phase: usize, stream: usize, kind: &'static str, at: Duration) {
@@ -151,11 +162,16 @@ impl Recorder {
         &self.cells
     }
 
+    /// Per slot of [`Self::step`] seconds.
     pub fn seconds(&self) -> &[Second] {
         &self.seconds
     }
 
-    /// Send → ack p50/p99 for each second with acks.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// Send → ack p50/p99 for each slot with acks (`second` = slot index).
     pub fn ack_latency(&self) -> Vec<SecondLatency> {
         if self.merged_ack.is_empty() {
             self.ack_series.seconds()

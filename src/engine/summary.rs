@@ -8,7 +8,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::recorder::{Cell, Recorder};
+use super::recorder::{Cell, Recorder, Second};
 use crate::plan::Plan;
 use crate::scenario::model::{Mode, serde_duration};
 use crate::scenario::units::{format_duration, format_measured_rate, format_number};
@@ -29,7 +29,12 @@ pub struct RunSummary {
     pub elapsed: Duration,
     pub phases: Vec<PhaseSummary>,
     pub totals: Counts,
+    /// Per timeline slot with anything planned or measured, in order (slots
+    /// where nothing was due and nothing happened are left out).
     pub timeline: Vec<TimelinePoint>,
+    /// Seconds per timeline slot: 1, or more for plans longer than a day.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub timeline_step_s: u64,
     /// Whether anyone changed the run at runtime (control API): its numbers
     /// then do not follow the scenario alone.
     pub steered: bool,
@@ -223,43 +228,58 @@ pub fn summarize(
         phases,
         totals,
         timeline,
+        timeline_step_s: rec.step(),
         send_ack,
         cell_histograms,
     }
 }
 
-fn timeline(plan: &Plan, rec: &Recorder) -> Vec<TimelinePoint> {
-    let secs = plan.total_duration.as_secs_f64().ceil() as usize;
-    let n = secs.max(rec.seconds().len());
-    let mut ack = rec.ack_latency().into_iter().peekable();
-    (0..n)
-        .map(|i| {
-            let s = rec.seconds().get(i).cloned().unwrap_or_default();
-            while ack.next_if(|a| a.second < i as u64).is_some() {}
-            let a = ack.next_if(|a| a.second == i as u64);
-            TimelinePoint {
-                second: i as u64,
-                target: target_in_second(plan, i as u64),
-                scheduled: s.scheduled,
-                acked: s.acked,
-                failed: s.failed,
-                dropped: s.dropped,
-                failed_by_kind: s
-                    .failed_by_kind
-                    .into_iter()
-                    .map(|(k, n)| (k.into_owned(), n))
-                    .collect(),
-                ack_p50_us: a.map(|a| a.p50_us),
-                ack_p99_us: a.map(|a| a.p99_us),
-            }
-        })
-        .collect()
+fn one() -> u64 {
+    1
 }
 
-/// Planned messages due in `[second, second + 1)` of the run.
-fn target_in_second(plan: &Plan, second: u64) -> u64 {
+fn is_one(v: &u64) -> bool {
+    *v == 1
+}
+
+fn timeline(plan: &Plan, rec: &Recorder) -> Vec<TimelinePoint> {
+    let step = rec.step();
+    let slots = (plan.total_duration.as_secs_f64().ceil() as u64).div_ceil(step) as usize;
+    let n = slots.max(rec.seconds().len());
+    let mut ack = rec.ack_latency().into_iter().peekable();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let second = i as u64 * step;
+        let s = rec.seconds().get(i).cloned().unwrap_or_default();
+        while ack.next_if(|a| a.second < i as u64).is_some() {}
+        let a = ack.next_if(|a| a.second == i as u64);
+        let target = target_in_span(plan, second, step);
+        if target == 0 && s == Second::default() && a.is_none() {
+            continue; // nothing due, nothing happened
+        }
+        out.push(TimelinePoint {
+            second,
+            target,
+            scheduled: s.scheduled,
+            acked: s.acked,
+            failed: s.failed,
+            dropped: s.dropped,
+            failed_by_kind: s
+                .failed_by_kind
+                .into_iter()
+                .map(|(k, n)| (k.into_owned(), n))
+                .collect(),
+            ack_p50_us: a.map(|a| a.p50_us),
+            ack_p99_us: a.map(|a| a.p99_us),
+        });
+    }
+    out
+}
+
+/// Planned messages due in `[second, second + step)` of the run.
+fn target_in_span(plan: &Plan, second: u64, step: u64) -> u64 {
     let lo = Duration::from_secs(second);
-    let hi = Duration::from_secs(second + 1);
+    let hi = Duration::from_secs(second.saturating_add(step));
     plan.phases
         .iter()
         .filter(|p| p.offset < hi && p.end() > lo)

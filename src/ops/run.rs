@@ -358,6 +358,9 @@ async fn counted_run(
     let run_start = SystemTime::now();
     if let Some(c) = &collector {
         c.arrivals().set_origin_us(collect::sqs::now_us());
+        c.arrivals().set_timeline_step(crate::stats::timeline_step(
+            plan.total_duration.as_secs_f64().ceil() as u64,
+        ));
     }
     let engine_run = async {
         let summary = engine::run_with(plan, streams, sinks, &shutdown, extras).await;

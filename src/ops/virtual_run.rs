@@ -18,6 +18,27 @@ use crate::sink::{SinkHandle, Sinks};
 /// workers × duration / 20 ms messages.
 pub const VIRTUAL_ACK: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// Most messages a virtual run simulates (about a minute of work here): each is
+/// generated, "sent" and counted one by one, so a plan of billions would run
+/// for hours. Larger plans are refused before anything starts; `plan` still
+/// shows them.
+pub const MAX_VIRTUAL_MESSAGES: u64 = 20_000_000;
+
+/// What a virtual run of `plan` would simulate: the planned messages of rate
+/// phases, and for `max` phases one message per lane per [`VIRTUAL_ACK`].
+pub fn virtual_messages(plan: &Plan, ack: std::time::Duration) -> u64 {
+    plan.phases
+        .iter()
+        .map(|p| match p.expected_messages {
+            Some(n) => n,
+            None => {
+                let per_lane = p.duration.as_secs_f64() / ack.as_secs_f64().max(1e-6);
+                (per_lane * f64::from(p.workers)).min(u64::MAX as f64) as u64
+            }
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
 /// Runs `scenario` on the virtual clock and returns its report.
 pub fn report(scenario: &Scenario) -> Result<Report, String> {
     let plan = Plan::compile(scenario);
@@ -36,6 +57,14 @@ pub fn measure_with(
     plan: &Plan,
     ack: std::time::Duration,
 ) -> Result<Measured, String> {
+    let n = virtual_messages(plan, ack);
+    if n > MAX_VIRTUAL_MESSAGES {
+        return Err(format!(
+            "a virtual run simulates every message, and this plan has about {n} \
+             (the limit is {MAX_VIRTUAL_MESSAGES}): shorten the phases or lower the rates \
+             for a preview; `mbscenario plan` shows the whole schedule"
+        ));
+    }
     let streams = engine::prepare::streams(scenario, scenario.seed, None)
         .map_err(|(s, e)| format!("stream `{s}` cannot generate records: {e}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -47,6 +76,9 @@ pub fn measure_with(
     // Every acknowledged message "arrives" at its send instant, through the
     // collector's own per-copy path (decode, bitmaps, latency).
     let arrivals = Arc::new(Arrivals::new(event_ids(plan), sends.clone(), None));
+    arrivals.set_timeline_step(crate::stats::timeline_step(
+        plan.total_duration.as_secs_f64().ceil() as u64,
+    ));
     let summary = runtime.block_on(async {
         let shutdown = Shutdown::new(std::time::Duration::from_secs(10));
         engine::run_with(

@@ -210,12 +210,23 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
     o
 }
 
-/// Second-by-second targets across all rate-limited phases.
+/// Second-by-second targets across all rate-limited phases; for plans longer
+/// than a day, rows of several seconds (the report timeline's step), so the
+/// table stays at most ~86,400 rows however long the plan is.
 fn per_second_table(o: &mut String, plan: &Plan) {
-    let _ = writeln!(
-        o,
-        "\nper second (target rate at the start of each second, messages due in it)"
-    );
+    let step = crate::stats::timeline_step(plan.total_duration.as_secs_f64().ceil() as u64);
+    if step == 1 {
+        let _ = writeln!(
+            o,
+            "\nper second (target rate at the start of each second, messages due in it)"
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "\nper {step} seconds (the plan is longer than a day: target rate at the start of \
+             each row, messages due in its {step} seconds)"
+        );
+    }
     let mut rows = vec![vec![
         "second".to_string(),
         "phase".into(),
@@ -227,9 +238,9 @@ fn per_second_table(o: &mut String, plan: &Plan) {
     for p in &plan.phases {
         let curves: Vec<&RateCurve> = p.streams.iter().filter_map(|s| s.curve.as_ref()).collect();
         let secs = p.duration.as_secs_f64().ceil() as u64;
-        for k in 0..secs {
+        for k in (0..secs).step_by(usize::try_from(step).unwrap_or(usize::MAX)) {
             let start = Duration::from_secs(k);
-            let end = Duration::from_secs(k + 1).min(p.duration);
+            let end = Duration::from_secs(k + step).min(p.duration);
             if curves.is_empty() {
                 rows.push(vec![
                     (p.offset.as_secs() + k).to_string(),

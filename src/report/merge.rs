@@ -212,6 +212,8 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
     let mut cells: BTreeMap<(usize, usize), Cell> = BTreeMap::new();
     let mut seconds: Vec<Second> = Vec::new();
     let mut ack: BTreeMap<u64, crate::stats::SecondLatency> = BTreeMap::new();
+    // Same plan, same slots: every shard recorded with this step.
+    let step = crate::stats::timeline_step(plan.total_duration.as_secs_f64().ceil() as u64);
     for s in shards {
         for p in &plan.phases {
             let Some(rp) = s.v["run"]["phases"]
@@ -260,7 +262,7 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
         }
         let timeline: Vec<TimelinePoint> = field(&s.v["run"]["timeline"], &s.file, "run.timeline")?;
         for t in timeline {
-            let i = t.second as usize;
+            let i = crate::stats::timeline_slot(t.second, step);
             if seconds.len() <= i {
                 seconds.resize(i + 1, Second::default());
             }
@@ -275,8 +277,8 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
             // Per-second percentiles cannot be added up: the merged second shows the
             // worst shard's (an upper bound, which is what a chart of p99 is read for).
             if let (Some(p50), Some(p99)) = (t.ack_p50_us, t.ack_p99_us) {
-                let a = ack.entry(t.second).or_insert(crate::stats::SecondLatency {
-                    second: t.second,
+                let a = ack.entry(i as u64).or_insert(crate::stats::SecondLatency {
+                    second: i as u64,
                     ..Default::default()
                 });
                 a.count += t.acked;
@@ -287,6 +289,7 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
     }
     Ok(Recorder::from_parts(
         cells,
+        step,
         seconds,
         ack.into_values().collect(),
     ))
@@ -296,6 +299,7 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
 /// clock), attributed by event id when shard 0 collected for all (real
 /// queues), `None` when nobody counted.
 fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, String> {
+    let step = crate::stats::timeline_step(plan.total_duration.as_secs_f64().ceil() as u64);
     let counted = shards.iter().filter(|s| !s.v["arrivals"].is_null()).count();
     if counted == 0 {
         return Ok(None);
@@ -359,7 +363,7 @@ fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, Strin
         }
         // Per second: arrivals add up; percentiles cannot, so the worst shard's.
         for a in acc.per_second {
-            let i = a.second as usize;
+            let i = crate::stats::timeline_slot(a.second, step);
             if out.per_second.len() <= i {
                 out.per_second.resize_with(i + 1, Default::default);
             }
@@ -376,8 +380,10 @@ fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, Strin
         );
     }
     for (i, m) in out.per_second.iter_mut().enumerate() {
-        m.second = i as u64; // seconds no shard had arrivals in
+        m.second = i as u64 * step; // also slots no shard had arrivals in
     }
+    out.per_second
+        .retain(|m| m.arrived > 0 || m.e2e_p99_us.is_some());
     out.unknown_samples.truncate(10);
     let mut by_phase: Vec<hdrhistogram::Histogram<u64>> =
         plan.phases.iter().map(|_| latency_histogram()).collect();

@@ -51,16 +51,66 @@ pub struct LoadOptions {
 /// `shown` is the name used in diagnostics (the path as the user typed it).
 /// A file that cannot be read is reported as a diagnostic too.
 pub fn load_file(path: &Path, shown: &str, opts: &LoadOptions) -> Result<Scenario, Diagnostics> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_text(path) {
         Ok(t) => t,
-        Err(e) => {
+        Err((message, help)) => {
             let file = Arc::new(SourceFile::new(shown, path, String::new()));
-            let d = Diagnostic::error("", format!("cannot read scenario file: {e}"))
-                .with_help("check the path; scenario files are YAML (e.g. scenarios/ramp.yaml)");
+            let d = Diagnostic::error("", message).with_help(help);
             return Err(Diagnostics::new(file, vec![d]));
         }
     };
     load_source(SourceFile::new(shown, path, text), opts)
+}
+
+/// Largest scenario file read (scenarios are a few KiB; this only stops a
+/// wrong path from reading gigabytes).
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
+/// The scenario file as UTF-8 text, or why not (message, help).
+fn read_text(path: &Path) -> Result<String, (String, String)> {
+    const HELP: &str = "check the path; scenario files are YAML (e.g. scenarios/ramp.yaml)";
+    let meta = std::fs::metadata(path)
+        .map_err(|e| (format!("cannot read scenario file: {e}"), HELP.to_string()))?;
+    if meta.is_dir() {
+        return Err(("this is a folder, not a scenario file".into(), HELP.into()));
+    }
+    if !meta.is_file() {
+        return Err((
+            "not a regular file (a device or a pipe)".into(),
+            HELP.into(),
+        ));
+    }
+    if meta.len() > MAX_SCENARIO_BYTES {
+        return Err((
+            format!(
+                "the file is {} bytes; scenario files may be at most {MAX_SCENARIO_BYTES}",
+                meta.len()
+            ),
+            HELP.into(),
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| (format!("cannot read scenario file: {e}"), HELP.to_string()))?;
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err((
+            "the file is UTF-16 text (it starts with a UTF-16 byte-order mark)".into(),
+            "save it as UTF-8".into(),
+        ));
+    }
+    if let Some(at) = bytes.iter().position(|b| *b == 0) {
+        return Err((
+            format!("the file is binary, not YAML text (a NUL byte at offset {at})"),
+            HELP.into(),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        (
+            format!("the file is not UTF-8 text: invalid bytes at line {line} (offset {at})"),
+            "save it as UTF-8".to_string(),
+        )
+    })
 }
 
 /// Checks and validates scenario text that is already in memory.

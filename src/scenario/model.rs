@@ -20,6 +20,9 @@ pub const DEFAULT_SEED: u64 = 1;
 pub const DEFAULT_WORKERS: u32 = 4;
 /// Most workers (lanes) a phase may have, in the file and through steering.
 pub const MAX_WORKERS: u32 = 10_000;
+/// Most phase × stream combinations in a run: each keeps latency histograms
+/// (about 1.4 MB) from the first message to the report.
+pub const MAX_PHASE_STREAMS: usize = 512;
 /// Messages a phase may have outstanding at once unless it says.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 10_000;
 /// Upper bound of `max_in_flight` (each outstanding message holds its payload).

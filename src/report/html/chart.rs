@@ -22,7 +22,8 @@ pub struct Band<'a> {
     pub end_s: f64,
 }
 
-/// One line: a value per second (`None`: nothing measured in that second, a gap).
+/// One line: a value per bucket of the chart's step (`None`: nothing measured
+/// there, a gap in the line).
 pub struct Series<'a> {
     pub name: &'a str,
     pub color: &'a str,
@@ -41,6 +42,7 @@ impl Series<'_> {
 pub fn time_chart(
     label: &str,
     seconds: f64,
+    step_s: f64,
     bands: &[Band<'_>],
     series: &[Series<'_>],
     y_fmt: &dyn Fn(f64) -> String,
@@ -66,7 +68,7 @@ pub fn time_chart(
     f.y_axis(&mut o, y_fmt);
     f.x_axis(&mut o);
     for s in &drawn {
-        f.step_line(&mut o, s);
+        f.step_line(&mut o, s, step_s);
     }
     legend(&mut o, &drawn);
     o.push_str("</svg>\n");
@@ -203,15 +205,16 @@ impl Frame {
     }
 
     /// A step line, broken where a second has no value.
-    fn step_line(&self, o: &mut String, s: &Series<'_>) {
+    fn step_line(&self, o: &mut String, s: &Series<'_>, step: f64) {
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         for (i, v) in s.values.iter().enumerate() {
             match v {
                 Some(v) => {
                     let y = self.y(*v);
                     let run = runs.last_mut().expect("runs starts non-empty");
-                    run.push((self.x(i as f64), y));
-                    run.push((self.x(i as f64 + 1.0), y));
+                    let t = i as f64 * step;
+                    run.push((self.x(t), y));
+                    run.push((self.x((t + step).min(self.x_max)), y));
                 }
                 None if runs.last().is_some_and(|r| !r.is_empty()) => runs.push(Vec::new()),
                 None => {}
@@ -283,6 +286,7 @@ mod tests {
         let svg = time_chart(
             "t",
             4.0,
+            1.0,
             &[],
             &[
                 s("a", vec![Some(1.0), None, Some(2.0), Some(2.0)]),

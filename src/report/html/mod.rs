@@ -122,11 +122,18 @@ const KIND_COLORS: [&str; 6] = [
     "#cf222e", "#8250df", "#bf3989", "#9a6700", "#1b7c83", "#57606a",
 ];
 
-/// The per-second view of a report, shared by the charts.
+/// Most points a chart draws: a long run's seconds are grouped into buckets.
+const MAX_POINTS: u64 = 1_800;
+
+/// The time view of a report, shared by the charts: the run's length, the
+/// phases as bands, and buckets of `bucket_s` seconds (the timeline's slots,
+/// grouped further when there are more than [`MAX_POINTS`]).
 struct View<'a> {
-    seconds: usize,
+    seconds: u64,
+    bucket_s: u64,
+    buckets: usize,
     bands: Vec<chart::Band<'a>>,
-    /// Per second: the phase it belongs to.
+    /// Per bucket: the phase its start belongs to.
     phase_of: Vec<Option<usize>>,
 }
 
@@ -143,28 +150,59 @@ impl<'a> View<'a> {
             });
             at += d;
         }
-        let seconds = r.run.timeline.len().max(at.ceil() as usize);
-        let phase_of = (0..seconds)
+        let step = r.run.timeline_step_s.max(1);
+        let last = r.run.timeline.last().map_or(0, |p| p.second + step);
+        let seconds = last.max(at.ceil() as u64).max(1);
+        let bucket_s = step * seconds.div_ceil(step).div_ceil(MAX_POINTS).max(1);
+        let buckets = seconds.div_ceil(bucket_s) as usize;
+        let phase_of = (0..buckets)
             .map(|i| {
-                bands
-                    .iter()
-                    .position(|b| (i as f64) >= b.start_s && (i as f64) < b.end_s)
+                let t = (i as u64 * bucket_s) as f64;
+                bands.iter().position(|b| t >= b.start_s && t < b.end_s)
             })
             .collect();
         Self {
             seconds,
+            bucket_s,
+            buckets,
             bands,
             phase_of,
         }
     }
 
-    fn per_second(&self, f: impl Fn(usize) -> Option<f64>) -> Vec<Option<f64>> {
-        (0..self.seconds).map(f).collect()
+    fn bucket(&self, second: u64) -> Option<usize> {
+        let i = (second / self.bucket_s) as usize;
+        (i < self.buckets).then_some(i)
     }
 
-    /// A per-phase value drawn across the phase's seconds (baselines).
+    /// Messages per second from counts at `(second, count)`: each bucket's sum over
+    /// its length; a bucket without points is 0 (nothing happened there).
+    fn rate(&self, points: impl Iterator<Item = (u64, u64)>) -> Vec<Option<f64>> {
+        let mut sums = vec![0u64; self.buckets];
+        for (second, n) in points {
+            if let Some(i) = self.bucket(second) {
+                sums[i] += n;
+            }
+        }
+        sums.into_iter()
+            .map(|n| Some(n as f64 / self.bucket_s as f64))
+            .collect()
+    }
+
+    /// The highest value in each bucket; `None` where nothing was measured.
+    fn peak(&self, points: impl Iterator<Item = (u64, Option<f64>)>) -> Vec<Option<f64>> {
+        let mut out = vec![None; self.buckets];
+        for (second, v) in points {
+            if let (Some(i), Some(v)) = (self.bucket(second), v) {
+                out[i] = Some(out[i].map_or(v, |m: f64| m.max(v)));
+            }
+        }
+        out
+    }
+
+    /// A per-phase value drawn across the phase's buckets (baselines).
     fn per_phase(&self, f: impl Fn(usize) -> Option<f64>) -> Vec<Option<f64>> {
-        self.per_second(|i| self.phase_of[i].and_then(&f))
+        self.phase_of.iter().map(|p| p.and_then(&f)).collect()
     }
 
     fn chart(
@@ -176,7 +214,14 @@ impl<'a> View<'a> {
         if !series.iter().any(chart::Series::measured) {
             return format!("<p class=\"none\">Nothing measured: {}.</p>\n", esc(label));
         }
-        chart::time_chart(label, self.seconds as f64, &self.bands, series, y)
+        chart::time_chart(
+            label,
+            self.seconds as f64,
+            self.bucket_s as f64,
+            &self.bands,
+            series,
+            y,
+        )
     }
 
     fn acked(&self, r: &Report) -> chart::Series<'static> {
@@ -184,24 +229,26 @@ impl<'a> View<'a> {
             name: "acked",
             color: GREEN,
             dashed: false,
-            values: self.per_second(|i| r.run.timeline.get(i).map(|p| p.acked as f64)),
+            values: self.rate(r.run.timeline.iter().map(|p| (p.second, p.acked))),
         }
     }
 
     fn throughput(&self, r: &Report) -> String {
         let t = &r.run.timeline;
-        let closed = |i: usize| self.phase_of[i].is_some_and(|p| r.run.phases[p].planned.is_none());
+        // A closed (`max`) phase has no target: nothing is drawn there.
+        let open = |i: usize| self.phase_of[i].is_some_and(|p| r.run.phases[p].planned.is_some());
+        let target = self.rate(t.iter().map(|p| (p.second, p.target)));
         let mut series = vec![
             self.acked(r),
             chart::Series {
                 name: "target",
                 color: BLUE,
                 dashed: true,
-                // A closed (`max`) phase has no target: nothing is drawn there.
-                values: self.per_second(|i| {
-                    (!closed(i) && self.phase_of[i].is_some())
-                        .then(|| t.get(i).map_or(0.0, |p| p.target as f64))
-                }),
+                values: target
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| v.filter(|_| open(i)))
+                    .collect(),
             },
         ];
         if let Some(b) = &r.baseline {
@@ -230,39 +277,31 @@ impl<'a> View<'a> {
     fn latency(&self, r: &Report) -> String {
         let t = &r.run.timeline;
         let ms = |us: u64| us as f64 / 1000.0;
-        let e2e = |f: fn(&crate::collect::accounting::ArrivalSecond) -> Option<u64>| {
-            self.per_second(|i| {
-                r.arrivals
-                    .as_ref()
-                    .and_then(|a| a.per_second.get(i))
-                    .and_then(f)
-                    .map(ms)
-            })
-        };
+        let arrivals = r.arrivals.iter().flat_map(|a| &a.per_second);
         let mut series = vec![
             chart::Series {
                 name: "send→ack p50",
                 color: LIGHT_BLUE,
                 dashed: false,
-                values: self.per_second(|i| t.get(i).and_then(|p| p.ack_p50_us).map(ms)),
+                values: self.peak(t.iter().map(|p| (p.second, p.ack_p50_us.map(ms)))),
             },
             chart::Series {
                 name: "send→ack p99",
                 color: BLUE,
                 dashed: false,
-                values: self.per_second(|i| t.get(i).and_then(|p| p.ack_p99_us).map(ms)),
+                values: self.peak(t.iter().map(|p| (p.second, p.ack_p99_us.map(ms)))),
             },
             chart::Series {
                 name: "end-to-end p50",
                 color: LIGHT_ORANGE,
                 dashed: false,
-                values: e2e(|a| a.e2e_p50_us),
+                values: self.peak(arrivals.clone().map(|a| (a.second, a.e2e_p50_us.map(ms)))),
             },
             chart::Series {
                 name: "end-to-end p99",
                 color: ORANGE,
                 dashed: false,
-                values: e2e(|a| a.e2e_p99_us),
+                values: self.peak(arrivals.map(|a| (a.second, a.e2e_p99_us.map(ms)))),
             },
         ];
         if let Some(b) = &r.baseline {
@@ -279,17 +318,14 @@ impl<'a> View<'a> {
     }
 
     fn arrivals(&self, r: &Report) -> String {
+        let arrived = r.arrivals.iter().flat_map(|a| &a.per_second);
         let series = [
             self.acked(r),
             chart::Series {
                 name: "arrived at the queue",
                 color: PURPLE,
                 dashed: false,
-                values: self.per_second(|i| {
-                    r.arrivals
-                        .as_ref()
-                        .map(|a| a.per_second.get(i).map_or(0.0, |s| s.arrived as f64))
-                }),
+                values: self.rate(arrived.map(|a| (a.second, a.arrived))),
             },
         ];
         self.chart("messages per second: acked vs arrived", &series, &|v| {
@@ -320,10 +356,10 @@ impl<'a> View<'a> {
                 name,
                 color: KIND_COLORS[i % KIND_COLORS.len()],
                 dashed: false,
-                values: self.per_second(|s| {
-                    t.get(s)
-                        .map(|p| p.failed_by_kind.get(*k).copied().unwrap_or(0) as f64)
-                }),
+                values: self.rate(
+                    t.iter()
+                        .map(|p| (p.second, p.failed_by_kind.get(*k).copied().unwrap_or(0))),
+                ),
             })
             .collect();
         if t.iter().any(|p| p.dropped > 0) {
@@ -331,7 +367,7 @@ impl<'a> View<'a> {
                 name: names.last().map_or("dropped", String::as_str),
                 color: RED,
                 dashed: true,
-                values: self.per_second(|i| t.get(i).map(|p| p.dropped as f64)),
+                values: self.rate(t.iter().map(|p| (p.second, p.dropped))),
             });
         }
         self.chart(

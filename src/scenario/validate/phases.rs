@@ -49,6 +49,20 @@ pub(super) fn phases(
             out.push(phase);
         }
     }
+    // Every phase × stream keeps its own latency histograms through the run and
+    // the report (about 1.4 MB each): bound their number, not just the file's size.
+    let cells: usize = out.iter().map(|p| p.streams.len()).sum();
+    if cells > crate::scenario::model::MAX_PHASE_STREAMS {
+        cx.error(
+            "/phases",
+            format!(
+                "{} phases with {cells} phase × stream combinations are more than the {} a run keeps statistics for",
+                out.len(),
+                crate::scenario::model::MAX_PHASE_STREAMS
+            ),
+            "use a `steps` rate inside one phase for a fine-grained profile, or fewer streams per phase",
+        );
+    }
     // Each closed-model phase reserves 2^40 record numbers per stream, and
     // an event id carries 52 bits of record number.
     let closed = out.iter().filter(|p| matches!(p.load, Load::Max)).count() as u64;

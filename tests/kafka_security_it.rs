@@ -184,3 +184,149 @@ fn scenarios_produce_through_sasl_ssl_and_mtls_and_keep_secrets() {
     secrets.assert_absent("plan", &format!("{}{}", out.1, out.2));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Every secret a scenario can hold — a SASL password, a registry `user:password`,
+/// user info in the Connect and SQS URLs, static AWS keys — is absent from stdout,
+/// stderr (at `RUST_LOG=trace`: the AWS SDK, librdkafka and HTTP clients log
+/// endpoints, signed requests and configs there) and every report file, in a
+/// passing run, a failing run and `plan`.
+#[test]
+fn no_secret_reaches_any_output_even_at_trace_level() {
+    let Some(stack) = support::stack("no_secret_reaches_any_output_even_at_trace_level") else {
+        return;
+    };
+    if stack.get("KAFKA_SASL_SSL_BOOTSTRAP").is_empty() {
+        support::skip_or_fail("the dev stack's secured Kafka listeners (restart it)");
+        return;
+    }
+    let run_id = format!("trace{}", std::process::id());
+    let tmp = std::env::temp_dir().join(format!("mbs-secrets-trace-{run_id}"));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (sr_pass, url_pass, connect_pass, aws_secret) = (
+        format!("sr-pass-{run_id}"),
+        format!("sqs-url-pass-{run_id}"),
+        format!("connect-pass-{run_id}"),
+        format!("aws-secret-{run_id}"),
+    );
+    let scenario = tmp.join("s.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"name: secrets-trace
+seed: 7
+targets:
+  kafka:
+    bootstrap: "${{KAFKA_SASL_SSL_BOOTSTRAP}}"
+    security:
+      tls: {{ ca_file: "${{KAFKA_TLS_CA}}" }}
+      sasl: {{ mechanism: SCRAM-SHA-512, username_env: KAFKA_SCRAM_USER, password_env: KAFKA_SCRAM_PASSWORD }}
+  schema_registry: {{ url: "${{SCHEMA_REGISTRY_URL}}", basic_auth_env: SR_AUTH }}
+  connect: {{ url: "http://connect-user:{connect_pass}@127.0.0.1:8083" }}
+  sqs:
+    endpoint: "http://sqs-user:{url_pass}@${{SQS_HOSTPORT}}"
+    region: us-east-1
+    credentials: {{ access_key_id_env: LT_KEY_ID, secret_access_key_env: LT_SECRET }}
+setup:
+  - {{ type: register_schemas, files: [{schema}], subject_strategy: topic_name }}
+  - type: ensure_topics
+    topics: [ {{ name: secrets.{run_id}, partitions: 1, replication_factor: 1 }} ]
+  - {{ type: create_queue, name: secrets-{run_id} }}
+streams:
+  - {{ name: c, schema: {schema}, topic: secrets.{run_id}, queue: secrets-{run_id} }}
+phases:
+  - {{ name: k, duration: 1s, rate: 20/s, mode: kafka_via_connect }}
+  - {{ name: d, duration: 1s, rate: 20/s, mode: direct_sqs }}
+assertions:
+  - {{ type: arrivals, queue: secrets-{run_id}, expect: all_acked, tolerance: 0, within: 20s, phase: d }}
+"#,
+            schema = support::repo().join("schemas/pokemon_card.avsc").display(),
+        ),
+    )
+    .unwrap();
+    let sqs_hostport = stack
+        .get("SQS_ENDPOINT")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let sr_auth = format!("sr-user:{sr_pass}");
+    let secrets = Secrets(vec![
+        stack.get("KAFKA_SCRAM_PASSWORD").to_string(),
+        sr_pass.clone(),
+        url_pass.clone(),
+        connect_pass.clone(),
+        aws_secret.clone(),
+    ]);
+    let env = |password: &str| {
+        vec![
+            ("SQS_HOSTPORT", sqs_hostport.clone()),
+            ("SR_AUTH", sr_auth.clone()),
+            ("LT_KEY_ID", "AKIDTRACETEST".to_string()),
+            ("LT_SECRET", aws_secret.clone()),
+            ("RUST_LOG", "trace".to_string()),
+            ("KAFKA_SCRAM_PASSWORD", password.to_string()),
+        ]
+    };
+    let run = |case: &str, env: &[(&str, String)], extra: &[&str]| {
+        let dir = tmp.join(case);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut args = vec![
+            "run",
+            scenario.to_str().unwrap(),
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = support::run_bin(&stack, &args, &run_id, &env);
+        let text = all_output(&out, &dir);
+        secrets.assert_absent(case, &text);
+        (out, text)
+    };
+    let (out, text) = run("pass", &env(stack.get("KAFKA_SCRAM_PASSWORD")), &[]);
+    assert_eq!(
+        out.0,
+        0,
+        "stdout:\n{}\nstderr (tail):\n{}",
+        out.1,
+        tail(&out.2)
+    );
+    assert!(
+        text.lines().filter(|l| l.contains(" TRACE ")).count() > 100,
+        "the run logged at trace level"
+    );
+    assert!(
+        text.contains("http://***@"),
+        "URL user info is masked, not dropped"
+    );
+
+    // A failing run: the wrong password (a secret too) ends it with exit 3.
+    let wrong = format!("wrong-password-{run_id}");
+    let failing = Secrets(vec![wrong.clone()]);
+    let (out, text) = run("fail", &env(&wrong), &["--no-setup"]);
+    assert_eq!(
+        out.0,
+        3,
+        "stdout:\n{}\nstderr (tail):\n{}",
+        out.1,
+        tail(&out.2)
+    );
+    failing.assert_absent("failing run", &text);
+
+    let env_pass = env(stack.get("KAFKA_SCRAM_PASSWORD"));
+    let env_ref: Vec<(&str, &str)> = env_pass.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for format in ["text", "json"] {
+        let out = support::run_bin(
+            &stack,
+            &["plan", scenario.to_str().unwrap(), "--format", format],
+            &run_id,
+            &env_ref,
+        );
+        assert_eq!(out.0, 0, "{}", tail(&out.2));
+        secrets.assert_absent("plan", &format!("{}{}", out.1, out.2));
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}

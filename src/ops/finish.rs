@@ -108,7 +108,8 @@ pub fn publish(report: &Report, scenario: &Scenario, dir_override: Option<&Path>
         // result ("500 of 500 arrived: pass"); the report files keep them.
         crate::say!("verdicts not shown: the run was stopped by an error (below)");
     } else {
-        print!("{}", report::markdown::verdict_table(&report.verdicts));
+        let table = report::markdown::verdict_table(&report.verdicts);
+        print!("{}", crate::telemetry::secrets::mask(&table));
     }
     if let Some(c) = &report.baseline {
         println!();

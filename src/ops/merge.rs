@@ -65,6 +65,9 @@ pub fn merge(
         report.scenario,
         report.run.totals.acked
     );
-    print!("{}", report.run.render_text());
+    print!(
+        "{}",
+        crate::telemetry::secrets::mask(&report.run.render_text())
+    );
     super::finish::publish(&report, &scenario, report_dir)
 }

@@ -245,7 +245,9 @@ fn resolve_shard(args: &crate::cli::ShardArgs) -> Result<Option<crate::plan::Sha
 
 pub(crate) fn load(file: &Path, args: &ScenarioArgs, fancy: bool) -> Result<Scenario, Diagnostics> {
     let shown = file.display().to_string();
-    scenario::load_file(file, &shown, &options(args)).inspect_err(|d| print_diagnostics(d, fancy))
+    scenario::load_file(file, &shown, &options(args))
+        .inspect(crate::telemetry::secrets::register_scenario)
+        .inspect_err(|d| print_diagnostics(d, fancy))
 }
 
 fn print_diagnostics(d: &Diagnostics, fancy: bool) {
@@ -266,15 +268,16 @@ fn print_diagnostics(d: &Diagnostics, fancy: bool) {
         }
         return;
     }
+    // Source excerpts quote the file: a URL with pasted credentials is masked.
     if fancy {
-        eprint!("{}", d.render_fancy());
+        eprint!("{}", mask(&d.render_fancy()));
         eprintln!(
             "{}: {} problem(s); nothing was run",
             d.file.name,
             d.error_count()
         );
     } else {
-        eprint!("{}", d.render_plain());
+        eprint!("{}", mask(&d.render_plain()));
     }
 }
 
@@ -300,6 +303,8 @@ fn validate(files: &[std::path::PathBuf], args: &ScenarioArgs, fancy: bool) -> E
     worst
 }
 
+use crate::telemetry::secrets::mask;
+
 fn plan(
     file: &Path,
     format: PlanFormat,
@@ -316,10 +321,10 @@ fn plan(
         None => Plan::compile(&s),
     };
     match format {
-        PlanFormat::Text => print!("{}", describe(&plan, per_second)),
+        PlanFormat::Text => print!("{}", mask(&describe(&plan, per_second))),
         PlanFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&plan).unwrap_or_default()
+            mask(&serde_json::to_string_pretty(&plan).unwrap_or_default())
         ),
     }
     Exit::Passed

@@ -84,7 +84,10 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
             Err(exit) => return Ok(exit),
         },
     };
-    print!("{}", measured.summary.render_text());
+    print!(
+        "{}",
+        crate::telemetry::secrets::mask(&measured.summary.render_text())
+    );
     // A summary that cannot be written fails the run (exit 3) but does not
     // stop the report from being written: nothing measured is lost.
     let mut summary_failed = false;

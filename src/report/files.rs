@@ -76,7 +76,7 @@ pub fn write(
             ReportFormat::Junit => ("junit.xml", super::junit::render(report)),
         };
         let path = dir.join(format!("{stem}.{ext}"));
-        std::fs::write(&path, text)?;
+        std::fs::write(&path, crate::telemetry::secrets::mask(&text).as_bytes())?;
         written.push(path);
     }
     Ok(written)

@@ -147,7 +147,14 @@ pub async fn sdk_config(s: &SqsSettings) -> Result<aws_config::SdkConfig, String
         .credentials_provider()
         .ok_or_else(|| format!("no AWS credentials for SQS ({source})"))?;
     match tokio::time::timeout(RESOLVE_TIMEOUT, provider.provide_credentials()).await {
-        Ok(Ok(_)) => Ok(config),
+        Ok(Ok(c)) => {
+            // From a profile, SSO or a role: values the scenario never named.
+            crate::telemetry::secrets::register(c.secret_access_key());
+            if let Some(t) = c.session_token() {
+                crate::telemetry::secrets::register(t);
+            }
+            Ok(config)
+        }
         Ok(Err(e)) => Err(format!(
             "no AWS credentials for SQS ({source}): {}",
             aws_sdk_sqs::error::DisplayErrorContext(&e)

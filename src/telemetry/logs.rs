@@ -49,6 +49,7 @@ macro_rules! say {
 
 /// See [`say!`].
 pub fn console(text: &str) {
+    let text = &*super::secrets::mask(text);
     if !is_json() {
         eprintln!("{text}");
         return;
@@ -76,7 +77,7 @@ pub fn init(format: LogFormat, ansi: bool) {
         .unwrap_or_else(|_| EnvFilter::new("warn,mbscenario=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(super::secrets::MaskedStderr::default);
     let _ = match format {
         LogFormat::Json => builder
             .with_ansi(false)

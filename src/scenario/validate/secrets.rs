@@ -47,6 +47,35 @@ pub(super) fn env_vars(cx: &mut Ctx<'_>, spec: &ScenarioSpec) {
     for (ptr, var) in named {
         check(cx, &ptr, var);
     }
+    // Two sources of credentials for one endpoint: which one wins would be a
+    // guess (the URL's user info used to win silently).
+    let has_user_info = |url: &str| {
+        let authority = url.split_once("://").map_or("", |(_, r)| r);
+        authority
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("")
+            .contains('@')
+    };
+    let endpoints = [
+        t.schema_registry.as_ref().map(|r| {
+            let auth = r.basic_auth_env.is_some() || r.bearer_token_env.is_some();
+            ("/targets/schema_registry/url", &r.url, auth)
+        }),
+        t.connect.as_ref().map(|c| {
+            let auth = c.basic_auth_env.is_some() || c.bearer_token_env.is_some();
+            ("/targets/connect/url", &c.url, auth)
+        }),
+    ];
+    for (ptr, url, auth) in endpoints.into_iter().flatten() {
+        if auth && has_user_info(url) {
+            cx.error(
+                ptr,
+                "the URL carries credentials (user info) and `basic_auth_env`/`bearer_token_env` names others",
+                "keep one: remove `user:password@` from the URL (secrets belong in variables)",
+            );
+        }
+    }
 }
 
 /// `var` must be a plausible variable name, and set.

@@ -116,7 +116,9 @@ pub enum Command {
         /// run in a moment) instead of Kafka/SQS.
         #[arg(long, value_name = "null|file:DIR|avro:DIR|virtual", value_parser = parse_sink)]
         sink: Option<SinkArg>,
-        /// How long in-flight sends may finish after the last phase or Ctrl-C / SIGTERM.
+        /// How long in-flight sends may finish after the last phase or Ctrl-C / SIGTERM;
+        /// after a Ctrl-C it also bounds settling and `--teardown` (a second Ctrl-C
+        /// stops at once).
         #[arg(long, default_value = "10s", value_parser = parse_grace)]
         grace: std::time::Duration,
         /// Also write the run summary as JSON to this file.
@@ -137,7 +139,8 @@ pub enum Command {
         /// assertions are then skipped.
         #[arg(long)]
         no_arrivals: bool,
-        /// Run the scenario's `teardown:` steps after the run.
+        /// Run the scenario's `teardown:` steps after the run (each step retries for
+        /// at most 15 s; Ctrl-C stops it).
         #[arg(long)]
         teardown: bool,
         #[command(flatten)]

@@ -85,3 +85,115 @@ assertions:
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Teardown is bounded: against a Connect that does not answer, `delete_connector`
+/// gives up after its 15 s (it used to retry for 2 minutes), and a Ctrl-C during
+/// teardown stops it at once. The run's own result is kept (the report is written
+/// before teardown); teardown's failure makes the exit 3.
+#[test]
+fn teardown_is_bounded_and_stops_on_a_signal() {
+    let Some(stack) = support::stack("teardown_is_bounded_and_stops_on_a_signal") else {
+        return;
+    };
+    let id = std::process::id();
+    let dir = std::env::temp_dir().join(format!("mbs-teardown-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "name: teardown
+targets:
+  kafka: {{ bootstrap: \"{kafka}\" }}
+  connect: {{ url: \"http://127.0.0.1:9\" }}
+teardown:
+  - {{ type: delete_connector, name: mbs-td-{id} }}
+streams:
+  - {{ name: c, schema: {schema}, schema_id: 1, topic: mbs-td-{id} }}
+phases:
+  - {{ name: p, duration: 1s, rate: 10/s }}
+",
+            kafka = stack.get("KAFKA_BOOTSTRAP"),
+            schema = support::repo().join("schemas/pokemon_card.avsc").display(),
+        ),
+    )
+    .unwrap();
+    let args = |case: &str| {
+        vec![
+            "run".to_string(),
+            path.display().to_string(),
+            "--teardown".into(),
+            "--no-arrivals".into(),
+            "--report-dir".into(),
+            dir.join(case).display().to_string(),
+        ]
+    };
+    let spawn = |case: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mbscenario"));
+        cmd.args(args(case))
+            .current_dir(support::repo())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in &stack.vars {
+            cmd.env(k, v);
+        }
+        cmd.spawn().unwrap()
+    };
+
+    // Unanswered: the step's own bound.
+    let started = std::time::Instant::now();
+    let out = spawn("bound").wait_with_output().unwrap();
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("teardown"), "{err}");
+    assert!(
+        took < std::time::Duration::from_secs(45),
+        "teardown took {took:?}:\n{err}"
+    );
+    assert!(
+        dir.join("bound").read_dir().unwrap().count() >= 4,
+        "the report was written first"
+    );
+
+    // A signal during teardown: it stops within a couple of seconds.
+    let mut child = spawn("signal");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the run reaches its report");
+        let report_written = line.starts_with("report: ") && line.ends_with(".junit.xml");
+        seen.push(line);
+        if report_written {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500)); // inside teardown now
+    let signalled = std::time::Instant::now();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let took = signalled.elapsed();
+    seen.extend(rx.try_iter());
+    let err = seen.join("\n");
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "exit {took:?} after the signal:\n{err}"
+    );
+    assert!(err.contains("teardown stopped (signal)"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -46,7 +46,8 @@ impl Shutdown {
     }
 }
 
-async fn wait_for_signal() {
+/// The next Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

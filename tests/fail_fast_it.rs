@@ -6,6 +6,58 @@
 
 mod support;
 
+/// A scenario whose records carry a schema id the registry never saw, through a
+/// real sink connector configured with `converter` (extra connector config lines
+/// indented as under `config:`), `within: 10m` for arrivals.
+fn broken_records_scenario(
+    stack: &support::Stack,
+    dir: &std::path::Path,
+    name: &str,
+    connector_config: &str,
+    extra_teardown_topics: &str,
+) -> std::path::PathBuf {
+    let repo = support::repo();
+    let path = dir.join("s.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "name: {name}
+targets:
+  kafka: {{ bootstrap: \"{kafka}\" }}
+  connect: {{ url: \"{connect}\" }}
+  sqs: {{ endpoint: \"{sqs}\" }}
+setup:
+  - {{ type: ensure_topics, topics: [{{ name: {name} }}] }}
+  - {{ type: create_queue, name: {name} }}
+  - type: apply_connector
+    name: {name}
+    config_file: {connector}
+    config:
+      value.converter: io.confluent.connect.avro.AvroConverter
+{connector_config}    wait: {{ state: running, timeout: 60s }}
+teardown:
+  - {{ type: delete_connector, name: {name} }}
+  - {{ type: delete_queue, name: {name} }}
+  - {{ type: delete_topics, topics: [{name}{extra_teardown_topics}] }}
+streams:
+  # No registry: records carry a pinned schema id the registry never saw.
+  - {{ name: c, schema: {schema}, schema_id: 987654, topic: {name}, queue: {name} }}
+phases:
+  - {{ name: p, duration: 2s, rate: 20/s }}
+assertions:
+  - {{ type: arrivals, queue: {name}, expect: all_acked, tolerance: 0, within: 10m }}
+",
+            kafka = stack.get("KAFKA_BOOTSTRAP"),
+            connect = stack.get("CONNECT_URL"),
+            sqs = stack.get("SQS_ENDPOINT"),
+            connector = repo.join("connectors/sqs-sink.json").display(),
+            schema = repo.join("schemas/pokemon_card.avsc").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
 #[test]
 fn a_failed_connector_ends_settling_with_its_reason() {
     let Some(stack) = support::stack("a_failed_connector_ends_settling_with_its_reason") else {
@@ -18,44 +70,7 @@ fn a_failed_connector_ends_settling_with_its_reason() {
     let id = std::process::id();
     let dir = std::env::temp_dir().join(format!("mbs-fail-fast-{id}"));
     std::fs::create_dir_all(&dir).unwrap();
-    let repo = support::repo();
-    let path = dir.join("s.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "name: fail-fast
-targets:
-  kafka: {{ bootstrap: \"{kafka}\" }}
-  connect: {{ url: \"{connect}\" }}
-  sqs: {{ endpoint: \"{sqs}\" }}
-setup:
-  - {{ type: ensure_topics, topics: [{{ name: mbs-ff-{id} }}] }}
-  - {{ type: create_queue, name: mbs-ff-{id} }}
-  - type: apply_connector
-    name: mbs-ff-{id}
-    config_file: {connector}
-    config: {{ value.converter: io.confluent.connect.avro.AvroConverter }}
-    wait: {{ state: running, timeout: 60s }}
-teardown:
-  - {{ type: delete_connector, name: mbs-ff-{id} }}
-  - {{ type: delete_queue, name: mbs-ff-{id} }}
-  - {{ type: delete_topics, topics: [mbs-ff-{id}] }}
-streams:
-  # No registry: records carry a pinned schema id the registry never saw.
-  - {{ name: c, schema: {schema}, schema_id: 987654, topic: mbs-ff-{id}, queue: mbs-ff-{id} }}
-phases:
-  - {{ name: p, duration: 2s, rate: 20/s }}
-assertions:
-  - {{ type: arrivals, queue: mbs-ff-{id}, expect: all_acked, tolerance: 0, within: 10m }}
-",
-            kafka = stack.get("KAFKA_BOOTSTRAP"),
-            connect = stack.get("CONNECT_URL"),
-            sqs = stack.get("SQS_ENDPOINT"),
-            connector = repo.join("connectors/sqs-sink.json").display(),
-            schema = repo.join("schemas/pokemon_card.avsc").display(),
-        ),
-    )
-    .unwrap();
+    let path = broken_records_scenario(&stack, &dir, &format!("mbs-ff-{id}"), "", "");
     let reports = dir.join("r");
     let out = support::run_bin(
         &stack,
@@ -195,5 +210,59 @@ phases:
         "exit {took:?} after the signal:\n{err}"
     );
     assert!(err.contains("teardown stopped (signal)"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With `errors.tolerance: all` the same broken records do not fail the task:
+/// Connect routes them to its dead-letter topic. The run sees that topic grow,
+/// stops settling (instead of waiting out `within: 10m`) and says why.
+#[test]
+fn dead_lettered_records_end_settling_with_the_reason() {
+    let Some(stack) = support::stack("dead_lettered_records_end_settling_with_the_reason") else {
+        return;
+    };
+    if stack.get("SQS_SINK_SCHEMA_REGISTRY_URL").is_empty() {
+        support::skip_or_fail("the Schema Registry of the dev stack");
+        return;
+    }
+    let id = std::process::id();
+    let dir = std::env::temp_dir().join(format!("mbs-dlq-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = format!("mbs-dl-{id}");
+    let path = broken_records_scenario(
+        &stack,
+        &dir,
+        &name,
+        &format!(
+            "      errors.tolerance: all\n      errors.deadletterqueue.topic.name: {name}-dlq\n      errors.deadletterqueue.topic.replication.factor: \"1\"\n"
+        ),
+        &format!(", {name}-dlq"),
+    );
+    let reports = dir.join("r");
+    let started = std::time::Instant::now();
+    let out = support::run_bin(
+        &stack,
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--teardown",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &format!("dl{id}"),
+        &[],
+    );
+    let took = started.elapsed();
+    assert_eq!(out.0, 1, "stdout:\n{}\nstderr:\n{}", out.1, out.2);
+    assert!(
+        out.2
+            .contains(&format!("dead-letter topic `mbs-dl-{id}-dlq` grew by")),
+        "{}",
+        out.2
+    );
+    assert!(took < std::time::Duration::from_secs(120), "took {took:?}");
+    let report = support::json_report(&reports);
+    let errors = report["arrivals"]["collector_errors"].to_string();
+    assert!(errors.contains("dead-letter topic"), "{errors}");
     let _ = std::fs::remove_dir_all(&dir);
 }

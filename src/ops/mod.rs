@@ -1,6 +1,7 @@
 //! One function per command; glue between the CLI, the library and stdout.
 
 pub mod control;
+mod dead_letters;
 pub mod finish;
 pub mod infra;
 pub mod init;

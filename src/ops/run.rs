@@ -398,6 +398,13 @@ async fn counted_run(
         }
         out
     };
+    // Dead letters are counted before the first message, so growth means this run.
+    let dead_letters = match &collector {
+        Some(_) => {
+            Some(super::dead_letters::DeadLetters::before_run(scenario, Some(&queues)).await)
+        }
+        None => None,
+    };
     // The wall clock of the engine's start: the origin of the planned
     // instants (shard reports carry it for `report merge`).
     let run_start = SystemTime::now();
@@ -452,7 +459,14 @@ async fn counted_run(
                 &failed_connector,
                 &give_up,
             );
-            let (missing, ()) = tokio::join!(settled, watch);
+            // …and so is waiting for messages that went to a dead-letter queue or topic.
+            let dead_watch = async {
+                match &dead_letters {
+                    Some(d) => d.watch(Some(&queues), &failed_connector, &give_up).await,
+                    None => give_up.cancelled().await,
+                }
+            };
+            let (missing, (), ()) = tokio::join!(settled, watch, dead_watch);
             let stopped_because = failed_connector
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

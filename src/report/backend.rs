@@ -136,7 +136,7 @@ pub async fn capture(
     snap
 }
 
-async fn read_queue(q: &Queues, name: &str) -> Result<Option<(u64, u64)>, String> {
+pub(crate) async fn read_queue(q: &Queues, name: &str) -> Result<Option<(u64, u64)>, String> {
     let Some(url) = q.url(name).await.map_err(|e| e.to_string())? else {
         return Ok(None);
     };

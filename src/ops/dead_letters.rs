@@ -1,0 +1,179 @@
+//! Dead letters while settling: messages that went to a dead-letter queue or
+//! topic will not arrive, so waiting for them is pointless.
+//!
+//! ```text
+//!   DeadLetters::before_run(scenario, queues)   depth of every SQS dead-letter queue
+//!                                               (create_queue … dead_letter) and end
+//!                                               offset of every Connect DLQ topic
+//!                                               (errors.deadletterqueue.topic.name)
+//!   watch(…)  every 2 s while settling: one grew → the reason, and settling ends
+//! ```
+
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use crate::infra::queue::Queues;
+use crate::report::backend::read_queue;
+use crate::scenario::Scenario;
+use crate::scenario::model::{ConnectorConfig, SetupStep};
+
+const DLQ_TOPIC: &str = "errors.deadletterqueue.topic.name";
+
+/// The dead letters of a run and how many each held when it started.
+pub(super) struct DeadLetters {
+    /// (queue, messages at the start).
+    queues: Vec<(String, u64)>,
+    /// (topic, records at the start).
+    topics: Vec<(String, i64)>,
+    kafka: Option<rdkafka::ClientConfig>,
+}
+
+impl DeadLetters {
+    pub(super) async fn before_run(scenario: &Scenario, queues: Option<&Queues>) -> Self {
+        let mut out = DeadLetters {
+            queues: Vec::new(),
+            topics: Vec::new(),
+            kafka: None,
+        };
+        for step in &scenario.setup {
+            match step {
+                SetupStep::CreateQueue {
+                    dead_letter: Some(dl),
+                    ..
+                } => {
+                    if let Some(q) = queues {
+                        let depth = sqs_depth(q, &dl.name).await.unwrap_or(0);
+                        out.queues.push((dl.name.clone(), depth));
+                    }
+                }
+                SetupStep::ApplyConnector { config, .. } => {
+                    let (ConnectorConfig::File { config, .. } | ConnectorConfig::Inline { config }) =
+                        config;
+                    for (k, v) in config {
+                        // A templated name is left alone: it resolves only at setup.
+                        if k == DLQ_TOPIC && !v.is_empty() && !v.contains("${") {
+                            out.topics.push((v.clone(), 0));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !out.topics.is_empty() {
+            out.kafka = crate::sink::kafka_auth::client_config(&scenario.targets)
+                .ok()
+                .map(|mut c| {
+                    c.set("group.id", "mbscenario-dead-letters");
+                    c
+                });
+            let topics: Vec<String> = out.topics.iter().map(|(t, _)| t.clone()).collect();
+            let ends = topic_ends(out.kafka.clone(), topics).await;
+            for ((_, start), end) in out.topics.iter_mut().zip(ends) {
+                *start = end.unwrap_or(0);
+            }
+        }
+        out
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.queues.is_empty() && self.topics.is_empty()
+    }
+
+    /// Polls every 2 s until `give_up`; a dead letter that grew records why and
+    /// cancels `give_up`.
+    pub(super) async fn watch(
+        &self,
+        queues: Option<&Queues>,
+        why: &std::sync::Mutex<Option<String>>,
+        give_up: &tokio_util::sync::CancellationToken,
+    ) {
+        if self.is_empty() {
+            return give_up.cancelled().await;
+        }
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = give_up.cancelled() => return,
+            }
+            if let Some(reason) = self.grown(queues).await {
+                let mut w = why.lock().unwrap_or_else(|p| p.into_inner());
+                w.get_or_insert(reason);
+                give_up.cancel();
+                return;
+            }
+        }
+    }
+
+    async fn grown(&self, queues: Option<&Queues>) -> Option<String> {
+        if let Some(q) = queues {
+            for (name, start) in &self.queues {
+                if let Some(now) = sqs_depth(q, name).await
+                    && now > *start
+                {
+                    return Some(format!(
+                        "dead-letter queue `{name}` grew by {} message(s) during the run: \
+                         the pipeline gave up on them",
+                        now - start
+                    ));
+                }
+            }
+        }
+        if !self.topics.is_empty() {
+            let names: Vec<String> = self.topics.iter().map(|(t, _)| t.clone()).collect();
+            let ends = topic_ends(self.kafka.clone(), names).await;
+            for ((name, start), end) in self.topics.iter().zip(ends) {
+                if let Some(end) = end
+                    && end > *start
+                {
+                    return Some(format!(
+                        "Kafka Connect's dead-letter topic `{name}` grew by {} record(s) during \
+                         the run: the sink connector could not convert or deliver them",
+                        end - start
+                    ));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Messages in a queue (visible and in flight), if it can be read.
+async fn sqs_depth(q: &Queues, name: &str) -> Option<u64> {
+    match tokio::time::timeout(Duration::from_secs(5), read_queue(q, name)).await {
+        Ok(Ok(Some((visible, in_flight)))) => Some(visible + in_flight),
+        _ => None,
+    }
+}
+
+/// Records in each topic (sum of high watermarks over partitions); `None` for
+/// a topic that does not exist (yet) or cannot be read.
+async fn topic_ends(
+    config: Option<rdkafka::ClientConfig>,
+    topics: Vec<String>,
+) -> Vec<Option<i64>> {
+    let n = topics.len();
+    let Some(config) = config else {
+        return vec![None; n];
+    };
+    tokio::task::spawn_blocking(move || {
+        let Ok(consumer) = config.create::<BaseConsumer>() else {
+            return vec![None; topics.len()];
+        };
+        let timeout = Duration::from_secs(3);
+        topics
+            .iter()
+            .map(|t| {
+                let md = consumer.fetch_metadata(Some(t), timeout).ok()?;
+                let topic = md.topics().first().filter(|t| t.error().is_none())?;
+                let mut sum = 0;
+                for p in topic.partitions() {
+                    sum += consumer.fetch_watermarks(t, p.id(), timeout).ok()?.1;
+                }
+                Some(sum)
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_else(|_| vec![None; n])
+}

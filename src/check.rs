@@ -130,6 +130,7 @@ fn one(a: &Assertion, obs: &Observed<'_>) -> Verdict {
             ..
         } => arrivals(obs, queue, *expect, *tolerance, phase),
         Assertion::Throughput { phase, stream, min } => throughput(obs, phase, stream, *min),
+        Assertion::SustainableRate { phase, min } => sustainable_rate(obs, phase.as_deref(), *min),
         Assertion::Latency {
             metric,
             percentile,
@@ -280,6 +281,45 @@ fn arrivals(
                 q.arrived_after_failed_send
             ));
         }
+    }
+    v
+}
+
+fn sustainable_rate(obs: &Observed<'_>, phase: Option<&str>, min: f64) -> Verdict {
+    let found = obs
+        .summary
+        .seek
+        .iter()
+        .find(|s| phase.is_none_or(|p| s.phase == p));
+    let Some(found) = found else {
+        return skipped(
+            "sustainable_rate",
+            "the seek phase did not run (the run stopped before it)",
+        );
+    };
+    let rate = found.sustainable_rate.unwrap_or(0.0);
+    let observed = match (found.sustainable_rate, found.first_failing_rate) {
+        (Some(r), Some(b)) => format!(
+            "{} sustainable; {} failed: {}",
+            format_rate(r),
+            format_rate(b),
+            found.failing_bound.as_deref().unwrap_or("")
+        ),
+        (Some(r), None) => format!("{} sustainable (the highest level tried)", format_rate(r)),
+        (None, _) => format!(
+            "no level was sustainable ({})",
+            found.failing_bound.as_deref().unwrap_or("")
+        ),
+    };
+    let mut v = verdict(
+        "sustainable_rate",
+        observed,
+        format!("≥ {}", format_rate(min)),
+        rate >= min,
+    );
+    if !found.complete {
+        v.details
+            .push("the search did not converge before the phase ended: a lower bound".into());
     }
     v
 }

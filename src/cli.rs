@@ -113,8 +113,9 @@ pub enum Command {
         file: PathBuf,
         /// Send to `null` (discard), `file:DIR` (JSON lines per route), `avro:DIR`
         /// (Avro container file per topic) or `virtual` (paused clock: the whole
-        /// run in a moment) instead of Kafka/SQS.
-        #[arg(long, value_name = "null|file:DIR|avro:DIR|virtual", value_parser = parse_sink)]
+        /// run in a moment; `virtual:5000/s` models a pipeline of that capacity)
+        /// instead of Kafka/SQS.
+        #[arg(long, value_name = "null|file:DIR|avro:DIR|virtual[:CAPACITY]", value_parser = parse_sink)]
         sink: Option<SinkArg>,
         /// How long in-flight sends may finish after the last phase or Ctrl-C / SIGTERM;
         /// after a Ctrl-C it also bounds settling and `--teardown` (a second Ctrl-C
@@ -401,19 +402,42 @@ pub enum SinkArg {
     /// Avro object container files per topic (Kafka route), JSON lines for SQS.
     Avro(PathBuf),
     /// Paused clock, instant acks, every acked message counted as arrived:
-    /// the whole run in a moment, for previews and snapshot tests.
-    Virtual,
+    /// the whole run in a moment, for previews and snapshot tests. With a
+    /// capacity (`virtual:5000/s`) the modelled pipeline serves at most that
+    /// many messages per second and queues the rest (what `seek` phases probe).
+    Virtual {
+        capacity: Option<NotNan>,
+    },
 }
+
+/// A positive, finite msgs/s value that can be compared for equality.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NotNan(pub f64);
+
+impl Eq for NotNan {}
 
 fn parse_sink(s: &str) -> Result<SinkArg, String> {
     match s {
         "null" => Ok(SinkArg::Null),
-        "virtual" => Ok(SinkArg::Virtual),
+        "virtual" => Ok(SinkArg::Virtual { capacity: None }),
+        _ if s.starts_with("virtual:") => {
+            let text = &s["virtual:".len()..];
+            match crate::scenario::units::parse_rate(text) {
+                Ok(crate::scenario::units::RateValue::PerSecond(v)) if v > 0.0 && v.is_finite() => {
+                    Ok(SinkArg::Virtual {
+                        capacity: Some(NotNan(v)),
+                    })
+                }
+                _ => Err(format!(
+                    "`virtual:` takes the modelled pipeline's capacity, e.g. `virtual:5000/s` (got `{text}`)"
+                )),
+            }
+        }
         _ => match (s.strip_prefix("file:"), s.strip_prefix("avro:")) {
             (Some(dir), _) if !dir.is_empty() => Ok(SinkArg::File(PathBuf::from(dir))),
             (_, Some(dir)) if !dir.is_empty() => Ok(SinkArg::Avro(PathBuf::from(dir))),
             _ => Err(format!(
-                "expected `null`, `virtual`, `file:DIR` or `avro:DIR`, got `{s}`"
+                "expected `null`, `virtual`, `virtual:CAPACITY/s`, `file:DIR` or `avro:DIR`, got `{s}`"
             )),
         },
     }

@@ -49,6 +49,7 @@ async fn served() -> (String, Arc<Steering>, Shutdown) {
         progress: false,
         sends: None,
         echo: None,
+        observe: None,
         steering: Some(steering.clone()),
     };
     let sd = shutdown.clone();

@@ -156,6 +156,8 @@ fn reference_rate(shape: &RateShape, d: f64, t: f64) -> f64 {
             .rev()
             .find(|(at, _)| at.as_secs_f64() <= t)
             .map_or(0.0, |(_, r)| *r),
+        // Planned at its first level (the search steers it at run time).
+        RateShape::Seek(k) => k.from,
     }
 }
 

@@ -439,3 +439,50 @@ phases:
     let failures = chart(&dom, "failed and dropped messages per second, by kind").unwrap();
     assert!(failures.contains("data-series=\"dropped (in-flight budget)\""));
 }
+
+/// `seek` on the virtual clock against modelled pipelines of 1k, 7.5k and 40k
+/// msgs/s: the sustainable rate found is within 5 % below the capacity, the first
+/// failing level is above it with the bound it broke, and the search converged.
+#[test]
+fn seek_finds_the_modelled_capacity_within_5_percent_below() {
+    for capacity in [1_000.0, 7_500.0, 40_000.0] {
+        let s = load(&format!(
+            "name: seek
+seed: 3
+streams:
+  - {{ name: c, schema: ../avro/record.avsc, schema_id: 1, queue: q }}
+phases:
+  - name: find
+    duration: 45s
+    mode: direct_sqs
+    rate: {{ type: seek, from: 500/s, max: 100k/s, hold: 2s }}
+assertions:
+  - {{ type: sustainable_rate, min: {min}/s }}
+",
+            min = capacity * 0.9
+        ));
+        let plan = Plan::compile(&s);
+        let model = virtual_run::Model {
+            capacity: Some(capacity),
+            ..virtual_run::Model::default()
+        };
+        let m = virtual_run::measure_model(&s, &plan, model).unwrap();
+        let found = m.summary.seek.first().expect("a seek result").clone();
+        let rate = found.sustainable_rate.expect("a sustainable rate");
+        assert!(
+            rate <= capacity && rate >= 0.95 * capacity,
+            "capacity {capacity}: found {rate} ({found:#?})"
+        );
+        let bad = found.first_failing_rate.expect("a failing level");
+        assert!(bad > capacity, "capacity {capacity}: first failing {bad}");
+        assert!(
+            found.failing_bound.is_some() && found.complete,
+            "{found:#?}"
+        );
+        assert!(found.levels.iter().any(|l| !l.passed));
+        let r = finish::report(&s, &plan, m);
+        assert!(r.passed, "the sustainable_rate assertion passes");
+        let md = report::markdown::render(&r);
+        assert!(md.contains("## Sustainable rate"), "{md}");
+    }
+}

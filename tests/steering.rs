@@ -47,6 +47,7 @@ async fn steered(
         progress: false,
         sends: None,
         echo: None,
+        observe: None,
         steering: Some(steering.clone()),
     };
     let run = tokio::spawn({
@@ -304,6 +305,7 @@ async fn refusals_say_why() {
         progress: false,
         sends: None,
         echo: None,
+        observe: None,
         steering: Some(steering.clone()),
     };
     let run = tokio::spawn({

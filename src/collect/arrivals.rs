@@ -255,6 +255,20 @@ impl Arrivals {
         self.lock().step = step.max(1);
     }
 
+    /// First arrivals of this run's messages so far (all streams).
+    pub fn arrived_total(&self) -> u64 {
+        self.lock().tally.streams.iter().map(|s| s.seen.len()).sum()
+    }
+
+    /// End-to-end p50/p99 per timeline slot so far (`second` = slot index).
+    pub fn e2e_series(&self) -> Vec<crate::stats::SecondLatency> {
+        self.lock().e2e_series.seconds()
+    }
+
+    pub fn timeline_step(&self) -> u64 {
+        self.lock().step
+    }
+
     pub fn origin_us(&self) -> i64 {
         self.lock().origin_us
     }

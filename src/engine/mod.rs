@@ -35,6 +35,7 @@ pub mod prepare;
 pub mod progress;
 pub mod recorder;
 pub mod schedule;
+pub mod seek;
 pub mod shutdown;
 pub mod status;
 pub mod steering;
@@ -46,7 +47,7 @@ use std::sync::{Arc, Mutex};
 use tokio::time::{Instant, sleep_until};
 
 use crate::plan::Plan;
-use crate::scenario::model::Load;
+use crate::scenario::model::{Load, RateShape};
 use crate::sink::Sinks;
 pub use prepare::StreamRuntime;
 pub use shutdown::Shutdown;
@@ -77,6 +78,9 @@ pub struct Extras {
     pub echo: Option<Arc<crate::collect::Arrivals>>,
     /// Runtime steering shared with the control API (a private one otherwise).
     pub steering: Option<Arc<Steering>>,
+    /// Real runs: the collector's arrivals, which `seek` phases judge levels on
+    /// (virtual runs use `echo`).
+    pub observe: Option<Arc<crate::collect::Arrivals>>,
 }
 
 /// Like [`run`], with progress output and/or send accounting.
@@ -88,6 +92,7 @@ pub async fn run_with(
     extras: Extras,
 ) -> RunSummary {
     let show_progress = extras.progress;
+    let observe = extras.observe.clone().or_else(|| extras.echo.clone());
     // Someone reads the live status (control API, progress line, metrics):
     // only then is it sampled every second. A virtual run has no reader, and
     // a year-long idle phase would otherwise cost 31.5 million wake-ups.
@@ -137,6 +142,7 @@ pub async fn run_with(
 
     let mut next_seq: Vec<u64> = vec![0; shared.streams.len()];
     let mut phases_started = 0;
+    let mut seeks: Vec<seek::SeekResult> = Vec::new();
     for phase in &plan.phases {
         if shutdown.stop.is_cancelled() {
             break;
@@ -166,7 +172,29 @@ pub async fn run_with(
             steer: &mut steer,
             shard: plan.shard,
         };
-        let counts = match phase.load {
+        let counts = match &phase.load {
+            Load::Rate(RateShape::Seek(k)) => {
+                let controller = seek::Controller {
+                    phase,
+                    seek: k,
+                    steering: &steering,
+                    shared: &shared,
+                    arrivals: observe.as_deref(),
+                    phase_start,
+                    stop: &shutdown.stop,
+                };
+                let (_, found) = tokio::join!(
+                    schedule::open_phase(ctx, phase, phase_start, &first),
+                    controller.run()
+                );
+                seeks.push(found);
+                // Like a closed phase, a fixed range of record numbers.
+                phase
+                    .streams
+                    .iter()
+                    .map(|_| crate::plan::shard::CLOSED_PHASE_SEQS)
+                    .collect()
+            }
             Load::Rate(_) => {
                 let c = schedule::open_phase(ctx, phase, phase_start, &first).await;
                 // Rate phases consume their whole planned sequence range, so the
@@ -247,6 +275,7 @@ pub async fn run_with(
     summary.fatal = summary.fatal_error.as_ref().map(ToString::to_string);
     summary.steering = steering.events();
     summary.steered = !summary.steering.is_empty();
+    summary.seek = seeks;
     tracing::info!(
         event = "RunFinished",
         acked = summary.totals.acked,

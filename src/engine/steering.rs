@@ -200,6 +200,30 @@ impl Steering {
         });
     }
 
+    /// Engine (a `seek` phase's controller): the streams' rates for the next
+    /// level. Not an operator's change: no event, the run is not marked steered.
+    pub(crate) fn seek_rates(&self, rates: &[(usize, f64)]) {
+        self.tx.send_modify(|o| {
+            for &(i, r) in rates {
+                if let Some(slot) = o.rate.get_mut(i) {
+                    *slot = Some(r.max(1e-3));
+                }
+            }
+        });
+    }
+
+    /// Engine (a `seek` phase's controller): pause or resume the streams while
+    /// the pipeline drains after a failed level.
+    pub(crate) fn seek_pause(&self, streams: &[usize], paused: bool) {
+        self.tx.send_modify(|o| {
+            for &i in streams {
+                if let Some(p) = o.paused.get_mut(i) {
+                    *p = paused;
+                }
+            }
+        });
+    }
+
     /// Engine: no more phases.
     pub(crate) fn finish(&self) {
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = RunState::Finished;

@@ -40,6 +40,9 @@ pub struct RunSummary {
     pub steered: bool,
     /// The runtime changes, in order.
     pub steering: Vec<super::steering::SteeringEvent>,
+    /// What each `seek` phase found, in phase order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seek: Vec<super::seek::SeekResult>,
     /// Send→ack latency per phase (µs, all streams), for assertions on any percentile.
     #[serde(skip)]
     pub send_ack: Vec<hdrhistogram::Histogram<u64>>,
@@ -218,6 +221,7 @@ pub fn summarize(
     let timeline = timeline(plan, rec);
     RunSummary {
         steered: false,
+        seek: Vec::new(),
         steering: Vec::new(),
         scenario: plan.scenario.clone(),
         seed: plan.seed,

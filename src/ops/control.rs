@@ -19,7 +19,7 @@ pub fn check_control(
         .filter(|t| !t.trim().is_empty())
         .map(crate::control::Token::new)
         .transpose()?;
-    if matches!(sink, Some(SinkArg::Virtual)) && (control.is_some() || metrics.is_some()) {
+    if matches!(sink, Some(SinkArg::Virtual { .. })) && (control.is_some() || metrics.is_some()) {
         return Err("--control and --metrics need a real-time run; the virtual clock runs the whole scenario in a moment".into());
     }
     if let Some(addr) = control

@@ -69,9 +69,13 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
         None => Plan::compile(scenario),
     };
     let measured = match &opts.sink {
-        Some(SinkArg::Virtual) => {
+        Some(SinkArg::Virtual { capacity }) => {
             crate::say!("running {} on the virtual clock", plan.scenario);
-            match super::virtual_run::measure(scenario, &plan) {
+            let model = super::virtual_run::Model {
+                capacity: capacity.map(|c| c.0),
+                ..super::virtual_run::Model::default()
+            };
+            match super::virtual_run::measure_model(scenario, &plan, model) {
                 Ok(m) => m,
                 Err(e) => {
                     crate::say!("error: {e}");
@@ -309,6 +313,7 @@ fn real(
                 progress: true,
                 sends: None,
                 echo: None,
+                observe: None,
                 steering: Some(steering),
             };
             let summary = engine::run_with(plan, streams, sinks.clone(), &shutdown, extras).await;
@@ -373,6 +378,7 @@ async fn counted_run(
         // A bitmap insert per message: only when arrivals are counted.
         sends: collector.as_ref().map(|_| sends.clone()),
         echo: None,
+        observe: collector.as_ref().map(|c| c.arrivals().clone()),
         steering: Some(steering),
     };
     // Phase-end snapshots run beside the engine, on the plan's offsets, and

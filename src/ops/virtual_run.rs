@@ -25,13 +25,19 @@ pub const VIRTUAL_ACK: std::time::Duration = std::time::Duration::from_millis(20
 pub const MAX_VIRTUAL_MESSAGES: u64 = 20_000_000;
 
 /// What a virtual run of `plan` would simulate: the planned messages of rate
-/// phases, and for `max` phases one message per lane per [`VIRTUAL_ACK`].
-pub fn virtual_messages(plan: &Plan, ack: std::time::Duration) -> u64 {
+/// phases, for `max` phases one message per lane per [`VIRTUAL_ACK`], for
+/// `seek` phases their top level (twice the modelled capacity at most) throughout.
+pub fn virtual_messages(plan: &Plan, ack: std::time::Duration, capacity: Option<f64>) -> u64 {
     plan.phases
         .iter()
-        .map(|p| match p.expected_messages {
-            Some(n) => n,
-            None => {
+        .map(|p| match (&p.load, p.expected_messages) {
+            // A search climbs to about twice the modelled capacity at most.
+            (crate::scenario::model::Load::Rate(crate::scenario::model::RateShape::Seek(k)), _) => {
+                let top = capacity.map_or(k.max, |c| k.max.min(2.0 * c));
+                (top * p.duration.as_secs_f64()).min(u64::MAX as f64) as u64
+            }
+            (_, Some(n)) => n,
+            (_, None) => {
                 let per_lane = p.duration.as_secs_f64() / ack.as_secs_f64().max(1e-6);
                 (per_lane * f64::from(p.workers)).min(u64::MAX as f64) as u64
             }
@@ -50,6 +56,25 @@ pub fn measure(scenario: &Scenario, plan: &Plan) -> Result<Measured, String> {
     measure_with(scenario, plan, VIRTUAL_ACK)
 }
 
+/// The modelled pipeline of a virtual run.
+#[derive(Debug, Clone, Copy)]
+pub struct Model {
+    /// Send → ack time of an idle pipeline.
+    pub ack: std::time::Duration,
+    /// Messages per second the pipeline serves; above it, messages queue and
+    /// latency grows (`None`: unlimited).
+    pub capacity: Option<f64>,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Self {
+            ack: VIRTUAL_ACK,
+            capacity: None,
+        }
+    }
+}
+
 /// Like [`measure`] with a chosen send→ack time (slower acks lower the
 /// throughput of closed-model phases: how tests make a "slowed" run).
 pub fn measure_with(
@@ -57,7 +82,20 @@ pub fn measure_with(
     plan: &Plan,
     ack: std::time::Duration,
 ) -> Result<Measured, String> {
-    let n = virtual_messages(plan, ack);
+    measure_model(
+        scenario,
+        plan,
+        Model {
+            ack,
+            capacity: None,
+        },
+    )
+}
+
+/// A virtual run against a modelled pipeline.
+pub fn measure_model(scenario: &Scenario, plan: &Plan, model: Model) -> Result<Measured, String> {
+    let ack = model.ack;
+    let n = virtual_messages(plan, ack, model.capacity);
     if n > MAX_VIRTUAL_MESSAGES {
         return Err(format!(
             "a virtual run simulates every message, and this plan has about {n} \
@@ -84,19 +122,20 @@ pub fn measure_with(
         engine::run_with(
             plan,
             streams,
-            Sinks::both(SinkHandle::Delay(Arc::new(crate::sink::DelaySink {
+            Sinks::both(SinkHandle::Delay(Arc::new(crate::sink::DelaySink::new(
                 ack,
-                hold: plan
-                    .phases
+                plan.phases
                     .iter()
                     .map(|p| matches!(p.load, crate::scenario::model::Load::Max))
                     .collect(),
-            }))),
+                model.capacity,
+            )))),
             &shutdown,
             engine::Extras {
                 progress: false,
                 sends: Some(sends),
                 echo: Some(arrivals.clone()),
+                observe: None,
                 steering: None,
             },
         )

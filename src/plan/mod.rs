@@ -146,7 +146,16 @@ impl Plan {
                         }
                         Load::Max => None,
                     };
+                    let seeks = matches!(p.load, Load::Rate(RateShape::Seek(_)));
                     next_seq[i] = match (&curve, first_seq) {
+                        // A seek phase sends as many as its levels need: like a
+                        // closed phase it reserves a fixed range, so what follows
+                        // is numbered the same in every run.
+                        (Some(_), Some(s))
+                            if seeks && scenario.streams[i].record_limit().is_none() =>
+                        {
+                            Some(s + shard::CLOSED_PHASE_SEQS)
+                        }
                         (Some(c), Some(s)) => Some(s + c.event_count()),
                         // A closed phase reserves a fixed range, so what
                         // follows it is numbered the same in every run —
@@ -166,6 +175,8 @@ impl Plan {
                 })
                 .collect();
             let expected_messages = match p.load {
+                // How many a search sends is what it finds out.
+                Load::Rate(RateShape::Seek(_)) => None,
                 Load::Rate(_) => Some(
                     streams
                         .iter()
@@ -341,6 +352,15 @@ pub fn shape_text(load: &Load) -> String {
         Load::Rate(RateShape::Ramp { from, to }) => {
             format!("ramp {} → {}", format_rate(*from), format_rate(*to))
         }
+        Load::Rate(RateShape::Seek(k)) => format!(
+            "seek {} → at most {} (×{} per level, each held {}, then bisect to {}%; worst case {})",
+            format_rate(k.from),
+            format_rate(k.max),
+            crate::scenario::units::format_number(k.factor),
+            format_duration(k.hold),
+            crate::scenario::units::format_number(k.precision * 100.0),
+            format_duration(k.worst_case())
+        ),
         Load::Rate(RateShape::Steps { steps }) => format!(
             "steps {}",
             steps

@@ -101,6 +101,8 @@ impl RateCurve {
         match shape {
             RateShape::Idle => pieces.push((0.0, d, 0.0, 0.0)),
             RateShape::Constant { rate } => pieces.push((0.0, d, *rate, *rate)),
+            // Planned at its first level; the search steers it from there.
+            RateShape::Seek(k) => pieces.push((0.0, d, k.from, k.from)),
             RateShape::Ramp { from, to } => pieces.push((0.0, d, *from, *to)),
             RateShape::Steps { steps } => {
                 for (i, (at, rate)) in steps.iter().enumerate() {

@@ -142,6 +142,11 @@ pub fn assertion_text(a: &Assertion, plan: &Plan) -> String {
                 format_duration(*within)
             )
         }
+        Assertion::SustainableRate { phase, min } => format!(
+            "sustainable rate found by seek phase {} ≥ {}",
+            phase.as_deref().unwrap_or("?"),
+            format_rate(*min)
+        ),
         Assertion::Throughput { phase, stream, min } => {
             let who = stream
                 .as_ref()

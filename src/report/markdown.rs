@@ -83,6 +83,9 @@ pub fn render(r: &Report) -> String {
             us(p.latency.p99_us),
         );
     }
+    for k in &r.run.seek {
+        seek_section(&mut o, k);
+    }
     if let Some(acc) = &r.arrivals {
         o.push_str("\n## Arrivals\n\n");
         o.push_str("| queue | expected | arrived | missing | duplicates | unknown | received |\n");
@@ -227,5 +230,52 @@ fn us(v: u64) -> String {
         "—".into()
     } else {
         fmt_latency(std::time::Duration::from_micros(v))
+    }
+}
+
+/// What a `seek` phase found, and every level it tried.
+fn seek_section(o: &mut String, k: &crate::engine::seek::SeekResult) {
+    let _ = writeln!(o, "\n## Sustainable rate (phase {})\n", k.phase);
+    let found = k.sustainable_rate.map_or("none".into(), format_rate);
+    let _ = write!(o, "**{found}** sustainable");
+    if let (Some(b), Some(why)) = (k.first_failing_rate, &k.failing_bound) {
+        let _ = write!(o, "; first failing level {}: {why}", format_rate(b));
+    }
+    let latency = if k.latency == "end_to_end" {
+        "end-to-end"
+    } else {
+        "send→ack"
+    };
+    let _ = writeln!(
+        o,
+        ".{} Levels judged on {latency} latency.\n",
+        if k.complete {
+            ""
+        } else {
+            " The search did not converge before the phase ended: a lower bound."
+        }
+    );
+    o.push_str(
+        "| level | at | rate | result | p99 | scheduled | dropped | failed | backlog growth |\n",
+    );
+    o.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    for (i, l) in k.levels.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "| {} | {}s | {} | {} | {} | {} | {} | {} | {} |",
+            i + 1,
+            format_number(l.start_s.round()),
+            format_rate(l.rate),
+            if l.passed {
+                "pass".to_string()
+            } else {
+                format!("fail: {}", l.failed_bound.as_deref().unwrap_or(""))
+            },
+            l.p99_us.map_or("—".into(), us),
+            group(l.scheduled),
+            group(l.dropped),
+            group(l.failed),
+            l.backlog_growth,
+        );
     }
 }

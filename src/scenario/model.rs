@@ -270,10 +270,68 @@ pub enum Load {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "shape", rename_all = "snake_case")]
 pub enum RateShape {
-    Constant { rate: f64 },
-    Ramp { from: f64, to: f64 },
-    Steps { steps: Vec<(Duration, f64)> },
+    Constant {
+        rate: f64,
+    },
+    Ramp {
+        from: f64,
+        to: f64,
+    },
+    Steps {
+        steps: Vec<(Duration, f64)>,
+    },
     Idle,
+    /// Goal seeking (see [`Seek`]); planned at `from`, steered at run time.
+    Seek(Seek),
+}
+
+/// A goal-seeking phase: the levels it may try and what makes one sustainable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Seek {
+    pub from: f64,
+    pub max: f64,
+    pub factor: f64,
+    #[serde(with = "serde_duration")]
+    pub hold: Duration,
+    /// Stop bisecting when (bad − good) / good is at most this (a fraction).
+    pub precision: f64,
+    /// Highest p99 (end to end when arrivals are counted, else send → ack).
+    #[serde(with = "serde_opt_duration")]
+    pub p99: Option<Duration>,
+    pub dropped: Amount,
+    pub errors: Amount,
+}
+
+impl Seek {
+    /// Levels climbed at most (from `from` by `factor`, the last one at `max`).
+    pub fn max_climb(&self) -> u32 {
+        let mut n = 1;
+        let mut r = self.from;
+        while r < self.max && n < 64 {
+            r = (r * self.factor).min(self.max);
+            n += 1;
+        }
+        n
+    }
+
+    /// Bisection steps at most after a failed level.
+    pub fn max_bisect(&self) -> u32 {
+        // The widest bracket is one factor step: good × factor.
+        let mut gap = self.factor - 1.0;
+        let mut n = 0;
+        while gap > self.precision && n < 64 {
+            gap /= 2.0;
+            n += 1;
+        }
+        n
+    }
+
+    /// The longest the search can take: every level held, and a recovery pause
+    /// (at most one hold) after each failed one.
+    pub fn worst_case(&self) -> Duration {
+        let levels = self.max_climb() + self.max_bisect();
+        self.hold.saturating_mul(levels) + self.hold.saturating_mul(self.max_bisect() + 1)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -367,6 +425,10 @@ pub enum Assertion {
         stream: Option<String>,
         min: ThroughputFloor,
     },
+    SustainableRate {
+        phase: Option<String>,
+        min: f64,
+    },
     Latency {
         metric: LatencyMetric,
         percentile: f64,
@@ -421,6 +483,18 @@ pub mod serde_duration {
 
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&crate::scenario::units::format_duration(*d))
+    }
+}
+
+/// Optional durations, as [`serde_duration`] (`null` when absent).
+pub mod serde_opt_duration {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&crate::scenario::units::format_duration(*d)),
+            None => s.serialize_none(),
+        }
     }
 }
 

@@ -107,11 +107,38 @@ pub struct DelaySink {
     pub ack: std::time::Duration,
     /// Per phase index: whether a send holds its lane for `ack` (closed-model phases).
     pub hold: Vec<bool>,
+    /// Modelled capacity (msgs/s): one server that takes `1 / capacity` per
+    /// message and queues the rest, so latency grows without bound above it.
+    pub capacity: Option<f64>,
+    /// When the modelled server is next free.
+    pub free_at: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl DelaySink {
+    pub fn new(ack: std::time::Duration, hold: Vec<bool>, capacity: Option<f64>) -> Self {
+        Self {
+            ack,
+            hold,
+            capacity,
+            free_at: std::sync::Mutex::new(None),
+        }
+    }
+
     fn holds(&self, phase: usize) -> bool {
         self.hold.get(phase).copied().unwrap_or(true)
+    }
+
+    /// When a message handed over now is acknowledged.
+    fn ack_at(&self) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        let Some(cap) = self.capacity else {
+            return now + self.ack;
+        };
+        let mut free = self.free_at.lock().unwrap_or_else(|p| p.into_inner());
+        let start = free.map_or(now, |f| f.max(now));
+        let served = start + std::time::Duration::from_secs_f64(1.0 / cap);
+        *free = Some(served);
+        served + self.ack
     }
 }
 
@@ -129,13 +156,13 @@ impl SinkHandle {
         match self {
             SinkHandle::Null => done.complete(Ok(0)),
             SinkHandle::Delay(d) if d.holds(msg.phase) => {
-                tokio::time::sleep(d.ack).await;
+                tokio::time::sleep_until(d.ack_at()).await;
                 done.complete(Ok(0));
             }
             SinkHandle::Delay(d) => {
-                let ack = d.ack;
+                let at = d.ack_at();
                 tokio::spawn(async move {
-                    tokio::time::sleep(ack).await;
+                    tokio::time::sleep_until(at).await;
                     done.complete(Ok(0));
                 });
             }

@@ -37,6 +37,14 @@ pub enum AssertionSpec {
         /// Floor: a percentage of the target (`95%`) or an absolute rate (`190/s`).
         min: String,
     },
+    /// The rate a `seek` phase found sustainable.
+    SustainableRate {
+        /// The `seek` phase. Default: the scenario's only one.
+        #[serde(default)]
+        phase: Option<String>,
+        /// Floor, e.g. `2k/s`.
+        min: String,
+    },
     /// Latency percentile bound.
     Latency {
         /// `send_ack` (producer acknowledgement) or `end_to_end` (send → arrival at SQS: the queue's `SentTimestamp`, not our receive).

@@ -398,6 +398,44 @@ pub enum RateShapeSpec {
     Idle {},
     /// Closed model: every worker sends back-to-back (capacity probe).
     Max {},
+    /// Goal seeking: find the highest rate the pipeline sustains. Levels rise from
+    /// `from` by `factor` until one breaks a bound of `until` (or `max` is reached),
+    /// then bisect between the last good and the first bad level; each level is held
+    /// for `hold`. The rest of the phase runs at the rate found.
+    Seek {
+        /// First level, e.g. `100/s`.
+        from: RateStr,
+        /// Highest level tried, e.g. `50k/s`.
+        max: RateStr,
+        /// Growth between levels while none has failed (default 2).
+        #[serde(default)]
+        factor: Option<f64>,
+        /// How long each level runs before it is judged (default `20s`).
+        #[serde(default)]
+        hold: Option<DurationStr>,
+        /// Bisection stops when first bad and last good are this close (default `2.5%`).
+        #[serde(default)]
+        precision: Option<String>,
+        /// What "sustainable" means; every level must also keep its backlog flat.
+        #[serde(default)]
+        until: Option<SeekUntilSpec>,
+    },
+}
+
+/// The bounds a `seek` level must keep (beside a backlog that does not grow).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeekUntilSpec {
+    /// Highest p99 latency: end to end (send → arrival at the queue) when arrivals are
+    /// counted, else send → ack. E.g. `2s`.
+    #[serde(default)]
+    pub p99: Option<DurationStr>,
+    /// Most messages dropped in a level (count or percentage, default `0.1%`).
+    #[serde(default)]
+    pub dropped: Option<AmountSpec>,
+    /// Most failed sends in a level (count or percentage, default `0`).
+    #[serde(default)]
+    pub errors: Option<AmountSpec>,
 }
 
 /// One step of a `steps` rate.

@@ -77,6 +77,35 @@ pub(super) fn assertions(
                     min: floor.unwrap_or(ThroughputFloor::Absolute(0.0)),
                 }
             }
+            AssertionSpec::SustainableRate { phase, min } => {
+                let seeking: Vec<String> = spec_seek_phases(spec);
+                r.name("phase", phase.as_deref(), &seeking, "seek phase", "");
+                if phase.is_none() && seeking.len() != 1 {
+                    r.fail(
+                        "type",
+                        format!(
+                            "`sustainable_rate` needs a `seek` phase; this scenario has {}",
+                            seeking.len()
+                        ),
+                        "add `phase:` naming the seek phase, or a phase with `rate: { type: seek, … }`",
+                    );
+                }
+                let min = match parse_rate(min) {
+                    Ok(RateValue::PerSecond(v)) => v,
+                    _ => {
+                        r.fail(
+                            "min",
+                            format!("invalid rate `{min}`"),
+                            "write a rate, e.g. `2k/s`",
+                        );
+                        0.0
+                    }
+                };
+                Assertion::SustainableRate {
+                    phase: phase.clone().or_else(|| seeking.first().cloned()),
+                    min,
+                }
+            }
             AssertionSpec::Latency {
                 metric,
                 percentile,
@@ -216,4 +245,14 @@ pub(super) fn report(spec: &ScenarioSpec) -> ReportConfig {
             ]
         }),
     }
+}
+
+/// Names of the phases whose rate is a `seek`.
+fn spec_seek_phases(spec: &crate::scenario::spec::ScenarioSpec) -> Vec<String> {
+    use crate::scenario::spec::{RateShapeSpec, RateSpec};
+    spec.phases
+        .iter()
+        .filter(|p| matches!(p.rate, RateSpec::Shape(RateShapeSpec::Seek { .. })))
+        .map(|p| p.name.clone())
+        .collect()
 }

@@ -65,7 +65,10 @@ pub(super) fn phases(
     }
     // Each closed-model phase reserves 2^40 record numbers per stream, and
     // an event id carries 52 bits of record number.
-    let closed = out.iter().filter(|p| matches!(p.load, Load::Max)).count() as u64;
+    let closed = out
+        .iter()
+        .filter(|p| matches!(p.load, Load::Max | Load::Rate(RateShape::Seek(_))))
+        .count() as u64;
     let fits = crate::datagen::MAX_SEQ >> 40;
     if closed >= fits {
         cx.error(
@@ -249,6 +252,23 @@ fn load(cx: &mut Ctx<'_>, ptr: &str, spec: &RateSpec, duration: Option<Duration>
             RateValue::PerSecond(v) => Load::Rate(RateShape::Constant { rate: v }),
         }),
         RateSpec::Shape(RateShapeSpec::Max {}) => Some(Load::Max),
+        RateSpec::Shape(RateShapeSpec::Seek {
+            from,
+            max,
+            factor,
+            hold,
+            precision,
+            until,
+        }) => seek(
+            cx,
+            ptr,
+            (from, max),
+            *factor,
+            hold.as_ref(),
+            precision.as_deref(),
+            until.as_ref(),
+        )
+        .map(|s| Load::Rate(RateShape::Seek(s))),
         RateSpec::Shape(RateShapeSpec::Idle {}) => Some(Load::Rate(RateShape::Idle)),
         RateSpec::Shape(RateShapeSpec::Constant { rate }) => {
             let v = numeric_rate(cx, &format!("{ptr}/rate"), rate)?;
@@ -316,6 +336,115 @@ fn load(cx: &mut Ctx<'_>, ptr: &str, spec: &RateSpec, duration: Option<Duration>
             ok.then_some(Load::Rate(RateShape::Steps { steps: out }))
         }
     }
+}
+
+/// A `seek` rate, every value checked and located.
+fn seek(
+    cx: &mut Ctx<'_>,
+    ptr: &str,
+    (from, max): (&RateStr, &RateStr),
+    factor: Option<f64>,
+    hold: Option<&crate::scenario::spec::DurationStr>,
+    precision: Option<&str>,
+    until: Option<&crate::scenario::spec::SeekUntilSpec>,
+) -> Option<crate::scenario::model::Seek> {
+    use crate::scenario::units::{Amount, parse_amount};
+    let f = numeric_rate(cx, &format!("{ptr}/from"), from);
+    let m = numeric_rate(cx, &format!("{ptr}/max"), max);
+    let (f, m) = (f?, m?);
+    let mut ok = true;
+    if f <= 0.0 || m < f {
+        cx.error(
+            &format!("{ptr}/max"),
+            "`seek` needs 0 < from ≤ max",
+            "e.g. `from: 100/s, max: 50k/s`",
+        );
+        ok = false;
+    }
+    let factor = factor.unwrap_or(2.0);
+    if !(factor > 1.0 && factor <= 10.0) {
+        cx.error(
+            &format!("{ptr}/factor"),
+            format!("`factor` must be above 1 and at most 10 (got {factor})"),
+            "the growth between levels, e.g. `2` (double) or `1.5`",
+        );
+        ok = false;
+    }
+    let mut duration = |key: &str, text: Option<&str>, default: Duration| match text {
+        None => Some(default),
+        Some(t) => match parse_duration(t) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                cx.error(
+                    &format!("{ptr}/{key}"),
+                    "must be longer than 0s",
+                    DURATION_HELP,
+                );
+                None
+            }
+            Err(e) => {
+                cx.error(
+                    &format!("{ptr}/{key}"),
+                    format!("invalid duration: {e}"),
+                    DURATION_HELP,
+                );
+                None
+            }
+        },
+    };
+    let hold = duration("hold", hold.map(|h| h.0.as_str()), Duration::from_secs(20));
+    let p99 = match until.and_then(|u| u.p99.as_ref()) {
+        Some(p) => Some(duration("until/p99", Some(&p.0), Duration::ZERO)?),
+        None => None,
+    };
+    let precision = match precision.map(parse_amount) {
+        None => Some(0.025),
+        Some(Ok(Amount::Percent(p))) if p > 0.0 && p <= 50.0 => Some(p / 100.0),
+        Some(_) => {
+            cx.error(
+                &format!("{ptr}/precision"),
+                "`precision` must be a percentage above 0% and at most 50%",
+                "e.g. `2.5%`: bisection stops when first bad and last good are that close",
+            );
+            None
+        }
+    };
+    let mut amount =
+        |key: &str, a: Option<&crate::scenario::spec::AmountSpec>, default: Amount| match a
+            .map(|a| parse_amount(&a.as_text()))
+        {
+            None => Some(default),
+            Some(Ok(v)) => Some(v),
+            Some(Err(e)) => {
+                cx.error(
+                    &format!("{ptr}/until/{key}"),
+                    format!("invalid amount: {e}"),
+                    "write a count (`12`) or a percentage (`0.5%`)",
+                );
+                None
+            }
+        };
+    let dropped = amount(
+        "dropped",
+        until.and_then(|u| u.dropped.as_ref()),
+        Amount::Percent(0.1),
+    );
+    let errors = amount(
+        "errors",
+        until.and_then(|u| u.errors.as_ref()),
+        Amount::Count(0),
+    );
+    let (hold, precision, dropped, errors) = (hold?, precision?, dropped?, errors?);
+    ok.then_some(crate::scenario::model::Seek {
+        from: f,
+        max: m,
+        factor,
+        hold,
+        precision,
+        p99,
+        dropped,
+        errors,
+    })
 }
 
 fn dedup(names: &[String]) -> Vec<String> {

@@ -484,5 +484,23 @@ assertions:
         assert!(r.passed, "the sustainable_rate assertion passes");
         let md = report::markdown::render(&r);
         assert!(md.contains("## Sustainable rate"), "{md}");
+        let html = report::html::render(&r);
+        assert!(html.contains("aria-label=\"seek levels of phase find\""));
+        assert_eq!(
+            html.matches("class=\"level pass\"").count()
+                + html.matches("class=\"level fail\"").count(),
+            found.levels.len()
+        );
+        // `report compare` treats the rate found as a throughput figure.
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let mut lower = json.clone();
+        lower["run"]["seek"][0]["sustainable_rate"] = serde_json::json!(rate * 0.8);
+        let c = compare::compare(&json, &lower, compare::Bounds::default()).unwrap();
+        let row = c
+            .rows
+            .iter()
+            .find(|r| r.metric == "sustainable_rate")
+            .unwrap();
+        assert!(row.regression, "{row:?}");
     }
 }

@@ -337,7 +337,11 @@ impl RunSummary {
                 o,
                 "  {:<14} {:>9} {:>9} {:>9} {:>7} {:>8} {:>9} {:>10} {:>9} {:>9}",
                 p.name,
-                p.planned.map_or("max".into(), |n| n.to_string()),
+                match p.planned {
+                    Some(n) => n.to_string(),
+                    None if self.seek.iter().any(|k| k.phase == p.name) => "seek".into(),
+                    None => "max".into(),
+                },
                 p.counts.scheduled,
                 p.counts.acked,
                 p.counts.failed,

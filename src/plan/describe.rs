@@ -42,11 +42,25 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
         format_duration(plan.total_duration),
         group(plan.expected_messages),
         if max_phases > 0 {
-            " + closed-model (max) phases"
+            " + open-ended (max, seek) phases"
         } else {
             ""
         }
     );
+    for p in &plan.phases {
+        if let crate::scenario::model::Load::Rate(crate::scenario::model::RateShape::Seek(k)) =
+            &p.load
+            && p.duration < k.worst_case()
+        {
+            let _ = writeln!(
+                o,
+                "  note: phase {} ({}) is shorter than its search's worst case ({}): the search may end before it converges",
+                p.name,
+                format_duration(p.duration),
+                format_duration(k.worst_case())
+            );
+        }
+    }
 
     let t = &plan.targets;
     let _ = writeln!(o, "\ntargets");

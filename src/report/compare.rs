@@ -204,6 +204,18 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
         if let (Some(be), Some(ce)) = (e2e(base, bi), e2e(current, ci)) {
             out.rows.push(latency("end_to_end_p99", be, ce));
         }
+        // What a seek phase found is a throughput figure: it may not drop either.
+        let found = |v: &Value| {
+            v["run"]["seek"]
+                .as_array()
+                .and_then(|a| a.iter().find(|s| s["phase"] == b["name"]))
+                .map(|s| s["sustainable_rate"].as_f64().unwrap_or(0.0))
+        };
+        if let (Some(bs), Some(cs)) = (found(base), found(current)) {
+            let regressed = bs > 0.0 && (bs - cs) / bs * 100.0 > bounds.max_regression;
+            out.rows
+                .push(row(pname, "sustainable_rate", bs, cs, regressed));
+        }
     }
     Ok(out)
 }
@@ -233,7 +245,7 @@ pub fn render(c: &Comparison) -> String {
     );
     for r in &c.rows {
         let fmt = |v: f64| match r.metric {
-            "throughput" => format_rate(v),
+            "throughput" | "sustainable_rate" => format_rate(v),
             _ => fmt_latency(Duration::from_micros(v as u64)),
         };
         let _ = writeln!(

@@ -204,3 +204,75 @@ fn test_client(endpoint: &str) -> aws_sdk_sqs::Client {
         .build();
     aws_sdk_sqs::Client::from_conf(config)
 }
+
+/// `seek` against the loopback SQS emulator, end to end (sends, the collector's
+/// receives): it climbs, fails a level on a bound, bisects, converges, and the
+/// report carries a sustainable rate below the first failing level. Short holds
+/// keep it near a minute; BENCHMARKS.md has the full-length numbers.
+#[test]
+fn seek_finds_the_direct_sqs_ceiling_of_the_loopback_stack() {
+    let Some(stack) = support::stack("seek_finds_the_direct_sqs_ceiling_of_the_loopback_stack")
+    else {
+        return;
+    };
+    let id = format!("seek{}", std::process::id());
+    let dir = std::env::temp_dir().join(format!("mbs-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "name: seek-it
+targets:
+  sqs: {{ endpoint: \"{sqs}\", region: us-east-1 }}
+setup:
+  - {{ type: create_queue, name: mbs-{id}, purge: true }}
+teardown:
+  - {{ type: delete_queue, name: mbs-{id} }}
+streams:
+  - {{ name: c, schema: {schema}, schema_id: 1, queue: mbs-{id} }}
+phases:
+  - name: ceiling
+    duration: 75s
+    mode: direct_sqs
+    rate: {{ type: seek, from: 150/s, max: 20k/s, factor: 3, hold: 4s, precision: 10%, until: {{ p99: 2s }} }}
+assertions:
+  - {{ type: sustainable_rate, min: 100/s }}
+",
+            sqs = stack.get("SQS_ENDPOINT"),
+            schema = support::repo().join("schemas/pokemon_card.avsc").display(),
+        ),
+    )
+    .unwrap();
+    let reports = dir.join("r");
+    let out = support::run_bin(
+        &stack,
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--teardown",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &id,
+        &[],
+    );
+    assert_eq!(out.0, 0, "stdout:\n{}\nstderr:\n{}", out.1, out.2);
+    let report = support::json_report(&reports);
+    let seek = &report["run"]["seek"][0];
+    let found = seek["sustainable_rate"]
+        .as_f64()
+        .expect("a sustainable rate");
+    let failing = seek["first_failing_rate"]
+        .as_f64()
+        .expect("a failing level");
+    assert!(found >= 150.0 && found < failing, "{seek:#}");
+    assert_eq!(seek["complete"], true, "{seek:#}");
+    assert_eq!(seek["latency"], "end_to_end");
+    assert!(
+        seek["failing_bound"]
+            .as_str()
+            .is_some_and(|b| !b.is_empty())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

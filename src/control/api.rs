@@ -4,7 +4,7 @@
 //! |--------|------|------|--------|
 //! | GET  | `/healthz` | – | 200 always (no token needed) |
 //! | GET  | `/ready` | – | 200 while phases run, else 503 (no token needed) |
-//! | GET  | `/status` | – | [`Status`] |
+//! | GET  | `/status` | – | [`crate::engine::status::Status`] |
 //! | POST | `/rate` | [`RateRequest`] | [`Applied`] |
 //! | POST | `/pause`, `/resume` | [`ScopeRequest`] (optional) | [`Applied`] |
 //! | POST | `/workers` | [`WorkersRequest`] | [`Applied`] |

@@ -149,7 +149,7 @@ impl EventIds {
 }
 
 /// The random generator of one record. It implements [`rand::Rng`], so it can be passed to
-/// [`crate::gen::avro::AvroGenerator::generate`] or to `rand::RngExt` helpers.
+/// [`crate::datagen::AvroGenerator::generate`] or to `rand::RngExt` helpers.
 ///
 /// A newtype rather than a bare `ChaCha8Rng` so the algorithm stays an implementation
 /// detail: callers cannot seek it into another record's keystream.

@@ -14,7 +14,7 @@
 //! Closed model (`max`): see [`super::closed`] — the lanes send flat out.
 //!
 //! Steering (see [`super::steering`]) is read through a watch channel: on a
-//! change each stream's [`Cursor`] is re-aimed at the current instant — the
+//! change each stream's `Cursor` is re-aimed at the current instant — the
 //! plan's curve (skipping what fell due while paused), a fixed operator rate,
 //! or nothing while paused — and the lane pool grows if more workers are
 //! asked for. Without changes the dispatch is exactly the plan's.

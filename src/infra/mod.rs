@@ -101,7 +101,7 @@ impl Default for Options {
     }
 }
 
-/// Progress lines ("setup[1] ensure_topics: events.x created"): on stderr
+/// Progress lines (`setup[1] ensure_topics: events.x created`): on stderr
 /// for the CLI, captured in tests.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {

@@ -6,9 +6,9 @@
 //! message or a [`SendError`] whose kind the recorder counts. Saturation (a
 //! full producer queue) is an error kind, never a hidden wait.
 //!
-//! - [`memory`]: keeps every message (tests, virtual-clock runs)
-//! - [`file`]: JSON lines per route, for runs without infrastructure
-//! - [`kafka`]: rdkafka producer with delivery reports
+//! - `memory`: keeps every message (tests, virtual-clock runs)
+//! - `file`: JSON lines per route, for runs without infrastructure
+//! - `kafka`: rdkafka producer with delivery reports
 //! - [`sqs`]: batched SendMessageBatch with retries and a circuit breaker
 //! - `Null`: acknowledges and forgets (generator/engine overhead)
 //! - `Delay`: acknowledges after a fixed delay and forgets (virtual-clock runs):

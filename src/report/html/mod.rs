@@ -10,7 +10,7 @@
 //!   details: the Markdown report rendered as HTML
 //! ```
 //!
-//! A series that was not measured is neither drawn nor in the legend (see [`chart`]).
+//! A series that was not measured is neither drawn nor in the legend (see `chart.rs`).
 
 mod chart;
 

@@ -7,9 +7,9 @@
 //! with its JSON pointer; nothing stops at the first error.
 //!
 //! - `mod.rs`: entry point, targets, streams
-//! - [`phases`]: phases and rate shapes
-//! - [`infra`]: setup / teardown steps
-//! - [`checks`]: assertions and report settings
+//! - `phases`: phases and rate shapes
+//! - `infra`: setup / teardown steps
+//! - `checks`: assertions and report settings
 
 mod checks;
 mod dry_run;

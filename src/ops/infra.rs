@@ -4,6 +4,7 @@ use crate::cli::{InfraArgs, ScenarioArgs};
 use crate::exit::Exit;
 use crate::infra::{self, InfraError, Options, Progress, SetupOutcome};
 use crate::scenario::Scenario;
+use std::time::Duration;
 
 pub fn options(infra: &InfraArgs, args: &ScenarioArgs) -> Options {
     Options {
@@ -105,4 +106,51 @@ pub fn print_error(e: &InfraError) {
     if let Some(h) = e.help() {
         crate::say!("  = help: {h}");
     }
+}
+
+/// How long one teardown step may retry its service (setup may wait minutes
+/// for a service to come up; cleaning up after a run may not).
+pub const TEARDOWN_STEP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Teardown within a bound: each step [`TEARDOWN_STEP_TIMEOUT`], the whole of it
+/// `--grace` after an interrupt, and a Ctrl-C/SIGTERM during it stops at once.
+pub fn bounded_teardown(
+    scenario: &Scenario,
+    opts: &super::run::RunOptions,
+    interrupted: bool,
+) -> anyhow::Result<Exit> {
+    let infra = crate::infra::Options {
+        timeout: opts.infra.timeout.min(TEARDOWN_STEP_TIMEOUT),
+        ..opts.infra.clone()
+    };
+    let steps = u32::try_from(scenario.teardown.len())
+        .unwrap_or(u32::MAX)
+        .max(1);
+    let budget = if interrupted {
+        opts.grace.max(Duration::from_secs(2))
+    } else {
+        TEARDOWN_STEP_TIMEOUT.saturating_mul(steps) + Duration::from_secs(5)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    Ok(rt.block_on(async {
+        tokio::select! {
+            exit = teardown(scenario, &infra) => exit,
+            () = tokio::time::sleep(budget) => {
+                crate::say!(
+                    "error: teardown did not finish within {}; what it had not removed is left in place",
+                    crate::scenario::units::format_duration(budget)
+                );
+                crate::say!("  = help: `mbscenario teardown FILE` runs it again");
+                Exit::Failure
+            }
+            () = crate::engine::shutdown::wait_for_signal() => {
+                crate::say!("\nteardown stopped (signal): what it had not removed is left in place");
+                crate::say!("  = help: `mbscenario teardown FILE` runs it again");
+                Exit::Failure
+            }
+        }
+    }))
 }

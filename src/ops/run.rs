@@ -139,56 +139,12 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> anyhow::Resul
         crate::say!("note: teardown skipped: shard 0 tears down after the run");
     }
     if opts.teardown && opts.sink.is_none() && !follower {
-        let torn = bounded_teardown(scenario, opts, report.run.interrupted)?;
+        let torn = super::infra::bounded_teardown(scenario, opts, report.run.interrupted)?;
         if torn != Exit::Passed && exit == Exit::Passed {
             exit = Exit::Failure;
         }
     }
     Ok(exit)
-}
-
-/// How long one teardown step may retry its service (setup may wait minutes
-/// for a service to come up; cleaning up after a run may not).
-pub const TEARDOWN_STEP_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Teardown within a bound: each step [`TEARDOWN_STEP_TIMEOUT`], the whole of it
-/// `--grace` after an interrupt, and a Ctrl-C/SIGTERM during it stops at once.
-fn bounded_teardown(
-    scenario: &Scenario,
-    opts: &RunOptions,
-    interrupted: bool,
-) -> anyhow::Result<Exit> {
-    let infra = crate::infra::Options {
-        timeout: opts.infra.timeout.min(TEARDOWN_STEP_TIMEOUT),
-        ..opts.infra.clone()
-    };
-    let steps = u32::try_from(scenario.teardown.len())
-        .unwrap_or(u32::MAX)
-        .max(1);
-    let budget = if interrupted {
-        opts.grace.max(Duration::from_secs(2))
-    } else {
-        TEARDOWN_STEP_TIMEOUT.saturating_mul(steps) + Duration::from_secs(5)
-    };
-    let rt = runtime()?;
-    Ok(rt.block_on(async {
-        tokio::select! {
-            exit = super::infra::teardown(scenario, &infra) => exit,
-            () = tokio::time::sleep(budget) => {
-                crate::say!(
-                    "error: teardown did not finish within {}; what it had not removed is left in place",
-                    crate::scenario::units::format_duration(budget)
-                );
-                crate::say!("  = help: `mbscenario teardown FILE` runs it again");
-                Exit::Failure
-            }
-            () = crate::engine::shutdown::wait_for_signal() => {
-                crate::say!("\nteardown stopped (signal): what it had not removed is left in place");
-                crate::say!("  = help: `mbscenario teardown FILE` runs it again");
-                Exit::Failure
-            }
-        }
-    }))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -211,10 +211,11 @@ impl Frame {
             match v {
                 Some(v) => {
                     let y = self.y(*v);
-                    let run = runs.last_mut().expect("runs starts non-empty");
                     let t = i as f64 * step;
-                    run.push((self.x(t), y));
-                    run.push((self.x((t + step).min(self.x_max)), y));
+                    if let Some(run) = runs.last_mut() {
+                        run.push((self.x(t), y));
+                        run.push((self.x((t + step).min(self.x_max)), y));
+                    }
                 }
                 None if runs.last().is_some_and(|r| !r.is_empty()) => runs.push(Vec::new()),
                 None => {}

@@ -14,7 +14,9 @@ use crate::scenario::model::{Assertion, Expect, LatencyMetric, ThroughputFloor};
 use crate::scenario::units::{Amount, format_duration, format_number, format_rate};
 
 /// Outcome of one assertion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Passed,
@@ -23,11 +25,11 @@ pub enum Status {
     Skipped,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// 1-based position in the scenario's `assertions:`.
     pub index: usize,
-    pub kind: &'static str,
+    pub kind: std::borrow::Cow<'static, str>,
     /// The assertion as the plan states it.
     pub description: String,
     pub observed: String,
@@ -75,7 +77,7 @@ pub fn passed(verdicts: &[Verdict]) -> bool {
 fn verdict(kind: &'static str, observed: String, bound: String, ok: bool) -> Verdict {
     Verdict {
         index: 0,
-        kind,
+        kind: kind.into(),
         description: String::new(),
         observed,
         bound,

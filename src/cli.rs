@@ -108,51 +108,7 @@ pub enum Command {
     },
     /// Run a scenario: setup, phases against Kafka/SQS (or `--sink null|file:DIR|avro:DIR|virtual`),
     /// arrival counting at the queues, assertions, reports.
-    Run {
-        /// Scenario file.
-        file: PathBuf,
-        /// Send to `null` (discard), `file:DIR` (JSON lines per route), `avro:DIR`
-        /// (Avro container file per topic) or `virtual` (paused clock: the whole
-        /// run in a moment; `virtual:5000/s` models a pipeline of that capacity)
-        /// instead of Kafka/SQS.
-        #[arg(long, value_name = "null|file:DIR|avro:DIR|virtual[:CAPACITY]", value_parser = parse_sink)]
-        sink: Option<SinkArg>,
-        /// How long in-flight sends may finish after the last phase or Ctrl-C / SIGTERM;
-        /// after a Ctrl-C it also bounds settling and `--teardown` (a second Ctrl-C
-        /// stops at once).
-        #[arg(long, default_value = "10s", value_parser = parse_grace)]
-        grace: std::time::Duration,
-        /// Also write the run summary as JSON to this file.
-        #[arg(long, value_name = "FILE")]
-        summary_json: Option<PathBuf>,
-        /// Compare with this earlier JSON report; a regression fails the run (exit 1).
-        #[arg(long, value_name = "BASE.json")]
-        baseline: Option<PathBuf>,
-        #[command(flatten)]
-        gate: GateArgs,
-        /// Write the report here instead of the scenario's `report.dir`.
-        #[arg(long, value_name = "DIR")]
-        report_dir: Option<PathBuf>,
-        /// Skip the scenario's `setup:` steps (the infrastructure is already there).
-        #[arg(long)]
-        no_setup: bool,
-        /// Do not count arrivals at the queues (someone else consumes them); arrival
-        /// assertions are then skipped.
-        #[arg(long)]
-        no_arrivals: bool,
-        /// Run the scenario's `teardown:` steps after the run (each step retries for
-        /// at most 15 s; Ctrl-C stops it).
-        #[arg(long)]
-        teardown: bool,
-        #[command(flatten)]
-        infra: InfraArgs,
-        #[command(flatten)]
-        control: ControlArgs,
-        #[command(flatten)]
-        shard: ShardArgs,
-        #[command(flatten)]
-        args: ScenarioArgs,
-    },
+    Run(RunArgs),
     /// Steer a run started with `--control`: status, rate, pause, resume, workers, mode, stop.
     Ctl {
         #[command(subcommand)]
@@ -221,6 +177,55 @@ pub enum Command {
         #[command(flatten)]
         args: ScenarioArgs,
     },
+}
+
+/// `mbscenario run`'s flags, as typed; `ops::run::RunOptions::resolve` turns
+/// them (and how they interact) into what the run does.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file.
+    pub file: PathBuf,
+    /// Send to `null` (discard), `file:DIR` (JSON lines per route), `avro:DIR`
+    /// (Avro container file per topic) or `virtual` (paused clock: the whole
+    /// run in a moment; `virtual:5000/s` models a pipeline of that capacity)
+    /// instead of Kafka/SQS.
+    #[arg(long, value_name = "null|file:DIR|avro:DIR|virtual[:CAPACITY]", value_parser = parse_sink)]
+    pub sink: Option<SinkArg>,
+    /// How long in-flight sends may finish after the last phase or Ctrl-C / SIGTERM;
+    /// after a Ctrl-C it also bounds settling and `--teardown` (a second Ctrl-C
+    /// stops at once).
+    #[arg(long, default_value = "10s", value_parser = parse_grace)]
+    pub grace: std::time::Duration,
+    /// Also write the run summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Compare with this earlier JSON report; a regression fails the run (exit 1).
+    #[arg(long, value_name = "BASE.json")]
+    pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// Write the report here instead of the scenario's `report.dir`.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Skip the scenario's `setup:` steps (the infrastructure is already there).
+    #[arg(long)]
+    pub no_setup: bool,
+    /// Do not count arrivals at the queues (someone else consumes them); arrival
+    /// assertions are then skipped.
+    #[arg(long)]
+    pub no_arrivals: bool,
+    /// Run the scenario's `teardown:` steps after the run (each step retries for
+    /// at most 15 s; Ctrl-C stops it).
+    #[arg(long)]
+    pub teardown: bool,
+    #[command(flatten)]
+    pub infra: InfraArgs,
+    #[command(flatten)]
+    pub control: ControlArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
+    #[command(flatten)]
+    pub args: ScenarioArgs,
 }
 
 /// Where `run --control` listens without an address, and where `ctl` looks.

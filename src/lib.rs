@@ -23,9 +23,10 @@
 //!   verdicts; [`report`]: JSON / Markdown / HTML / JUnit, compare
 //! - [`stats`]: the latency histogram and percentiles — a leaf that `engine`,
 //!   `collect` and `report` share, so none of them imports another for it
-//! - [`control`]: the runtime control API and `ctl`; [`telemetry`]: metrics
-//!   and logs
-//! - [`cli`]: clap types; [`ops`]: one function per command; [`exit`]: exit codes
+//! - [`control`]: the runtime control API; [`telemetry`]: metrics and logs
+//! - [`cli`]: clap types; [`ops`]: one function per command (`ops::run` is the
+//!   run harness, stage by stage); [`exit`]: exit codes; [`failure`]: the one
+//!   error type of the commands, printed once by `main`
 
 pub mod check;
 pub mod cli;
@@ -35,6 +36,7 @@ pub mod datagen;
 pub mod encode;
 pub mod engine;
 pub mod exit;
+pub mod failure;
 pub mod infra;
 pub mod ops;
 pub mod plan;

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mbscenario::cli::Cli;
-use mbscenario::exit::Exit;
 
 // A profile of `rate: max` against Kafka spent ~26% of the CPU in glibc
 // malloc/free (records, JSON values, headers, futures per message);
@@ -17,9 +16,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match mbscenario::ops::dispatch(cli) {
         Ok(exit) => exit.into(),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            Exit::Failure.into()
+        Err(failure) => {
+            failure.print();
+            failure.exit.into()
         }
     }
 }

@@ -18,6 +18,7 @@ pub fn latency_histogram() -> Histogram<u64> {
 
 /// Latency percentiles in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct Percentiles {
     pub count: u64,
     pub p50_us: u64,

@@ -14,6 +14,7 @@ use crate::stats::Percentiles;
 
 /// Arrival counts of one queue.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct QueueCount {
     pub queue: String,
     /// Acknowledged sends of the streams that count at this queue.
@@ -33,6 +34,7 @@ pub struct QueueCount {
 
 /// Arrival counts of one stream in one phase.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct CellCount {
     pub phase: String,
     pub stream: String,
@@ -48,6 +50,7 @@ pub struct CellCount {
 
 /// The far end's view of the run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct Accounting {
     pub queues: Vec<QueueCount>,
     pub cells: Vec<CellCount>,
@@ -77,6 +80,7 @@ pub struct Accounting {
 
 /// One second of arrivals (seconds since the run's start).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct ArrivalSecond {
     pub second: u64,
     pub arrived: u64,

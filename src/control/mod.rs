@@ -8,12 +8,12 @@
 //! - [`addr`]: where to listen; loopback by default, anything else needs a token
 //! - [`auth`]: bearer tokens, compared in constant time, never printed
 //! - [`api`]: routes and handlers; [`openapi`]: the OpenAPI 3.1 document
-//! - [`client`]: `mbscenario ctl …` with readable output
+//! - `mbscenario ctl …` (the client, with readable output) lives in `ops::ctl`:
+//!   it speaks this API's [`wire`] types and knows nothing of clap
 
 pub mod addr;
 pub mod api;
 pub mod auth;
-pub mod client;
 pub mod openapi;
 pub mod wire;
 

@@ -19,7 +19,9 @@ pub struct Cell {
     pub scheduled: u64,
     pub sent: u64,
     pub acked: u64,
-    pub failed: BTreeMap<&'static str, u64>,
+    /// By error kind; kinds are the sinks' static names, or owned when
+    /// read back from a report (`report merge`).
+    pub failed: BTreeMap<std::borrow::Cow<'static, str>, u64>,
     pub dropped: u64,
     pub retried: u64,
     /// Send → ack latency from the scheduled instant, µs.
@@ -145,7 +147,11 @@ impl Recorder {
     }
 
     pub fn failed(&mut self, phase: usize, stream: usize, kind: &'static str, at: Duration) {
-        *self.cell(phase, stream).failed.entry(kind).or_default() += 1;
+        *self
+            .cell(phase, stream)
+            .failed
+            .entry(std::borrow::Cow::Borrowed(kind))
+            .or_default() += 1;
         let second = self.second(at);
         second.failed += 1;
         *second

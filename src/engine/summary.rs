@@ -13,7 +13,8 @@ use crate::plan::Plan;
 use crate::scenario::model::{Mode, serde_duration};
 use crate::scenario::units::{format_duration, format_measured_rate, format_number};
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct RunSummary {
     pub scenario: String,
     pub seed: u64,
@@ -61,7 +62,8 @@ pub struct CellHistograms {
     pub lag: Histogram<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct PhaseSummary {
     pub name: String,
     pub mode: Mode,
@@ -82,7 +84,8 @@ pub struct PhaseSummary {
     pub streams: Vec<StreamSummary>,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct StreamSummary {
     pub name: String,
     pub counts: Counts,
@@ -91,6 +94,7 @@ pub struct StreamSummary {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct Counts {
     pub scheduled: u64,
     pub sent: u64,

@@ -15,7 +15,7 @@ use super::retry::Target;
 use super::template::{self, TemplateVars};
 use super::topics::TopicOutcome;
 use super::{InfraError, Options};
-use crate::plan::infra::{schema_subjects, subjects};
+use crate::plan::infra::{InfraStep, subjects};
 use crate::scenario::Scenario;
 use crate::scenario::model::{
     ConnectorConfig, ConnectorState, ConnectorWait, SchemaFile, SetupStep, SubjectStrategy,
@@ -31,14 +31,26 @@ pub struct SetupOutcome {
     pub queue_urls: BTreeMap<String, String>,
 }
 
-/// Runs every setup step; stops at the first that fails.
+/// Plans the scenario's setup steps and runs them (see [`execute`]).
 pub async fn run(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, InfraError> {
+    execute(&crate::plan::infra::steps(scenario), scenario, opts).await
+}
+
+/// Runs the planned setup steps (`Plan::setup`, what `mbscenario plan`
+/// prints) in order, registering each schema under the subjects the plan
+/// resolved; stops at the first step that fails.
+pub async fn execute(
+    steps: &[InfraStep],
+    scenario: &Scenario,
+    opts: &Options,
+) -> Result<SetupOutcome, InfraError> {
     let mut clients = Clients::new(scenario, opts);
     let mut out = SetupOutcome::default();
     // (schema file, subject) → id, for streams to pick theirs from.
     let mut registered: BTreeMap<(PathBuf, String), u32> = BTreeMap::new();
     let mut strategies: Vec<(PathBuf, SubjectStrategy)> = Vec::new();
-    for (i, step) in scenario.setup.iter().enumerate() {
+    for (i, planned) in steps.iter().enumerate() {
+        let step = &planned.step;
         let label = format!("setup[{i}] {}", step_type(step));
         match step {
             SetupStep::RegisterSchemas {
@@ -47,11 +59,14 @@ pub async fn run(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, In
                 compatibility,
             } => {
                 for sf in schemas {
-                    let subjects = schema_subjects(scenario, sf, *subject_strategy);
-                    for subject in subjects {
+                    let subjects = planned
+                        .subjects
+                        .iter()
+                        .filter(|(f, _)| *f == sf.file.written);
+                    for (_, subject) in subjects {
                         let id =
-                            register(&mut clients, &label, sf, &subject, *compatibility).await?;
-                        registered.insert((sf.file.resolved.clone(), subject), id);
+                            register(&mut clients, &label, sf, subject, *compatibility).await?;
+                        registered.insert((sf.file.resolved.clone(), subject.clone()), id);
                     }
                     strategies.push((sf.file.resolved.clone(), *subject_strategy));
                 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::check::{self, Observed, QueueDepth};
+use crate::check::{self, Observed};
 use crate::collect::Accounting;
 use crate::engine::RunSummary;
 use crate::exit::Exit;
@@ -22,7 +22,7 @@ pub struct Measured {
 
 /// Builds the report: assertions are evaluated against what was measured.
 pub fn report(scenario: &Scenario, plan: &Plan, m: Measured) -> Report {
-    let depths = final_depths(&m.backend);
+    let depths = report::backend::final_depths(&m.backend);
     let verdicts = check::evaluate(
         plan,
         &Observed {
@@ -42,23 +42,6 @@ pub fn report(scenario: &Scenario, plan: &Plan, m: Measured) -> Report {
         verdicts,
         backend: m.backend,
     })
-}
-
-/// Queue depths of the last snapshot (the end of the run).
-pub fn final_depths(backend: &[Snapshot]) -> Vec<QueueDepth> {
-    backend
-        .last()
-        .map(|s| {
-            s.queues
-                .iter()
-                .map(|q| QueueDepth {
-                    queue: q.queue.clone(),
-                    dead_letter: q.dead_letter,
-                    depth: q.visible + q.in_flight,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Compares `report` with a baseline report file (the result goes into the report).

@@ -2,7 +2,8 @@
 
 use crate::cli::{InfraArgs, ScenarioArgs};
 use crate::exit::Exit;
-use crate::infra::{self, InfraError, Options, Progress, SetupOutcome};
+use crate::failure::{Failure, Outcome};
+use crate::infra::{self, Options, Progress, SetupOutcome};
 use crate::scenario::Scenario;
 use std::time::Duration;
 
@@ -22,19 +23,18 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub fn setup_cmd(scenario: &Scenario, opts: &Options) -> anyhow::Result<Exit> {
+pub fn setup_cmd(scenario: &Scenario, opts: &Options) -> Outcome {
     if scenario.setup.is_empty() {
         crate::say!("{}: no setup steps", scenario.name);
         return Ok(Exit::Passed);
     }
     let rt = runtime()?;
-    Ok(match rt.block_on(setup(scenario, opts)) {
-        Ok(_) => Exit::Passed,
-        Err(exit) => exit,
-    })
+    let plan = crate::plan::Plan::compile(scenario);
+    rt.block_on(setup(&plan.setup, scenario, opts))?;
+    Ok(Exit::Passed)
 }
 
-pub fn teardown_cmd(scenario: &Scenario, opts: &Options) -> anyhow::Result<Exit> {
+pub fn teardown_cmd(scenario: &Scenario, opts: &Options) -> Outcome {
     if scenario.teardown.is_empty() {
         crate::say!("{}: no teardown steps", scenario.name);
         return Ok(Exit::Passed);
@@ -43,10 +43,14 @@ pub fn teardown_cmd(scenario: &Scenario, opts: &Options) -> anyhow::Result<Exit>
     Ok(rt.block_on(teardown(scenario, opts)))
 }
 
-/// Setup with its errors printed; the exit code is 3 on failure.
-pub async fn setup(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, Exit> {
+/// The planned setup steps, timed; a failure is exit 3.
+pub async fn setup(
+    planned: &[crate::plan::infra::InfraStep],
+    scenario: &Scenario,
+    opts: &Options,
+) -> Result<SetupOutcome, Failure> {
     let t0 = std::time::Instant::now();
-    match infra::setup::run(scenario, opts).await {
+    match infra::setup::execute(planned, scenario, opts).await {
         Ok(out) => {
             if !scenario.setup.is_empty() {
                 opts.progress.line(&format!(
@@ -57,32 +61,18 @@ pub async fn setup(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, 
             }
             Ok(out)
         }
-        Err(e) => {
-            print_error(&e);
-            Err(Exit::Failure)
-        }
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Waits for shard 0's setup (shards 1..N), with errors printed.
-pub async fn follow(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, Exit> {
-    match infra::follow::run(scenario, opts).await {
-        Ok(out) => Ok(out),
-        Err(e) => {
-            print_error(&e);
-            Err(Exit::Failure)
-        }
-    }
+/// Waits for shard 0's setup (shards 1..N).
+pub async fn follow(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, Failure> {
+    Ok(infra::follow::run(scenario, opts).await?)
 }
 
-/// `run --no-setup`: the registered schema ids, looked up once, errors printed.
-pub async fn schema_ids(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, Exit> {
-    infra::follow::schema_ids(scenario, opts)
-        .await
-        .map_err(|e| {
-            print_error(&e);
-            Exit::Failure
-        })
+/// `run --no-setup`: the registered schema ids, looked up once.
+pub async fn schema_ids(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, Failure> {
+    Ok(infra::follow::schema_ids(scenario, opts).await?)
 }
 
 /// Teardown with its errors printed.
@@ -101,13 +91,6 @@ pub async fn teardown(scenario: &Scenario, opts: &Options) -> Exit {
     }
 }
 
-pub fn print_error(e: &InfraError) {
-    crate::say!("error: {e}");
-    if let Some(h) = e.help() {
-        crate::say!("  = help: {h}");
-    }
-}
-
 /// How long one teardown step may retry its service (setup may wait minutes
 /// for a service to come up; cleaning up after a run may not).
 pub const TEARDOWN_STEP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -118,7 +101,7 @@ pub fn bounded_teardown(
     scenario: &Scenario,
     opts: &super::run::RunOptions,
     interrupted: bool,
-) -> anyhow::Result<Exit> {
+) -> Outcome {
     let infra = crate::infra::Options {
         timeout: opts.infra.timeout.min(TEARDOWN_STEP_TIMEOUT),
         ..opts.infra.clone()
@@ -134,7 +117,7 @@ pub fn bounded_teardown(
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+        .map_err(|e| Failure::infra(format!("cannot start the async runtime: {e}")))?;
     Ok(rt.block_on(async {
         tokio::select! {
             exit = teardown(scenario, &infra) => exit,

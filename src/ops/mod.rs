@@ -1,16 +1,13 @@
 //! One function per command; glue between the CLI, the library and stdout.
 
-pub mod control;
-mod dead_letters;
+pub mod ctl;
 pub mod finish;
 pub mod infra;
 pub mod init;
 pub mod merge;
 pub mod run;
 pub mod sample;
-mod settle;
 pub mod shard;
-mod sinks;
 pub mod virtual_run;
 
 use std::collections::BTreeMap;
@@ -19,11 +16,12 @@ use std::path::Path;
 
 use crate::cli::{Cli, Color, Command, GateArgs, PlanFormat, ReportCommand, ScenarioArgs};
 use crate::exit::Exit;
+use crate::failure::Outcome;
 use crate::plan::{Plan, describe::describe};
 use crate::scenario::{self, Diagnostics, LoadOptions, Scenario, ValidateOptions, Vars};
 
 /// Runs a parsed command line.
-pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+pub fn dispatch(cli: Cli) -> Outcome {
     // `--color` wins; `auto` means a terminal and no `NO_COLOR` (https://no-color.org).
     let fancy = match cli.color {
         Color::Always => true,
@@ -79,62 +77,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             );
             Ok(Exit::Passed)
         }
-        Command::Run {
-            file,
-            sink,
-            grace,
-            summary_json,
-            baseline,
-            gate,
-            report_dir,
-            no_setup,
-            no_arrivals,
-            teardown,
-            infra,
-            control,
-            shard,
-            args,
-        } => {
-            let start_at = shard.start_at;
-            let shard = match resolve_shard(&shard) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(Exit::Invalid);
-                }
-            };
-            let control_token = match control::check_control(
-                sink.as_ref(),
-                control.control,
-                control.control_token.as_deref(),
-                control.metrics,
-            ) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(Exit::Invalid);
-                }
-            };
-            let Ok(scenario) = load(&file, &args, fancy) else {
+        Command::Run(args) => {
+            // Flags first: a bad combination needs no scenario to be reported.
+            let opts = run::RunOptions::resolve(&args)?;
+            let Ok(scenario) = load(&args.file, &args.args, fancy) else {
                 return Ok(Exit::Invalid);
             };
-            let opts = run::RunOptions {
-                shard,
-                start_at,
-                control: control.control,
-                control_token,
-                metrics: control.metrics,
-                sink,
-                grace,
-                summary_json,
-                report_dir,
-                baseline: baseline.map(|b| (b, bounds(&gate))),
-                setup: !no_setup,
-                teardown,
-                arrivals: !no_arrivals,
-                infra: infra::options(&infra, &args),
-            };
-            run::run(&file, &scenario, &opts)
+            run::run(&args.file, &scenario, &opts)
         }
         Command::Report {
             command:
@@ -164,12 +113,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             addr,
             token,
             json,
-        } => Ok(crate::control::client::ctl(
-            &action,
-            &addr,
-            token.as_deref(),
-            json,
-        )),
+        } => Ok(ctl::ctl(&action, &addr, token.as_deref(), json)),
         Command::Init {
             output,
             schema,
@@ -206,7 +150,19 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
 
 /// The JSON Schema of the JSON report (committed as `docs/report.schema.json`).
 pub fn report_schema_json() -> String {
-    let schema = schemars::schema_for!(crate::report::Report);
+    // The report as written: every field is always there, so no defaults
+    // (reading back is lenient, see `Report`; that is not what a file promises).
+    let mut settings = schemars::generate::SchemaSettings::default().for_serialize();
+    settings
+        .transforms
+        .push(Box::new(schemars::transform::RecursiveTransform(
+            |s: &mut schemars::Schema| {
+                s.remove("default");
+            },
+        )));
+    let schema = settings
+        .into_generator()
+        .into_root_schema_for::<crate::report::Report>();
     serde_json::to_string_pretty(&schema).unwrap_or_default()
 }
 
@@ -224,26 +180,6 @@ pub(crate) fn options(args: &ScenarioArgs) -> LoadOptions {
 }
 
 /// Loads a scenario, printing its diagnostics on failure.
-/// `--shard I/N`, or `--shards N` with the index from `JOB_COMPLETION_INDEX`.
-fn resolve_shard(args: &crate::cli::ShardArgs) -> Result<Option<crate::plan::Shard>, String> {
-    if let Some(s) = args.shard {
-        return Ok(Some(s));
-    }
-    let Some(n) = args.shards else {
-        return Ok(None);
-    };
-    let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
-        format!(
-            "--shards {n} takes the shard index from JOB_COMPLETION_INDEX (set by Kubernetes Indexed Jobs), which is not set; outside Kubernetes use --shard INDEX/{n}"
-        )
-    })?;
-    let i: u32 = index
-        .trim()
-        .parse()
-        .map_err(|_| format!("JOB_COMPLETION_INDEX is `{index}`, not a shard index"))?;
-    crate::plan::Shard::new(i, n).map(Some)
-}
-
 pub(crate) fn load(file: &Path, args: &ScenarioArgs, fancy: bool) -> Result<Scenario, Diagnostics> {
     let shown = file.display().to_string();
     scenario::load_file(file, &shown, &options(args))
@@ -351,7 +287,7 @@ pub(crate) fn expr_location(
     Some(format!("  --> {}:{at}", file.display()))
 }
 
-fn bounds(g: &GateArgs) -> crate::report::compare::Bounds {
+pub(crate) fn bounds(g: &GateArgs) -> crate::report::compare::Bounds {
     crate::report::compare::Bounds {
         max_regression: g.max_regression,
         latency_floor: g.latency_floor,

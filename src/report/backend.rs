@@ -151,3 +151,20 @@ pub(crate) async fn read_queue(q: &Queues, name: &str) -> Result<Option<(u64, u6
         .map_err(|e| e.to_string())?;
     Ok(Some((num(visible), num(in_flight))))
 }
+
+/// Queue depths of the last snapshot (the end of the run).
+pub fn final_depths(backend: &[Snapshot]) -> Vec<crate::check::QueueDepth> {
+    backend
+        .last()
+        .map(|s| {
+            s.queues
+                .iter()
+                .map(|q| crate::check::QueueDepth {
+                    queue: q.queue.clone(),
+                    dead_letter: q.dead_letter,
+                    depth: q.visible + q.in_flight,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

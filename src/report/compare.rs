@@ -3,16 +3,18 @@
 //! Throughput (achieved msgs/s) may not drop, and send→ack / end-to-end
 //! p99 latency may not rise, by more than `max_regression` percent. Latency
 //! changes smaller than `latency_floor` are noise on a busy CI machine and
-//! never count. Reports are read as plain JSON so an older report (same
-//! major `report_version`) still compares.
+//! never count. Reports are read into [`Report`]; their `report_version`
+//! is checked first, so a report of another version says so.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Report;
 use crate::check::fmt_latency;
+use crate::engine::summary::PhaseSummary;
 use crate::scenario::units::{format_number, format_rate};
 
 #[derive(Debug, Clone, Copy)]
@@ -34,11 +36,11 @@ impl Default for Bounds {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Row {
     pub phase: String,
     /// `throughput`, `send_ack_p99`, `end_to_end_p99`.
-    pub metric: &'static str,
+    pub metric: std::borrow::Cow<'static, str>,
     pub base: f64,
     pub current: f64,
     /// Signed change in percent (positive = higher).
@@ -46,7 +48,7 @@ pub struct Row {
     pub regression: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Comparison {
     pub base_scenario: String,
     pub current_scenario: String,
@@ -78,6 +80,8 @@ fn version(v: &Value, which: &str) -> Result<u64, CompareError> {
         })
 }
 
+/// Compares two JSON reports: the versions first (so an older report says
+/// so instead of failing to parse), then [`compare_reports`].
 pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparison, CompareError> {
     let (bv, cv) = (version(base, "base")?, version(current, "current")?);
     if bv != cv {
@@ -85,38 +89,47 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
             "report versions differ (base {bv}, current {cv}); re-create the baseline with this version"
         )));
     }
-    let steered = |v: &Value| -> Option<String> {
-        let events = v["run"]["steering"].as_array().filter(|e| !e.is_empty())?;
-        let list: Vec<String> = events
-            .iter()
-            .take(3)
-            .map(|e| {
-                format!(
-                    "at {:.1}s {}",
-                    e["at_s"].as_f64().unwrap_or(0.0),
-                    e["detail"].as_str().unwrap_or_default()
-                )
-            })
-            .collect();
-        let more = events.len().saturating_sub(3);
-        Some(format!(
-            "{} change(s): {}{}",
-            events.len(),
-            list.join("; "),
-            if more > 0 {
-                format!("; … {more} more")
-            } else {
-                String::new()
-            }
-        ))
+    let read = |v: &Value, which: &str| {
+        Report::deserialize(v)
+            .map_err(|e| CompareError(format!("the {which} report cannot be read: {e}")))
     };
+    compare_reports(&read(base, "base")?, &read(current, "current")?, bounds)
+}
+
+/// The runtime changes of a steered run, briefly (`None` when unsteered).
+fn steered(r: &Report) -> Option<String> {
+    let events = &r.run.steering;
+    if events.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = events
+        .iter()
+        .take(3)
+        .map(|e| format!("at {:.1}s {}", e.at_s, e.detail))
+        .collect();
+    let more = events.len().saturating_sub(3);
+    Some(format!(
+        "{} change(s): {}{}",
+        events.len(),
+        list.join("; "),
+        if more > 0 {
+            format!("; … {more} more")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// Refusals: a shard against anything but the same shard, steered runs
+/// unless allowed; the notes for steered runs that are compared anyway.
+fn comparable(
+    base: &Report,
+    current: &Report,
+    bounds: Bounds,
+) -> Result<Vec<String>, CompareError> {
     // A shard carries 1/N of the load: comparing it with anything but the
     // same shard of another run would report the ratio as a regression.
-    let shard = |v: &Value| {
-        v.get("shard")
-            .filter(|s| !s.is_null())
-            .map(|s| format!("shard {}/{}", s["index"], s["count"]))
-    };
+    let shard = |r: &Report| r.shard.map(|s| format!("shard {}/{}", s.index, s.count));
     let (bs, cs) = (shard(base), shard(current));
     if bs != cs {
         let name = |s: &Option<String>| s.clone().unwrap_or_else(|| "a whole run".into());
@@ -126,25 +139,34 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
             name(&cs)
         )));
     }
-    let mut steering_notes = Vec::new();
-    for (v, which) in [(base, "base"), (current, "current")] {
-        if let Some(what) = steered(v) {
+    let mut notes = Vec::new();
+    for (r, which) in [(base, "base"), (current, "current")] {
+        if let Some(what) = steered(r) {
             if !bounds.allow_steered {
                 return Err(CompareError(format!(
                     "the {which} run was steered by hand at runtime ({what}); its numbers do not follow the scenario, so a comparison would mislead — use an unsteered run, or pass --allow-steered to compare anyway"
                 )));
             }
-            steering_notes.push(format!("the {which} run was steered at runtime ({what})"));
+            notes.push(format!("the {which} run was steered at runtime ({what})"));
         }
     }
-    let name = |v: &Value| v["scenario"].as_str().unwrap_or_default().to_string();
+    Ok(notes)
+}
+
+/// Phase by phase: throughput, send→ack p99, end-to-end p99 and a seek
+/// phase's sustainable rate.
+pub fn compare_reports(
+    base: &Report,
+    current: &Report,
+    bounds: Bounds,
+) -> Result<Comparison, CompareError> {
     let mut out = Comparison {
-        base_scenario: name(base),
-        current_scenario: name(current),
+        base_scenario: base.scenario.clone(),
+        current_scenario: current.scenario.clone(),
         max_regression_pct: bounds.max_regression,
         rows: Vec::new(),
         missing_phases: Vec::new(),
-        notes: steering_notes,
+        notes: comparable(base, current, bounds)?,
     };
     if out.base_scenario != out.current_scenario {
         out.notes.push(format!(
@@ -152,42 +174,26 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
             out.base_scenario, out.current_scenario
         ));
     }
-    let phases = |v: &Value| v["run"]["phases"].as_array().cloned().unwrap_or_default();
-    let (bp, cp) = (phases(base), phases(current));
-    for (bi, b) in bp.iter().enumerate() {
-        let pname = b["name"].as_str().unwrap_or_default();
-        let Some((ci, c)) = cp.iter().enumerate().find(|(_, c)| c["name"] == b["name"]) else {
-            out.missing_phases.push(pname.to_string());
+    for (bi, b) in base.run.phases.iter().enumerate() {
+        let found = current
+            .run
+            .phases
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == b.name);
+        let Some((ci, c)) = found else {
+            out.missing_phases.push(b.name.clone());
             continue;
         };
-        let num = |v: &Value| v.as_f64().unwrap_or(0.0);
-        let bt = num(&b["achieved_rate"]);
-        let ct = num(&c["achieved_rate"]);
-        // A changed plan is not a regression: when the phase asked for a
-        // different rate, throughput is judged as a share of each run's target.
-        let (btarget, ctarget) = (b["target_rate"].as_f64(), c["target_rate"].as_f64());
-        let plan_changed = match (btarget, ctarget) {
-            (Some(x), Some(y)) => (x - y).abs() > 0.005 * x.abs().max(y.abs()),
-            (None, None) => false,
-            _ => true,
-        };
-        let regressed = if plan_changed {
-            out.notes.push(format!(
-                "phase {pname}: the plans differ (target {} → {}): throughput is compared as a share of each run's target",
-                btarget.map_or("max".into(), format_rate),
-                ctarget.map_or("max".into(), format_rate)
-            ));
-            match (btarget, ctarget) {
-                (Some(x), Some(y)) if x > 0.0 && y > 0.0 => {
-                    let (bs, cs) = (bt / x, ct / y);
-                    bs > 0.0 && (bs - cs) / bs * 100.0 > bounds.max_regression
-                }
-                _ => false,
-            }
-        } else {
-            bt > 0.0 && (bt - ct) / bt * 100.0 > bounds.max_regression
-        };
-        out.rows.push(row(pname, "throughput", bt, ct, regressed));
+        let pname = b.name.as_str();
+        let regressed = throughput_regressed(&mut out.notes, b, c, bounds);
+        out.rows.push(row(
+            pname,
+            "throughput",
+            b.achieved_rate,
+            c.achieved_rate,
+            regressed,
+        ));
         let floor_us = bounds.latency_floor.as_micros() as f64;
         let latency = |metric: &'static str, b_us: f64, c_us: f64| {
             let worse = c_us - b_us > floor_us
@@ -195,21 +201,23 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
                 && (c_us - b_us) / b_us * 100.0 > bounds.max_regression;
             row(pname, metric, b_us, c_us, worse)
         };
-        out.rows.push(latency(
-            "send_ack_p99",
-            num(&b["latency"]["p99_us"]),
-            num(&c["latency"]["p99_us"]),
-        ));
-        let e2e = |v: &Value, i: usize| v["arrivals"]["end_to_end_by_phase"][i]["p99_us"].as_f64();
+        let p99 = |p: &crate::stats::Percentiles| p.p99_us as f64;
+        out.rows
+            .push(latency("send_ack_p99", p99(&b.latency), p99(&c.latency)));
+        let e2e = |r: &Report, i: usize| {
+            let a = r.arrivals.as_ref()?;
+            a.end_to_end_by_phase.get(i).map(|p| p.p99_us as f64)
+        };
         if let (Some(be), Some(ce)) = (e2e(base, bi), e2e(current, ci)) {
             out.rows.push(latency("end_to_end_p99", be, ce));
         }
         // What a seek phase found is a throughput figure: it may not drop either.
-        let found = |v: &Value| {
-            v["run"]["seek"]
-                .as_array()
-                .and_then(|a| a.iter().find(|s| s["phase"] == b["name"]))
-                .map(|s| s["sustainable_rate"].as_f64().unwrap_or(0.0))
+        let found = |r: &Report| {
+            r.run
+                .seek
+                .iter()
+                .find(|s| s.phase == b.name)
+                .map(|s| s.sustainable_rate.unwrap_or(0.0))
         };
         if let (Some(bs), Some(cs)) = (found(base), found(current)) {
             let regressed = bs > 0.0 && (bs - cs) / bs * 100.0 > bounds.max_regression;
@@ -220,6 +228,40 @@ pub fn compare(base: &Value, current: &Value, bounds: Bounds) -> Result<Comparis
     Ok(out)
 }
 
+/// Throughput may not drop; when the phase asked for a different rate (a
+/// changed plan is not a regression) it is judged as a share of each
+/// run's target, with a note.
+fn throughput_regressed(
+    notes: &mut Vec<String>,
+    b: &PhaseSummary,
+    c: &PhaseSummary,
+    bounds: Bounds,
+) -> bool {
+    let (bt, ct) = (b.achieved_rate, c.achieved_rate);
+    let (btarget, ctarget) = (b.target_rate, c.target_rate);
+    let plan_changed = match (btarget, ctarget) {
+        (Some(x), Some(y)) => (x - y).abs() > 0.005 * x.abs().max(y.abs()),
+        (None, None) => false,
+        _ => true,
+    };
+    if !plan_changed {
+        return bt > 0.0 && (bt - ct) / bt * 100.0 > bounds.max_regression;
+    }
+    notes.push(format!(
+        "phase {}: the plans differ (target {} → {}): throughput is compared as a share of each run's target",
+        b.name,
+        btarget.map_or("max".into(), format_rate),
+        ctarget.map_or("max".into(), format_rate)
+    ));
+    match (btarget, ctarget) {
+        (Some(x), Some(y)) if x > 0.0 && y > 0.0 => {
+            let (bs, cs) = (bt / x, ct / y);
+            bs > 0.0 && (bs - cs) / bs * 100.0 > bounds.max_regression
+        }
+        _ => false,
+    }
+}
+
 fn row(phase: &str, metric: &'static str, base: f64, current: f64, regression: bool) -> Row {
     let delta_pct = if base == 0.0 {
         0.0
@@ -228,7 +270,7 @@ fn row(phase: &str, metric: &'static str, base: f64, current: f64, regression: b
     };
     Row {
         phase: phase.to_string(),
-        metric,
+        metric: metric.into(),
         base,
         current,
         delta_pct,
@@ -244,7 +286,7 @@ pub fn render(c: &Comparison) -> String {
         format_number(c.max_regression_pct)
     );
     for r in &c.rows {
-        let fmt = |v: f64| match r.metric {
+        let fmt = |v: f64| match &*r.metric {
             "throughput" | "sustainable_rate" => format_rate(v),
             _ => fmt_latency(Duration::from_micros(v as u64)),
         };

@@ -20,7 +20,7 @@ use crate::check::{self, Observed};
 use crate::collect::Accounting;
 use crate::engine::recorder::{Cell, Recorder, Second, latency_histogram};
 use crate::engine::steering::SteeringEvent;
-use crate::engine::summary::{Counts, TimelinePoint, summarize};
+use crate::engine::summary::summarize;
 use crate::plan::Plan;
 
 /// A shard report that went into a merged report.
@@ -35,7 +35,7 @@ pub struct Source {
 /// One parsed shard report.
 struct Shard {
     file: String,
-    v: Value,
+    report: Report,
     state: MergeState,
 }
 
@@ -44,20 +44,10 @@ fn shards_view(shards: &[Shard]) -> Vec<super::merge_arrivals::ShardView<'_>> {
         .iter()
         .map(|s| super::merge_arrivals::ShardView {
             file: &s.file,
-            report: &s.v,
+            report: &s.report,
             state: &s.state,
         })
         .collect()
-}
-
-fn field<T: serde::de::DeserializeOwned>(v: &Value, file: &str, what: &str) -> Result<T, String> {
-    serde_json::from_value(v.clone()).map_err(|e| format!("{file}: `{what}` cannot be read: {e}"))
-}
-
-/// Error kinds are a small fixed vocabulary; the recorder keys them by
-/// `&'static str`.
-fn kind(k: &str) -> &'static str {
-    Box::leak(k.to_string().into_boxed_str())
 }
 
 /// Merges shard reports (file name, parsed JSON) of `plan` (unsharded).
@@ -76,7 +66,10 @@ pub fn merge(
                 "{file} is not a shard report (no `merge` section): only reports of `run --shard I/N` can be merged"
             ));
         };
-        let state: MergeState = field(m, &file, "merge")?;
+        let state = MergeState::deserialize(m)
+            .map_err(|e| format!("{file}: `merge` cannot be read: {e}"))?;
+        let report = Report::deserialize(&v)
+            .map_err(|e| format!("{file} cannot be read as a report: {e}"))?;
         if state.plan_digest != plan.digest {
             return Err(format!(
                 "{file} was produced from a different plan than this scenario's (another scenario version, seed or variables): its digest is {}, the scenario's {}",
@@ -84,7 +77,11 @@ pub fn merge(
                 short(&plan.digest)
             ));
         }
-        shards.push(Shard { file, v, state });
+        shards.push(Shard {
+            file,
+            report,
+            state,
+        });
     }
     let Some(first) = shards.first() else {
         return Err("no reports to merge".into());
@@ -118,34 +115,18 @@ pub fn merge(
     shards.sort_by_key(|s| s.state.shard.index);
 
     let recorder = recorder(plan, &shards)?;
-    let elapsed = shards
-        .iter()
-        .filter_map(|s| s.v["run"]["elapsed"].as_str())
-        .filter_map(|t| humantime::parse_duration(t).ok())
-        .max()
-        .unwrap_or(Duration::ZERO);
-    let interrupted = shards
-        .iter()
-        .any(|s| s.v["run"]["interrupted"].as_bool() == Some(true));
-    let phases_started = shards
-        .iter()
-        .map(|s| {
-            s.v["run"]["phases"]
-                .as_array()
-                .map_or(0, |p| p.iter().filter(|p| p["started"] == true).count())
-        })
+    let runs = || shards.iter().map(|s| &s.report.run);
+    let elapsed = runs().map(|r| r.elapsed).max().unwrap_or(Duration::ZERO);
+    let interrupted = runs().any(|r| r.interrupted);
+    let phases_started = runs()
+        .map(|r| r.phases.iter().filter(|p| p.started).count())
         .max()
         .unwrap_or(0);
     let mut summary = summarize(plan, &recorder, elapsed, interrupted, phases_started);
-    summary.fatal = shards
-        .iter()
-        .find_map(|s| s.v["run"]["fatal"].as_str())
-        .map(str::to_string);
+    summary.fatal = runs().find_map(|r| r.fatal.clone());
     let mut steering: Vec<SteeringEvent> = Vec::new();
     for s in &shards {
-        let events: Vec<SteeringEvent> =
-            field(&s.v["run"]["steering"], &s.file, "run.steering").unwrap_or_default();
-        steering.extend(events.into_iter().map(|mut e| {
+        steering.extend(s.report.run.steering.iter().cloned().map(|mut e| {
             e.detail = format!("shard {}: {}", s.state.shard, e.detail);
             e
         }));
@@ -156,12 +137,8 @@ pub fn merge(
 
     let accounting = accounting(plan, &shards)?;
     // Shard 0 ran the setup and watched the backend; the others saw the same.
-    let backend: Vec<super::backend::Snapshot> = if shards[0].v["backend"].is_null() {
-        Vec::new()
-    } else {
-        field(&shards[0].v["backend"], &shards[0].file, "backend")?
-    };
-    let depths = crate::ops::finish::final_depths(&backend);
+    let backend = shards[0].report.backend.clone();
+    let depths = super::backend::final_depths(&backend);
     let verdicts = check::evaluate(
         plan,
         &Observed {
@@ -173,14 +150,10 @@ pub fn merge(
     );
     let started_at = shards
         .iter()
-        .filter_map(|s| s.v["started_at"].as_str())
-        .filter_map(|t| humantime::parse_rfc3339_weak(t).ok())
+        .filter_map(|s| humantime::parse_rfc3339_weak(&s.report.started_at).ok())
         .min()
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    let sink = shards[0].v["sink"]
-        .as_str()
-        .unwrap_or("unknown")
-        .to_string();
+    let sink = shards[0].report.sink.clone();
     let mut report = Report::new(Parts {
         plan,
         description,
@@ -196,8 +169,8 @@ pub fn merge(
         .map(|s| Source {
             shard: s.state.shard.index,
             file: s.file.clone(),
-            started_at: s.v["started_at"].as_str().unwrap_or_default().to_string(),
-            passed: s.v["passed"].as_bool().unwrap_or(false),
+            started_at: s.report.started_at.clone(),
+            passed: s.report.passed,
         })
         .collect();
     Ok(report)
@@ -216,23 +189,17 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
     let step = crate::stats::timeline_step(plan.total_duration.as_secs_f64().ceil() as u64);
     for s in shards {
         for p in &plan.phases {
-            let Some(rp) = s.v["run"]["phases"]
-                .as_array()
-                .and_then(|a| a.iter().find(|x| x["name"] == p.name.as_str()))
-            else {
+            let Some(rp) = s.report.run.phases.iter().find(|x| x.name == p.name) else {
                 return Err(format!("{}: phase `{}` is missing", s.file, p.name));
             };
             for ps in &p.streams {
-                let Some(rs) = rp["streams"]
-                    .as_array()
-                    .and_then(|a| a.iter().find(|x| x["name"] == ps.name.as_str()))
-                else {
+                let Some(rs) = rp.streams.iter().find(|x| x.name == ps.name) else {
                     return Err(format!(
                         "{}: stream `{}` of phase `{}` is missing",
                         s.file, ps.name, p.name
                     ));
                 };
-                let c: Counts = field(&rs["counts"], &s.file, "counts")?;
+                let c = &rs.counts;
                 let cell = cells.entry((p.index, ps.stream)).or_default();
                 cell.scheduled += c.scheduled;
                 cell.sent += c.sent;
@@ -240,7 +207,7 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
                 cell.dropped += c.dropped;
                 cell.retried += c.retried;
                 for (k, v) in &c.failed_by_kind {
-                    *cell.failed.entry(kind(k)).or_default() += v;
+                    *cell.failed.entry(k.clone().into()).or_default() += v;
                 }
                 if let Some(h) = s
                     .state
@@ -260,8 +227,7 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
                 }
             }
         }
-        let timeline: Vec<TimelinePoint> = field(&s.v["run"]["timeline"], &s.file, "run.timeline")?;
-        for t in timeline {
+        for t in s.report.run.timeline.iter().cloned() {
             let i = crate::stats::timeline_slot(t.second, step);
             if seconds.len() <= i {
                 seconds.resize(i + 1, Second::default());
@@ -300,20 +266,21 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
 /// queues), `None` when nobody counted.
 fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, String> {
     let step = crate::stats::timeline_step(plan.total_duration.as_secs_f64().ceil() as u64);
-    let counted = shards.iter().filter(|s| !s.v["arrivals"].is_null()).count();
+    let counted = shards
+        .iter()
+        .filter(|s| s.report.arrivals.is_some())
+        .count();
     if counted == 0 {
         return Ok(None);
     }
-    if counted == 1 && shards.len() > 1 && !shards[0].v["arrivals"].is_null() {
+    if counted == 1 && shards.len() > 1 && shards[0].report.arrivals.is_some() {
         return super::merge_arrivals::from_leader(plan, shards_view(shards)).map(Some);
     }
     let mut parts = Vec::new();
     for s in shards {
-        let a = &s.v["arrivals"];
-        if a.is_null() {
+        let Some(acc) = s.report.arrivals.clone() else {
             return Ok(None);
-        }
-        let acc: Accounting = field(a, &s.file, "arrivals")?;
+        };
         parts.push((s, acc));
     }
     let mut queues: BTreeMap<String, crate::collect::accounting::QueueCount> = BTreeMap::new();

@@ -16,37 +16,42 @@
 use std::collections::{BTreeMap, HashMap};
 
 use hdrhistogram::Histogram;
-use serde_json::Value;
 
+use super::Report;
 use super::merge_state::{MergeState, decode, shift, unpack_foreign};
 use crate::collect::Accounting;
 use crate::collect::accounting::CellCount;
 use crate::datagen::StreamSeed;
+use crate::engine::summary::Counts;
 use crate::plan::Plan;
 use crate::stats::Percentiles;
 use crate::stats::latency_histogram;
 
 pub struct ShardView<'a> {
     pub file: &'a str,
-    pub report: &'a Value,
+    pub report: &'a Report,
     pub state: &'a MergeState,
 }
 
-/// A count (`scheduled`, `acked`, …) of phase × stream in a shard report.
-fn count(report: &Value, phase: &str, stream: &str, what: &str) -> u64 {
-    report["run"]["phases"]
-        .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["name"] == phase))
-        .and_then(|p| p["streams"].as_array())
-        .and_then(|ss| ss.iter().find(|s| s["name"] == stream))
-        .and_then(|s| s["counts"][what].as_u64())
-        .unwrap_or(0)
+/// The counts of phase × stream in a shard report (zero when absent).
+fn counts(report: &Report, phase: &str, stream: &str) -> Counts {
+    report
+        .run
+        .phases
+        .iter()
+        .find(|p| p.name == phase)
+        .and_then(|p| p.streams.iter().find(|s| s.name == stream))
+        .map(|s| s.counts.clone())
+        .unwrap_or_default()
 }
 
 pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting, String> {
     let leader = &shards[0];
-    let mut acc: Accounting = serde_json::from_value(leader.report["arrivals"].clone())
-        .map_err(|e| format!("{}: `arrivals` cannot be read: {e}", leader.file))?;
+    let mut acc: Accounting = leader
+        .report
+        .arrivals
+        .clone()
+        .ok_or_else(|| format!("{}: `arrivals` is missing", leader.file))?;
     // Shard 0's own cells with their histograms.
     let mut cells: BTreeMap<(usize, usize), (CellCount, Histogram<u64>)> = BTreeMap::new();
     for (i, c) in std::mem::take(&mut acc.cells).into_iter().enumerate() {
@@ -105,7 +110,7 @@ pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting
                             ))
                         }
                         None => {
-                            let k = count(sh.report, &p.name, &ps.name, "scheduled");
+                            let k = counts(sh.report, &p.name, &ps.name).scheduled;
                             let (i, n) = (u64::from(shard.index), u64::from(shard.count));
                             Box::new((0..k).map(move |j| (first + i + n * j, None)))
                         }
@@ -144,7 +149,7 @@ pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting
                             hist.record(u64::try_from(first_us - planned_us).unwrap_or(0).max(1));
                     }
                 }
-                let expected = count(sh.report, &p.name, &ps.name, "acked");
+                let expected = counts(sh.report, &p.name, &ps.name).acked;
                 let counted = arrived.min(expected);
                 cell.expected += expected;
                 cell.arrived += counted;

@@ -22,7 +22,7 @@ pub mod merge;
 pub mod merge_arrivals;
 pub mod merge_state;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::check::{Status, Verdict};
 use crate::collect::Accounting;
@@ -32,7 +32,11 @@ use crate::plan::Plan;
 /// Bumped when a field changes meaning or disappears (additions keep it).
 pub const REPORT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+// Read back with every field optional (`serde(default)`): a field added
+// later keeps `REPORT_VERSION`, so an older report of the same version
+// lacks it and must still read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
 pub struct Report {
     pub report_version: u32,
     pub tool: String,

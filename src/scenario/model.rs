@@ -145,10 +145,11 @@ pub struct ConnectAccess {
 
 /// Delivery path of a phase.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
+    #[default]
     KafkaViaConnect,
     DirectSqs,
 }
@@ -483,6 +484,12 @@ pub mod serde_duration {
 
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&crate::scenario::units::format_duration(*d))
+    }
+
+    /// Reads what [`serialize`] wrote (reports read back by `report compare`/`merge`).
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        crate::scenario::units::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -1,0 +1,307 @@
+//! The run against real Kafka/SQS with arrivals counted at the queues:
+//!
+//! ```text
+//! Counting::open      SQS client, queue URLs, collector (leading shard only),
+//!                     Connect client, dead letters before the first message
+//! engine ∥ snapshots  phase-end backend snapshots on the plan's offsets
+//! settle              wait for every acknowledged message, until the window
+//!                     ends, a connector fails or a dead letter appears
+//! account             arrivals per cell (+ the other shards' when sharded)
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use super::dead_letters::DeadLetters;
+use super::{RunOptions, SHARD_QUIET};
+use crate::collect::{self, Accounting, Arrivals, Collector, Sends};
+use crate::engine::{self, Shutdown, StreamRuntime};
+use crate::failure::Failure;
+use crate::infra::SetupOutcome;
+use crate::infra::connect::ConnectClient;
+use crate::infra::queue::Queues;
+use crate::ops::finish::Measured;
+use crate::plan::Plan;
+use crate::report::backend::{self, Snapshot, Targets};
+use crate::scenario::Scenario;
+use crate::scenario::units::format_duration;
+use crate::sink::Sinks;
+
+/// What the engine runs with.
+pub(super) struct Engine {
+    pub streams: Vec<StreamRuntime>,
+    pub sinks: Sinks,
+    pub shutdown: Shutdown,
+    pub steering: Arc<engine::Steering>,
+}
+
+/// Everything that watches the far end of the pipeline during a run.
+struct Counting {
+    queues: Queues,
+    sends: Arc<Sends>,
+    collector: Option<Collector>,
+    targets: Targets,
+    connect: Option<ConnectClient>,
+    dead_letters: Option<DeadLetters>,
+}
+
+pub(super) async fn run(
+    scenario: &Scenario,
+    plan: &Plan,
+    engine: Engine,
+    setup: SetupOutcome,
+    opts: &RunOptions,
+) -> Result<Measured, Failure> {
+    let mut counting = Counting::open(scenario, plan, opts, &setup).await?;
+    let Engine {
+        streams,
+        sinks,
+        shutdown,
+        steering,
+    } = engine;
+    shutdown.listen_for_signals();
+    let observe = counting.collector.as_ref().map(|c| c.arrivals().clone());
+    let extras = engine::Extras {
+        progress: true,
+        // A bitmap insert per message: only when arrivals are counted.
+        sends: observe.as_ref().map(|_| counting.sends.clone()),
+        echo: None,
+        observe,
+        steering: Some(steering),
+    };
+    // The wall clock of the engine's start: the origin of the planned
+    // instants (shard reports carry it for `report merge`).
+    let run_start = SystemTime::now();
+    if let Some(c) = &counting.collector {
+        c.arrivals().set_origin_us(collect::sqs::now_us());
+        c.arrivals().set_timeline_step(crate::stats::timeline_step(
+            plan.total_duration.as_secs_f64().ceil() as u64,
+        ));
+    }
+    let engine_done = CancellationToken::new();
+    let engine_run = async {
+        let summary = engine::run_with(plan, streams, sinks, &shutdown, extras).await;
+        engine_done.cancel();
+        summary
+    };
+    let (summary, mut snapshots) =
+        tokio::join!(engine_run, counting.phase_snapshots(plan, &engine_done));
+    let accounting = counting
+        .settle(scenario, plan, opts, &shutdown, run_start)
+        .await;
+    snapshots.push(counting.snapshot("end of run").await);
+    Ok(Measured {
+        summary,
+        accounting,
+        backend: snapshots,
+        started_at: run_start,
+        sink: "kafka+sqs".into(),
+    })
+}
+
+impl Counting {
+    async fn open(
+        scenario: &Scenario,
+        plan: &Plan,
+        opts: &RunOptions,
+        setup: &SetupOutcome,
+    ) -> Result<Counting, Failure> {
+        let t = &scenario.targets;
+        let settings = crate::sink::sqs::SqsSettings::of(t);
+        let client = crate::sink::sqs::client(&settings)
+            .await
+            .map_err(Failure::infra)?;
+        let queues = Queues::new(client.clone());
+        let urls = if opts.arrivals {
+            queue_urls(scenario, &queues, setup).await?
+        } else {
+            Vec::new()
+        };
+        let sends = Arc::new(Sends::new());
+        // Shards share the queues, and a message received by a shard that did
+        // not send it would have to be handed back (raising its receive count
+        // towards the dead-letter redrive): the leading shard alone collects
+        // everything; `report merge` attributes the others' messages by their
+        // event ids.
+        let collector = (opts.leads() && !urls.is_empty()).then(|| {
+            let ids = crate::ops::virtual_run::event_ids(plan);
+            let arrivals = Arc::new(Arrivals::new(ids, sends.clone(), opts.shard));
+            Collector::start(client, &urls, collect::POLLERS_PER_QUEUE, arrivals)
+        });
+        if !opts.leads() && !urls.is_empty() {
+            crate::say!("arrivals: shard 0 counts them for every shard (see the merged report)");
+        }
+        let targets = Targets::of(scenario);
+        let connect = (!targets.connectors.is_empty())
+            .then(|| {
+                crate::infra::clients::connect_client(t, &opts.infra.vars, Duration::from_secs(5))
+                    .ok()
+            })
+            .flatten();
+        // Dead letters are counted before the first message, so growth means this run.
+        let dead_letters = match &collector {
+            Some(_) => Some(DeadLetters::before_run(scenario, Some(&queues)).await),
+            None => None,
+        };
+        Ok(Counting {
+            queues,
+            sends,
+            collector,
+            targets,
+            connect,
+            dead_letters,
+        })
+    }
+
+    async fn snapshot(&self, label: &str) -> Snapshot {
+        backend::capture(
+            label,
+            &self.targets,
+            self.connect.as_ref(),
+            Some(&self.queues),
+        )
+        .await
+    }
+
+    /// Snapshots at each phase end on the plan's offsets, beside the engine;
+    /// a run stopped early has no more phase ends.
+    async fn phase_snapshots(&self, plan: &Plan, engine_done: &CancellationToken) -> Vec<Snapshot> {
+        let start = tokio::time::Instant::now();
+        let mut out = Vec::new();
+        for p in &plan.phases {
+            let end = start + p.offset + p.duration;
+            tokio::select! {
+                _ = tokio::time::sleep_until(end) => {}
+                // The engine returns at the end of the last phase, racing this
+                // timer: only a run stopped early skips phase ends still ahead.
+                _ = engine_done.cancelled() => {
+                    if tokio::time::Instant::now() + Duration::from_millis(100) < end {
+                        break;
+                    }
+                }
+            }
+            out.push(self.snapshot(&format!("end of phase {}", p.name)).await);
+        }
+        out
+    }
+
+    /// Waits for the acknowledged messages to arrive, then accounts for them.
+    async fn settle(
+        &mut self,
+        scenario: &Scenario,
+        plan: &Plan,
+        opts: &RunOptions,
+        shutdown: &Shutdown,
+        run_start: SystemTime,
+    ) -> Option<Accounting> {
+        let c = self.collector.take()?;
+        c.arrivals().mark_run_end(collect::sqs::now_us());
+        let counted: Vec<bool> = scenario.streams.iter().map(|s| s.queue.is_some()).collect();
+        // After a stop (Ctrl-C, SIGTERM, `ctl stop`) settling is bounded by
+        // `--grace` too; a second signal ends it at once.
+        let mut within = super::settle::settle_window(scenario);
+        if shutdown.stop.is_cancelled() {
+            within = within.min(shutdown.grace);
+        }
+        crate::say!(
+            "settling: waiting up to {} for {} acknowledged message(s) to arrive",
+            format_duration(within),
+            self.sends.acked(&counted)
+        );
+        let give_up = shutdown.abort.child_token();
+        let why = Mutex::new(None::<String>);
+        let settled = async {
+            let missing = c
+                .settle(&counted, within, &give_up, |m| {
+                    crate::say!("settling: {m} message(s) still missing")
+                })
+                .await;
+            give_up.cancel(); // ends the watches
+            missing
+        };
+        let (missing, ()) = tokio::join!(settled, self.watches(&why, &give_up));
+        let stopped_because = why.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(why) = &stopped_because {
+            crate::say!("settling: stopped waiting: {why}");
+        }
+        if missing > 0 {
+            crate::say!("settling: {missing} message(s) did not arrive within the window");
+        }
+        if opts.sharded() {
+            crate::say!(
+                "settling: collecting the other shards' messages until the queues are quiet for {}",
+                format_duration(SHARD_QUIET)
+            );
+            c.quiet(SHARD_QUIET, within).await;
+        }
+        let (arrivals, mut errors) = c.stop().await;
+        // The report says why messages are missing.
+        errors.extend(stopped_because.map(|why| format!("arrivals stopped being awaited: {why}")));
+        let layout = crate::ops::virtual_run::layout(scenario);
+        let mut acc = collect::account(&layout, &arrivals, errors);
+        if opts.sharded() {
+            (acc.foreign_cells, acc.foreign) =
+                collect::attribute::split(plan, &arrivals, run_start);
+        }
+        Some(acc)
+    }
+
+    /// Waiting is pointless once a connector on the path has failed (its
+    /// messages cannot come) or messages went to a dead-letter queue or topic:
+    /// either records why and cancels `give_up`.
+    async fn watches(&self, why: &Mutex<Option<String>>, give_up: &CancellationToken) {
+        let connectors = super::settle::watch_connectors(
+            self.connect.as_ref(),
+            &self.targets.connectors,
+            why,
+            give_up,
+        );
+        let dead = async {
+            match &self.dead_letters {
+                Some(d) => d.watch(Some(&self.queues), why, give_up).await,
+                None => give_up.cancelled().await,
+            }
+        };
+        tokio::join!(connectors, dead);
+    }
+}
+
+/// URLs of the queues arrivals are counted at; a missing queue stops the run.
+async fn queue_urls(
+    scenario: &Scenario,
+    queues: &Queues,
+    setup: &SetupOutcome,
+) -> Result<Vec<(String, String)>, Failure> {
+    let mut names: Vec<&str> = scenario
+        .streams
+        .iter()
+        .filter_map(|s| s.queue.as_deref())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut out = Vec::new();
+    for name in names {
+        if let Some(url) = setup.queue_urls.get(name) {
+            out.push((name.to_string(), url.clone()));
+            continue;
+        }
+        match queues.url(name).await {
+            Ok(Some(url)) => out.push((name.to_string(), url)),
+            Ok(None) => {
+                return Err(Failure::infra(format!(
+                    "queue `{name}` does not exist, so arrivals cannot be counted"
+                ))
+                .help("add a `create_queue` setup step for it, or create it before the run"));
+            }
+            Err(e) => {
+                return Err(Failure::infra(format!(
+                    "cannot reach SQS to look up queue `{name}`: {e}"
+                ))
+                .help("start SQS (`scripts/dev-stack start`) or fix `targets.sqs.endpoint`"));
+            }
+        }
+    }
+    Ok(out)
+}

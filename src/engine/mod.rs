@@ -42,7 +42,7 @@ pub mod steering;
 pub mod summary;
 pub mod worker;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::time::{Instant, sleep_until};
 
@@ -91,35 +91,29 @@ pub async fn run_with(
     shutdown: &Shutdown,
     extras: Extras,
 ) -> RunSummary {
-    let show_progress = extras.progress;
-    let observe = extras.observe.clone().or_else(|| extras.echo.clone());
+    let Extras {
+        progress: show_progress,
+        sends,
+        echo,
+        steering,
+        observe,
+    } = extras;
+    let observe = observe.or_else(|| echo.clone());
     // Someone reads the live status (control API, progress line, metrics):
     // only then is it sampled every second. A virtual run has no reader, and
     // a year-long idle phase would otherwise cost 31.5 million wake-ups.
-    let status_read = extras.steering.is_some() || show_progress;
-    let steering = extras
-        .steering
-        .unwrap_or_else(|| Steering::new(Arc::new(plan.clone()), shutdown.stop.clone()));
+    let status_read = steering.is_some() || show_progress;
+    let steering =
+        steering.unwrap_or_else(|| Steering::new(Arc::new(plan.clone()), shutdown.stop.clone()));
     let start = Instant::now();
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Shared::new(
+        plan,
         streams,
-        phase_names: plan.phases.iter().map(|p| p.name.clone()).collect(),
-        fatal: Mutex::new(None),
-        stop: shutdown.stop.clone(),
-        sinks: sinks.clone(),
-        recorder: Mutex::new(recorder::Recorder::new(crate::stats::timeline_step(
-            plan.total_duration.as_secs_f64().ceil() as u64,
-        ))),
+        sinks.clone(),
+        (sends, echo),
         start,
-        sends: extras.sends,
-        echo: extras.echo,
-        metrics: crate::telemetry::metrics::EngineMetrics::resolve(plan, &sinks),
-        failures_logged: std::sync::atomic::AtomicU64::new(0),
-        outstanding: std::sync::atomic::AtomicU64::new(0),
-        settled: tokio::sync::Notify::new(),
-        lanes: std::sync::atomic::AtomicUsize::new(0),
-        lanes_changed: tokio::sync::Notify::new(),
-    });
+        shutdown.stop.clone(),
+    ));
     steering.begin(start, shared.clone());
     let max_workers = plan
         .phases
@@ -149,21 +143,7 @@ pub async fn run_with(
         }
         let phase_start = start + phase.offset;
         phases_started += 1;
-        steering.enter_phase(phase.index);
-        tracing::info!(
-            event = "PhaseStarted",
-            phase = %phase.name,
-            mode = phase.mode.as_str(),
-            workers = phase.workers,
-            "phase {} started",
-            phase.name
-        );
-        let first: Vec<u64> = phase.streams.iter().map(|s| next_seq[s.stream]).collect();
-        if let Some(sends) = &shared.sends {
-            for (ps, &f) in phase.streams.iter().zip(&first) {
-                sends.phase_started(phase.index as u32, ps.stream as u32, f);
-            }
-        }
+        let first = begin_phase(phase, &next_seq, &steering, &shared);
         let ctx = schedule::Ctx {
             shared: &shared,
             pool: &pool,
@@ -172,58 +152,16 @@ pub async fn run_with(
             steer: &mut steer,
             shard: plan.shard,
         };
-        let counts = match &phase.load {
-            Load::Rate(RateShape::Seek(k)) => {
-                let controller = seek::Controller {
-                    phase,
-                    seek: k,
-                    steering: &steering,
-                    shared: &shared,
-                    arrivals: observe.as_deref(),
-                    phase_start,
-                    stop: &shutdown.stop,
-                };
-                let (_, found) = tokio::join!(
-                    schedule::open_phase(ctx, phase, phase_start, &first),
-                    controller.run()
-                );
-                seeks.push(found);
-                // Like a closed phase, a fixed range of record numbers.
-                phase
-                    .streams
-                    .iter()
-                    .map(|_| crate::plan::shard::CLOSED_PHASE_SEQS)
-                    .collect()
-            }
-            Load::Rate(_) => {
-                let c = schedule::open_phase(ctx, phase, phase_start, &first).await;
-                // Rate phases consume their whole planned sequence range, so the
-                // records of later phases do not depend on drops or stops.
-                phase
-                    .streams
-                    .iter()
-                    .zip(c)
-                    .map(|(s, n)| s.curve.as_ref().map_or(n, |c| c.event_count().max(n)))
-                    .collect::<Vec<_>>()
-            }
-            Load::Max => {
-                let used = schedule::closed_phase(ctx, phase, phase_start, &first).await;
-                // The plan reserves a fixed range per closed phase (replays
-                // excepted), so later phases line up across runs and shards.
-                phase
-                    .streams
-                    .iter()
-                    .zip(used)
-                    .map(|(s, n)| {
-                        if shared.streams[s.stream].limit.is_none() {
-                            crate::plan::shard::CLOSED_PHASE_SEQS
-                        } else {
-                            n
-                        }
-                    })
-                    .collect()
-            }
-        };
+        let (counts, found) = run_phase(
+            ctx,
+            phase,
+            phase_start,
+            &first,
+            &steering,
+            observe.as_deref(),
+        )
+        .await;
+        seeks.extend(found);
         for (s, n) in phase.streams.iter().zip(counts) {
             next_seq[s.stream] += n;
         }
@@ -249,23 +187,54 @@ pub async fn run_with(
         shared.settled().await;
     };
     let interrupted = shutdown.stop.is_cancelled();
+    // One deadline for draining and flushing: `--grace` bounds both together,
+    // and a second signal (abort) ends either at once.
+    let deadline = Instant::now() + shutdown.grace;
     tokio::select! {
         _ = drained => {}
         _ = shutdown.abort.cancelled() => {}
-        _ = tokio::time::sleep(shutdown.grace) => {}
+        _ = sleep_until(deadline) => {}
     }
-    let flush_deadline = Instant::now() + shutdown.grace;
-    let _ = sinks.kafka.flush(flush_deadline).await;
-    let _ = sinks.sqs.flush(flush_deadline).await;
+    // In slices: a flush blocks a thread until its deadline, and an abort
+    // must not wait for it (nor must the runtime's shutdown).
+    loop {
+        let slice = (Instant::now() + std::time::Duration::from_millis(200)).min(deadline);
+        let kafka = sinks.kafka.flush(slice).await;
+        let sqs = sinks.sqs.flush(slice).await;
+        let flushed = kafka.is_ok() && sqs.is_ok();
+        if flushed || Instant::now() >= deadline || shutdown.abort.is_cancelled() {
+            break;
+        }
+    }
     progress_done.cancel();
+    let interrupted = interrupted || shutdown.stop.is_cancelled();
     let elapsed = start.elapsed();
-    let recorder = shared.recorder.lock().unwrap_or_else(|p| p.into_inner());
+    let ended = Ended {
+        elapsed,
+        interrupted,
+        phases_started,
+        seeks,
+    };
+    summary_of(plan, &shared, &steering, ended)
+}
+
+/// How the phase loop ended.
+struct Ended {
+    elapsed: std::time::Duration,
+    interrupted: bool,
+    phases_started: usize,
+    seeks: Vec<seek::SeekResult>,
+}
+
+/// The run's summary: the recorder's counts, the first fatal error, the
+/// steering log and what seek phases found.
+fn summary_of(plan: &Plan, shared: &Shared, steering: &Steering, ended: Ended) -> RunSummary {
     let mut summary = summary::summarize(
         plan,
-        &recorder,
-        elapsed,
-        interrupted || shutdown.stop.is_cancelled(),
-        phases_started,
+        &shared.recorder.lock().unwrap_or_else(|p| p.into_inner()),
+        ended.elapsed,
+        ended.interrupted,
+        ended.phases_started,
     );
     summary.fatal_error = shared
         .fatal
@@ -275,7 +244,7 @@ pub async fn run_with(
     summary.fatal = summary.fatal_error.as_ref().map(ToString::to_string);
     summary.steering = steering.events();
     summary.steered = !summary.steering.is_empty();
-    summary.seek = seeks;
+    summary.seek = ended.seeks;
     tracing::info!(
         event = "RunFinished",
         acked = summary.totals.acked,
@@ -285,6 +254,99 @@ pub async fn run_with(
         "run finished"
     );
     summary
+}
+
+/// Marks the phase started (status, log, send accounting); returns each of
+/// its streams' first record number.
+fn begin_phase(
+    phase: &crate::plan::PlanPhase,
+    next_seq: &[u64],
+    steering: &Steering,
+    shared: &Shared,
+) -> Vec<u64> {
+    steering.enter_phase(phase.index);
+    tracing::info!(
+        event = "PhaseStarted",
+        phase = %phase.name,
+        mode = phase.mode.as_str(),
+        workers = phase.workers,
+        "phase {} started",
+        phase.name
+    );
+    let first: Vec<u64> = phase.streams.iter().map(|s| next_seq[s.stream]).collect();
+    if let Some(sends) = &shared.sends {
+        for (ps, &f) in phase.streams.iter().zip(&first) {
+            sends.phase_started(phase.index as u32, ps.stream as u32, f);
+        }
+    }
+    first
+}
+
+/// Runs one phase; returns how many record numbers each of its streams
+/// took (the next phase numbers on from there) and what a seek phase found.
+async fn run_phase(
+    ctx: schedule::Ctx<'_>,
+    phase: &crate::plan::PlanPhase,
+    phase_start: Instant,
+    first: &[u64],
+    steering: &Steering,
+    observe: Option<&crate::collect::Arrivals>,
+) -> (Vec<u64>, Option<seek::SeekResult>) {
+    let shared = ctx.shared;
+    match &phase.load {
+        Load::Rate(RateShape::Seek(k)) => {
+            let controller = seek::Controller {
+                phase,
+                seek: k,
+                steering,
+                shared,
+                arrivals: observe,
+                phase_start,
+                stop: ctx.stop,
+            };
+            let (_, found) = tokio::join!(
+                schedule::open_phase(ctx, phase, phase_start, first),
+                controller.run()
+            );
+            // Like a closed phase, a fixed range of record numbers.
+            let used = phase
+                .streams
+                .iter()
+                .map(|_| crate::plan::shard::CLOSED_PHASE_SEQS)
+                .collect();
+            (used, Some(found))
+        }
+        Load::Rate(_) => {
+            let c = schedule::open_phase(ctx, phase, phase_start, first).await;
+            // Rate phases consume their whole planned sequence range, so the
+            // records of later phases do not depend on drops or stops.
+            let used = phase
+                .streams
+                .iter()
+                .zip(c)
+                .map(|(s, n)| s.curve.as_ref().map_or(n, |c| c.event_count().max(n)))
+                .collect();
+            (used, None)
+        }
+        Load::Max => {
+            let used = schedule::closed_phase(ctx, phase, phase_start, first).await;
+            // The plan reserves a fixed range per closed phase (replays
+            // excepted), so later phases line up across runs and shards.
+            let used = phase
+                .streams
+                .iter()
+                .zip(used)
+                .map(|(s, n)| {
+                    if shared.streams[s.stream].limit.is_none() {
+                        crate::plan::shard::CLOSED_PHASE_SEQS
+                    } else {
+                        n
+                    }
+                })
+                .collect();
+            (used, None)
+        }
+    }
 }
 
 /// Once a second: achieved-rate samples for the status, and the gauges.

@@ -76,6 +76,40 @@ pub struct Shared {
 pub const LOGGED_FAILURES: u64 = 20;
 
 impl Shared {
+    /// The state of a run about to start at `start`; `accounting` is where
+    /// finished sends are recorded and (virtual runs) echoed as arrivals.
+    pub fn new(
+        plan: &crate::plan::Plan,
+        streams: Vec<StreamRuntime>,
+        sinks: crate::sink::Sinks,
+        accounting: (
+            Option<Arc<crate::collect::Sends>>,
+            Option<Arc<crate::collect::Arrivals>>,
+        ),
+        start: Instant,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Shared {
+        let (sends, echo) = accounting;
+        let step = crate::stats::timeline_step(plan.total_duration.as_secs_f64().ceil() as u64);
+        Shared {
+            phase_names: plan.phases.iter().map(|p| p.name.clone()).collect(),
+            fatal: Mutex::new(None),
+            stop,
+            metrics: crate::telemetry::metrics::EngineMetrics::resolve(plan, &sinks),
+            sinks,
+            streams,
+            recorder: Mutex::new(Recorder::new(step)),
+            start,
+            sends,
+            echo,
+            failures_logged: std::sync::atomic::AtomicU64::new(0),
+            outstanding: std::sync::atomic::AtomicU64::new(0),
+            settled: tokio::sync::Notify::new(),
+            lanes: std::sync::atomic::AtomicUsize::new(0),
+            lanes_changed: tokio::sync::Notify::new(),
+        }
+    }
+
     pub fn record<T>(&self, f: impl FnOnce(&mut Recorder) -> T) -> T {
         let mut guard = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)

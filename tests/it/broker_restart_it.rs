@@ -17,6 +17,14 @@ use mbscenario::scenario::{self, LoadOptions, SourceFile, Vars};
 use mbscenario::sink::kafka::KafkaSink;
 use mbscenario::sink::{SinkHandle, Sinks};
 
+/// The tests here freeze the one broker: one at a time, or one would thaw
+/// the broker in the middle of the other's outage.
+static BROKER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn broker_alone() -> std::sync::MutexGuard<'static, ()> {
+    BROKER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Sends `signal` to the broker's process group (the dev stack starts each
 /// service in its own session): STOP freezes it, CONT resumes it.
 fn signal_broker(stack: &support::Stack, signal: &str) {
@@ -33,11 +41,14 @@ fn signal_broker(stack: &support::Stack, signal: &str) {
     assert!(ok, "kill -{signal} -{pid}");
 }
 
+// The lock only keeps the other test of this file (a thread of its own) out.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_frozen_mid_run_every_message_is_accounted() {
     let Some(stack) = support::stack("broker_frozen_mid_run_every_message_is_accounted") else {
         return;
     };
+    let _alone = broker_alone();
     let bootstrap = stack.get("KAFKA_BOOTSTRAP").to_string();
     let yaml = format!(
         "name: broker-restart
@@ -113,4 +124,153 @@ phases:
         "sends did not recover after the broker resumed: {:?}",
         summary.timeline
     );
+}
+
+/// Resumes the broker when dropped, so a failing test never leaves it frozen.
+struct Thaw<'a>(&'a support::Stack);
+
+impl Drop for Thaw<'_> {
+    fn drop(&mut self) {
+        signal_broker(self.0, "CONT");
+    }
+}
+
+/// `mbscenario run` of a 30 s Kafka phase (no arrivals to count), started
+/// in the background; its summary goes to `dir/summary.json`.
+fn start_run(stack: &support::Stack, dir: &Path, grace: &str) -> std::process::Child {
+    let file = dir.join("signals.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: signals
+seed: 5
+targets:
+  kafka:
+    bootstrap: \"{}\"
+    producer: {{ message.timeout.ms: \"60000\" }}
+streams:
+  - {{ name: cards, schema: {}, schema_id: 1, topic: mbs-signals-{} }}
+phases:
+  - {{ name: steady, duration: 30s, rate: 50/s, mode: kafka_via_connect }}
+",
+            stack.get("KAFKA_BOOTSTRAP"),
+            support::repo().join("schemas/pokemon_card.avsc").display(),
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_mbscenario"))
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--no-setup",
+            "--grace",
+            grace,
+        ])
+        .arg("--summary-json")
+        .arg(dir.join("summary.json"))
+        .arg("--report-dir")
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {}", child.id());
+}
+
+/// Waits for the run to exit, at most `limit`; its exit code and how long it took.
+fn exit_within(child: &mut std::process::Child, limit: Duration) -> (Option<i32>, Duration) {
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), t0.elapsed());
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("the run did not exit within {limit:?} of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Ctrl-C with the broker frozen: the run ends within `--grace` + 5 s and
+/// still accounts for every message; with a long grace, a second signal
+/// ends it within 2 s.
+#[test]
+fn signals_with_the_broker_frozen_end_the_run_in_bounded_time() {
+    let Some(stack) = support::stack("signals_with_the_broker_frozen_end_the_run_in_bounded_time")
+    else {
+        return;
+    };
+    let _alone = broker_alone();
+    let dir = std::env::temp_dir().join(format!("mbs-signals-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // One SIGINT, grace 3 s.
+    let mut child = start_run(&stack, &dir, "3s");
+    std::thread::sleep(Duration::from_secs(3));
+    signal_broker(&stack, "STOP");
+    let thaw = Thaw(&stack);
+    std::thread::sleep(Duration::from_secs(1));
+    signal(&child, "INT");
+    let (code, took) = exit_within(&mut child, Duration::from_secs(30));
+    drop(thaw);
+    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    eprintln!("SIGINT with the broker frozen, --grace 3s: exited in {took:?}");
+    assert!(
+        took <= Duration::from_secs(3 + 5),
+        "Ctrl-C took {took:?} with --grace 3s:\n{stderr}"
+    );
+    assert_eq!(code, Some(3), "an interrupted run exits 3:\n{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    let t = &summary["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    assert!(n("scheduled") > 0, "{t}");
+    assert_eq!(
+        n("scheduled"),
+        n("acked") + n("failed") + n("dropped") + n("in_flight"),
+        "every message accounted for: {t}"
+    );
+    assert!(
+        n("in_flight") + n("failed") > 0,
+        "the frozen broker left no trace: {t}"
+    );
+
+    // SIGTERM with a 60 s grace would wait for the frozen broker; a second
+    // signal ends it at once.
+    std::thread::sleep(Duration::from_secs(2)); // the broker settles after thawing
+    let mut child = start_run(&stack, &dir, "60s");
+    std::thread::sleep(Duration::from_secs(3));
+    signal_broker(&stack, "STOP");
+    let thaw = Thaw(&stack);
+    std::thread::sleep(Duration::from_secs(1));
+    signal(&child, "TERM");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run should still be waiting for its frozen broker"
+    );
+    signal(&child, "INT");
+    let (code, took) = exit_within(&mut child, Duration::from_secs(30));
+    drop(thaw);
+    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    eprintln!("second signal with the broker frozen, --grace 60s: exited in {took:?}");
+    assert!(
+        took <= Duration::from_secs(2),
+        "the second signal took {took:?}:\n{stderr}"
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

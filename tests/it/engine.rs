@@ -3,7 +3,7 @@
 //! exhausted (and only then),
 //! mode switches routing to the right sink, and full accounting.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,21 +11,11 @@ use std::time::Duration;
 use mbscenario::datagen::StreamSeed;
 use mbscenario::engine::{self, RunSummary, Shutdown};
 use mbscenario::plan::Plan;
-use mbscenario::scenario::{self, LoadOptions, SourceFile, Vars};
 use mbscenario::sink::memory::MemorySink;
 use mbscenario::sink::{Route, SinkHandle, Sinks};
 
 fn plan(yaml: &str) -> (mbscenario::scenario::Scenario, Plan) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/engine.yaml");
-    let opts = LoadOptions {
-        vars: Vars::fixed(BTreeMap::new()),
-        ..LoadOptions::default()
-    };
-    let s = scenario::load_source(
-        SourceFile::new("engine.yaml", path, yaml.to_string()),
-        &opts,
-    )
-    .unwrap_or_else(|d| panic!("{}", d.render_plain()));
+    let s = crate::support::scenario_yaml("tests/fixtures/engine.yaml", yaml, &[]);
     let p = Plan::compile(&s);
     (s, p)
 }

@@ -12,10 +12,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use mbscenario::infra::{self, InfraError, Options, Progress};
-use mbscenario::scenario::{self, LoadOptions, Scenario, SourceFile, Vars};
+use mbscenario::scenario::{Scenario, Vars};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 const CT: &str = "application/vnd.schemaregistry.v1+json";
 const TOPIC: &str = "events.cards";
@@ -65,19 +65,7 @@ phases:
   - {{ name: p, duration: 1s, rate: 10/s }}
 "
     );
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/registry.yaml");
-    scenario::load_source(
-        SourceFile::new("registry.yaml", path, yaml),
-        &LoadOptions {
-            vars: Vars::fixed(
-                vars.iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-            ..LoadOptions::default()
-        },
-    )
-    .unwrap_or_else(|d| panic!("{}", d.render_plain()))
+    crate::support::scenario_yaml("tests/fixtures/valid/registry.yaml", &yaml, vars)
 }
 
 fn options(vars: &[(&str, &str)]) -> Options {
@@ -89,6 +77,35 @@ fn options(vars: &[(&str, &str)]) -> Options {
                 .collect(),
         ),
         progress: Progress::capture(),
+    }
+}
+
+/// `METHOD PATH` of the registry API, to be scripted with [`Answers`].
+fn on(verb: &str, at: impl Into<String>) -> MockBuilder {
+    Mock::given(method(verb)).and(path(at.into()))
+}
+
+/// How a scripted request is answered and how often it must come.
+trait Answers {
+    /// With `status` and a registry JSON body, exactly `times` times.
+    async fn answers(self, server: &MockServer, status: u16, body: serde_json::Value, times: u64);
+    /// With the registry's "Schema not found", exactly `times` times.
+    async fn not_registered(self, server: &MockServer, times: u64);
+}
+
+impl Answers for MockBuilder {
+    async fn answers(self, server: &MockServer, status: u16, body: serde_json::Value, times: u64) {
+        self.respond_with(registry_answer(status, body))
+            .expect(times)
+            .mount(server)
+            .await;
+    }
+
+    async fn not_registered(self, server: &MockServer, times: u64) {
+        self.respond_with(not_registered())
+            .expect(times)
+            .mount(server)
+            .await;
     }
 }
 
@@ -111,46 +128,39 @@ async fn registers_a_new_schema_after_setting_and_checking_compatibility() {
     let server = strict_server().await;
     let subject = format!("{TOPIC}-value");
     let body = json!({ "schema": schema_text() });
-    Mock::given(method("PUT"))
-        .and(path(format!("/config/{subject}")))
+    on("PUT", format!("/config/{subject}"))
         .and(header("content-type", CT))
         .and(body_json(json!({"compatibility": "BACKWARD"})))
-        .respond_with(registry_answer(200, json!({"compatibility": "BACKWARD"})))
-        .expect(1)
-        .mount(&server)
+        .answers(&server, 200, json!({"compatibility": "BACKWARD"}), 1)
         .await;
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "")))
+    on("POST", subject_path(&subject, ""))
         .and(header("content-type", CT))
         .and(body_json(&body))
-        .respond_with(registry_answer(
+        .answers(
+            &server,
             404,
             json!({"error_code": 40401, "message": "Subject 'events.cards-value' not found."}),
-        ))
-        .expect(1)
-        .mount(&server)
+            1,
+        )
         .await;
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/compatibility/subjects/{subject}/versions/latest"
-        )))
-        .and(query_param("verbose", "true"))
+    on(
+        "POST",
+        format!("/compatibility/subjects/{subject}/versions/latest"),
+    )
+    .and(query_param("verbose", "true"))
+    .and(header("content-type", CT))
+    .and(body_json(&body))
+    .answers(
+        &server,
+        404,
+        json!({"error_code": 40401, "message": "Subject not found"}),
+        1,
+    )
+    .await;
+    on("POST", subject_path(&subject, "/versions"))
         .and(header("content-type", CT))
         .and(body_json(&body))
-        .respond_with(registry_answer(
-            404,
-            json!({"error_code": 40401, "message": "Subject not found"}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "/versions")))
-        .and(header("content-type", CT))
-        .and(body_json(&body))
-        .respond_with(registry_answer(200, json!({"id": 7})))
-        .expect(1)
-        .mount(&server)
+        .answers(&server, 200, json!({"id": 7}), 1)
         .await;
     let s = scenario(&server.uri(), REGISTER_BACKWARD, "");
     let opts = options(&[]);
@@ -169,22 +179,18 @@ async fn registers_a_new_schema_after_setting_and_checking_compatibility() {
 async fn an_already_registered_schema_is_looked_up_not_registered_again() {
     let server = strict_server().await;
     let subject = format!("{TOPIC}-value");
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "")))
+    on("POST", subject_path(&subject, ""))
         .and(header("content-type", CT))
         .and(body_json(json!({ "schema": schema_text() })))
-        .respond_with(registry_answer(
+        .answers(
+            &server,
             200,
             json!({"subject": subject, "version": 2, "id": 3, "schema": schema_text()}),
-        ))
-        .expect(1)
-        .mount(&server)
+            1,
+        )
         .await;
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "/versions")))
-        .respond_with(registry_answer(200, json!({"id": 3})))
-        .expect(0)
-        .mount(&server)
+    on("POST", subject_path(&subject, "/versions"))
+        .answers(&server, 200, json!({"id": 3}), 0)
         .await;
     let s = scenario(&server.uri(), REGISTER, "");
     let opts = options(&[]);
@@ -199,34 +205,29 @@ async fn an_already_registered_schema_is_looked_up_not_registered_again() {
 async fn an_incompatible_schema_reports_the_registry_messages_and_is_not_registered() {
     let server = strict_server().await;
     let subject = format!("{TOPIC}-value");
-    Mock::given(method("PUT"))
-        .and(path(format!("/config/{subject}")))
+    on("PUT", format!("/config/{subject}"))
         .respond_with(registry_answer(200, json!({"compatibility": "BACKWARD"})))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "")))
+    on("POST", subject_path(&subject, ""))
         .respond_with(not_registered())
         .mount(&server)
         .await;
     let why = "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'grade' at path '/fields/10' in the new schema has no default value'}";
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/compatibility/subjects/{subject}/versions/latest"
-        )))
-        .and(query_param("verbose", "true"))
-        .respond_with(registry_answer(
-            200,
-            json!({"is_compatible": false, "messages": [why]}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "/versions")))
-        .respond_with(registry_answer(200, json!({"id": 1})))
-        .expect(0)
-        .mount(&server)
+    on(
+        "POST",
+        format!("/compatibility/subjects/{subject}/versions/latest"),
+    )
+    .and(query_param("verbose", "true"))
+    .answers(
+        &server,
+        200,
+        json!({"is_compatible": false, "messages": [why]}),
+        1,
+    )
+    .await;
+    on("POST", subject_path(&subject, "/versions"))
+        .answers(&server, 200, json!({"id": 1}), 0)
         .await;
     let err = infra::setup::run(
         &scenario(&server.uri(), REGISTER_BACKWARD, ""),
@@ -244,21 +245,19 @@ async fn an_incompatible_schema_reports_the_registry_messages_and_is_not_registe
 async fn a_409_on_register_keeps_error_code_and_message_verbatim() {
     let server = strict_server().await;
     let subject = format!("{TOPIC}-value");
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "")))
+    on("POST", subject_path(&subject, ""))
         .respond_with(not_registered())
         .mount(&server)
         .await;
     let message = "Schema being registered is incompatible with an earlier schema for subject \"events.cards-value\"";
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "/versions")))
+    on("POST", subject_path(&subject, "/versions"))
         .and(header("content-type", CT))
-        .respond_with(registry_answer(
+        .answers(
+            &server,
             409,
             json!({"error_code": 409, "message": message}),
-        ))
-        .expect(1)
-        .mount(&server)
+            1,
+        )
         .await;
     let err = infra::setup::run(&scenario(&server.uri(), REGISTER, ""), &options(&[]))
         .await
@@ -276,15 +275,14 @@ async fn credentials_come_from_the_named_variables_and_401_is_not_retried() {
     let server = strict_server().await;
     let subject = format!("{TOPIC}-value");
     // base64("svc:s3cret")
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "")))
+    on("POST", subject_path(&subject, ""))
         .and(header("authorization", "Basic c3ZjOnMzY3JldA=="))
-        .respond_with(registry_answer(
+        .answers(
+            &server,
             200,
             json!({"subject": subject, "version": 1, "id": 11, "schema": "x"}),
-        ))
-        .expect(1)
-        .mount(&server)
+            1,
+        )
         .await;
     let s = scenario_with(
         &server.uri(),
@@ -299,15 +297,14 @@ async fn credentials_come_from_the_named_variables_and_401_is_not_retried() {
 
     // Wrong token → 401 with the registry's code; reported once, with a help line.
     let server = strict_server().await;
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "")))
+    on("POST", subject_path(&subject, ""))
         .and(header("authorization", "Bearer nope"))
-        .respond_with(registry_answer(
+        .answers(
+            &server,
             401,
             json!({"error_code": 40101, "message": "Unauthorized"}),
-        ))
-        .expect(1)
-        .mount(&server)
+            1,
+        )
         .await;
     let s = scenario_with(
         &server.uri(),
@@ -338,13 +335,11 @@ async fn credentials_come_from_the_named_variables_and_401_is_not_retried() {
 async fn a_5xx_is_retried_until_the_registry_answers() {
     let server = strict_server().await;
     let subject = format!("{TOPIC}-value");
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "")))
+    on("POST", subject_path(&subject, ""))
         .respond_with(not_registered())
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "/versions")))
+    on("POST", subject_path(&subject, "/versions"))
         .respond_with(registry_answer(
             500,
             json!({"error_code": 50001, "message": "Error in the backend data store"}),
@@ -354,12 +349,9 @@ async fn a_5xx_is_retried_until_the_registry_answers() {
         .expect(2)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "/versions")))
+    on("POST", subject_path(&subject, "/versions"))
         .and(body_json(json!({ "schema": schema_text() })))
-        .respond_with(registry_answer(200, json!({"id": 9})))
-        .expect(1)
-        .mount(&server)
+        .answers(&server, 200, json!({"id": 9}), 1)
         .await;
     let opts = options(&[]);
     let out = infra::setup::run(&scenario(&server.uri(), REGISTER, ""), &opts)
@@ -387,17 +379,11 @@ async fn subject_strategies_name_the_subjects_in_the_paths() {
         ),
     ] {
         let server = strict_server().await;
-        Mock::given(method("POST"))
-            .and(path(subject_path(&subject, "")))
-            .respond_with(not_registered())
-            .expect(1)
-            .mount(&server)
+        on("POST", subject_path(&subject, ""))
+            .not_registered(&server, 1)
             .await;
-        Mock::given(method("POST"))
-            .and(path(subject_path(&subject, "/versions")))
-            .respond_with(registry_answer(200, json!({"id": 4})))
-            .expect(1)
-            .mount(&server)
+        on("POST", subject_path(&subject, "/versions"))
+            .answers(&server, 200, json!({"id": 4}), 1)
             .await;
         let setup = format!(
             "  - {{ type: register_schemas, files: [../../../schemas/pokemon_card.avsc], subject_strategy: {strategy} }}"
@@ -413,15 +399,14 @@ async fn subject_strategies_name_the_subjects_in_the_paths() {
 async fn a_stream_without_a_register_step_looks_its_id_up() {
     let server = strict_server().await;
     let subject = format!("{TOPIC}-value");
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "")))
+    on("POST", subject_path(&subject, ""))
         .and(body_json(json!({ "schema": schema_text() })))
-        .respond_with(registry_answer(
+        .answers(
+            &server,
             200,
             json!({"subject": subject, "version": 1, "id": 21, "schema": "x"}),
-        ))
-        .expect(1)
-        .mount(&server)
+            1,
+        )
         .await;
     let opts = options(&[]);
     let out = infra::setup::run(&scenario(&server.uri(), "", ""), &opts)
@@ -431,11 +416,8 @@ async fn a_stream_without_a_register_step_looks_its_id_up() {
 
     // Not registered: the run cannot frame its messages, so setup says how to fix it.
     let server = strict_server().await;
-    Mock::given(method("POST"))
-        .and(path(subject_path(&subject, "")))
-        .respond_with(not_registered())
-        .expect(1)
-        .mount(&server)
+    on("POST", subject_path(&subject, ""))
+        .not_registered(&server, 1)
         .await;
     let err = infra::setup::run(&scenario(&server.uri(), "", ""), &options(&[]))
         .await
@@ -451,14 +433,8 @@ async fn a_stream_without_a_register_step_looks_its_id_up() {
 #[tokio::test]
 async fn schema_by_id_reads_the_registered_text() {
     let server = strict_server().await;
-    Mock::given(method("GET"))
-        .and(path("/schemas/ids/5"))
-        .respond_with(registry_answer(
-            200,
-            json!({"schema": "{\"type\":\"string\"}"}),
-        ))
-        .expect(1)
-        .mount(&server)
+    on("GET", "/schemas/ids/5")
+        .answers(&server, 200, json!({"schema": "{\"type\":\"string\"}"}), 1)
         .await;
     let client = mbscenario::infra::registry::RegistryClient::new(
         &format!("{}/", server.uri()),

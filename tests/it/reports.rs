@@ -3,7 +3,6 @@
 //! into verdicts with per-phase details; the regression gate passes an
 //! unchanged run and catches a slowed one; JUnit and HTML carry the verdicts.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,27 +11,12 @@ use mbscenario::ops::finish::{self, Measured};
 use mbscenario::ops::virtual_run;
 use mbscenario::plan::Plan;
 use mbscenario::report::{self, Report, compare};
-use mbscenario::scenario::{self, LoadOptions, Scenario, SourceFile, Vars};
+use mbscenario::scenario::Scenario;
 
-fn load_file(path: &Path) -> Scenario {
-    let opts = LoadOptions {
-        vars: Vars::fixed(BTreeMap::new()),
-        ..LoadOptions::default()
-    };
-    let shown = path.file_name().unwrap().to_string_lossy().to_string();
-    scenario::load_file(path, &shown, &opts).unwrap_or_else(|d| panic!("{}", d.render_plain()))
-}
+use crate::support::scenario_file as load_file;
 
 fn load(yaml: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/report.yaml");
-    scenario::load_source(
-        SourceFile::new("report.yaml", path, yaml.to_string()),
-        &LoadOptions {
-            vars: Vars::fixed(BTreeMap::new()),
-            ..LoadOptions::default()
-        },
-    )
-    .unwrap_or_else(|d| panic!("{}", d.render_plain()))
+    crate::support::scenario_yaml("tests/fixtures/valid/report.yaml", yaml, &[])
 }
 
 #[test]

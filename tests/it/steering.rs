@@ -2,8 +2,6 @@
 //! instants while the engine runs, checked second by second in the timeline
 //! and message by message in memory sinks.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,23 +9,14 @@ use mbscenario::engine::steering::{Command, SteerError};
 use mbscenario::engine::{self, RunSummary, Shutdown, Steering};
 use mbscenario::plan::Plan;
 use mbscenario::scenario::model::Mode;
-use mbscenario::scenario::{self, LoadOptions, SourceFile, Vars};
+use mbscenario::scenario::{self};
 use mbscenario::sink::memory::MemorySink;
 use mbscenario::sink::{Route, SinkHandle, Sinks};
 
 const HEAD: &str = "name: steering-test\nseed: 11\nstreams:\n  - { name: cards, schema: schemas/card.avsc, schema_id: 3, queue: q1 }\n  - { name: plain, schema: schemas/card.avsc, schema_id: 3 }\n";
 
 fn plan(yaml: &str) -> (scenario::Scenario, Plan) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/engine.yaml");
-    let opts = LoadOptions {
-        vars: Vars::fixed(BTreeMap::new()),
-        ..LoadOptions::default()
-    };
-    let s = scenario::load_source(
-        SourceFile::new("engine.yaml", path, yaml.to_string()),
-        &opts,
-    )
-    .unwrap_or_else(|d| panic!("{}", d.render_plain()));
+    let s = crate::support::scenario_yaml("tests/fixtures/engine.yaml", yaml, &[]);
     let p = Plan::compile(&s);
     (s, p)
 }

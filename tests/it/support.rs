@@ -208,3 +208,44 @@ pub fn cli(args: &[&str]) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Loads `yaml` as if it were the file `at` (relative to the repository, so
+/// the paths in it resolve from there), with exactly `vars` as variables;
+/// invalid YAML panics with the rendered diagnostics.
+pub fn scenario_yaml(
+    at: &str,
+    yaml: &str,
+    vars: &[(&str, &str)],
+) -> mbscenario::scenario::Scenario {
+    use mbscenario::scenario::{LoadOptions, SourceFile, Vars};
+    let path = repo().join(at);
+    let shown = path
+        .file_name()
+        .map_or_else(|| at.to_string(), |n| n.to_string_lossy().into_owned());
+    let opts = LoadOptions {
+        vars: Vars::fixed(
+            vars.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        ..LoadOptions::default()
+    };
+    mbscenario::scenario::load_source(SourceFile::new(&shown, path, yaml.to_string()), &opts)
+        .unwrap_or_else(|d| panic!("{}", d.render_plain()))
+}
+
+/// Loads a scenario file (shown by its file name) with no variables set.
+pub fn scenario_file(path: &std::path::Path) -> mbscenario::scenario::Scenario {
+    use mbscenario::scenario::{LoadOptions, Vars};
+    let opts = LoadOptions {
+        vars: Vars::fixed(BTreeMap::new()),
+        ..LoadOptions::default()
+    };
+    let shown = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    mbscenario::scenario::load_file(path, &shown, &opts)
+        .unwrap_or_else(|d| panic!("{}", d.render_plain()))
+}

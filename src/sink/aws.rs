@@ -124,6 +124,15 @@ pub async fn sdk_config(s: &SqsSettings) -> Result<aws_config::SdkConfig, String
     if let Some(e) = &s.endpoint {
         loader = loader.endpoint_url(e);
     }
+    // The SDK sets no read timeout: a hung endpoint would hold a send (and
+    // its in-flight budget) forever. An attempt that takes this long is
+    // retried, then failed and counted.
+    loader = loader.timeout_config(
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(SQS_ATTEMPT_TIMEOUT)
+            .build(),
+    );
     if let Some(k) = &s.keys {
         loader = loader.credentials_provider(static_keys(k)?);
     } else if s.emulator_defaults() {
@@ -165,6 +174,9 @@ pub async fn sdk_config(s: &SqsSettings) -> Result<aws_config::SdkConfig, String
         )),
     }
 }
+
+/// How long one SQS call may take before it is retried (long polls wait 1 s).
+pub const SQS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An SQS client with checked credentials.
 pub async fn client(s: &SqsSettings) -> Result<aws_sdk_sqs::Client, String> {

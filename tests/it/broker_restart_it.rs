@@ -2,7 +2,10 @@
 //! comes back: scheduled = acked + failed + dropped + in flight, the outage
 //! shows as failures (or drops), and sends succeed again after the restart.
 //!
-//! Freezes the real local broker (SIGSTOP) for 6 s mid-run, then resumes it.
+//! Freezes the real local broker (SIGSTOP) for 6 s mid-run, then resumes it;
+//! interrupts runs whose broker is frozen (SIGINT, SIGTERM + SIGINT); freezes
+//! the SQS emulator mid-run. Faults of one service at a time: the tests of
+//! this file take turns.
 
 use crate::support;
 
@@ -28,9 +31,14 @@ fn broker_alone() -> std::sync::MutexGuard<'static, ()> {
 /// Sends `signal` to the broker's process group (the dev stack starts each
 /// service in its own session): STOP freezes it, CONT resumes it.
 fn signal_broker(stack: &support::Stack, signal: &str) {
+    signal_service(stack, "tansu", signal);
+}
+
+/// Sends `signal` to the process group of a dev-stack service (`run/NAME.pid`).
+fn signal_service(stack: &support::Stack, name: &str, signal: &str) {
     let dir = stack.get("MBS_STACK_DIR");
-    let pid = std::fs::read_to_string(Path::new(dir).join("run/tansu.pid"))
-        .expect("the dev stack's broker pid file")
+    let pid = std::fs::read_to_string(Path::new(dir).join(format!("run/{name}.pid")))
+        .expect("the dev stack's pid file")
         .trim()
         .to_string();
     let ok = Command::new("kill")
@@ -272,5 +280,97 @@ fn signals_with_the_broker_frozen_end_the_run_in_bounded_time() {
         "the second signal took {took:?}:\n{stderr}"
     );
     assert_eq!(code, Some(3), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SQS hangs for 5 s mid-run (SIGSTOP of the emulator): sends wait (or are
+/// dropped at the in-flight budget), nothing is lost or counted twice, and
+/// every acknowledged message is counted at the queue once it answers again.
+#[test]
+fn sqs_frozen_mid_run_every_message_is_accounted_and_arrives() {
+    let Some(stack) = support::stack("sqs_frozen_mid_run_every_message_is_accounted_and_arrives")
+    else {
+        return;
+    };
+    let _alone = broker_alone();
+    let dir = std::env::temp_dir().join(format!("mbs-sqs-freeze-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let q = format!("mbs-sqs-freeze-{}", std::process::id());
+    let file = dir.join("sqs-freeze.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: sqs-freeze
+seed: 6
+targets:
+  sqs: {{ endpoint: \"{}\", region: us-east-1 }}
+setup:
+  - {{ type: create_queue, name: {q} }}
+teardown:
+  - {{ type: delete_queue, name: {q} }}
+streams:
+  - {{ name: cards, schema: {}, schema_id: 1, queue: {q} }}
+phases:
+  - {{ name: steady, duration: 12s, rate: 50/s, mode: direct_sqs }}
+assertions:
+  - {{ type: arrivals, queue: {q}, expect: all_acked, tolerance: 0, within: 30s }}
+",
+            stack.get("SQS_ENDPOINT"),
+            support::repo().join("schemas/pokemon_card.avsc").display(),
+        ),
+    )
+    .unwrap();
+    let frozen = stack.clone();
+    let chaos = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(5));
+        signal_service(&frozen, "localstack", "STOP");
+        std::thread::sleep(Duration::from_secs(5));
+        signal_service(&frozen, "localstack", "CONT");
+    });
+    let summary = dir.join("summary.json");
+    let (code, _, stderr) = support::run_bin(
+        &stack,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--teardown",
+            "--grace",
+            "5s",
+            "--report-dir",
+            dir.to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        "sqs-freeze",
+        &[],
+    );
+    chaos.join().unwrap();
+    let report = support::json_report(&dir);
+    let t = &report["run"]["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    assert_eq!(n("scheduled"), 600, "{t}\n{stderr}");
+    assert_eq!(
+        n("scheduled"),
+        n("acked") + n("failed") + n("dropped") + n("in_flight"),
+        "every message accounted for: {t}"
+    );
+    let q0 = &report["arrivals"]["queues"][0];
+    let max_ack = report["run"]["phases"][0]["latency"]["max_us"]
+        .as_u64()
+        .unwrap();
+    eprintln!("SQS frozen 5 s: totals {t}, at the queue {q0}, slowest ack {max_ack} µs");
+    // The outage happened: sends made while SQS was frozen waited for it.
+    assert!(
+        max_ack >= 3_000_000,
+        "no send waited out the freeze: {max_ack} µs"
+    );
+    assert_eq!(q0["expected"], t["acked"], "{q0}");
+    assert_eq!(
+        q0["arrived"], t["acked"],
+        "every acknowledged message arrived: {q0}"
+    );
+    assert_eq!(q0["duplicates"], 0, "{q0}");
+    assert_eq!(code, 0, "exit {code}:\n{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

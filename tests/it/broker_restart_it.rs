@@ -328,7 +328,6 @@ assertions:
         std::thread::sleep(Duration::from_secs(5));
         signal_service(&frozen, "localstack", "CONT");
     });
-    let summary = dir.join("summary.json");
     let (code, _, stderr) = support::run_bin(
         &stack,
         &[
@@ -339,8 +338,6 @@ assertions:
             "5s",
             "--report-dir",
             dir.to_str().unwrap(),
-            "--summary-json",
-            summary.to_str().unwrap(),
         ],
         "sqs-freeze",
         &[],

@@ -35,7 +35,6 @@ use apache_avro::types::Value;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, INT, Module, Scope};
 
 use crate::datagen::seed::RecordRng;
-use crate::scenario::model::Stream;
 use value::Types;
 
 /// Why an override could not be compiled or evaluated. Every variant names the stream,
@@ -139,14 +138,28 @@ pub struct CompiledOverrides {
     types: Types,
 }
 
+/// What a stream's overrides are compiled from. The scenario's `Stream`
+/// implements it, so this module needs nothing from `scenario`.
+pub trait OverrideSource {
+    fn stream_name(&self) -> &str;
+    fn schema(&self) -> &apache_avro::Schema;
+    /// (module name, file as written, file path) per import, in order.
+    fn imports(&self) -> Vec<(&str, &str, &std::path::Path)>;
+    /// (field path, expression) per override, in order.
+    fn overrides(&self) -> Vec<(&[String], &str)>;
+    /// The key expression, when the key is computed.
+    fn key_expr(&self) -> Option<&str>;
+}
+
 impl CompiledOverrides {
     /// Compiles every import and override of `stream`, reporting all problems at once.
     /// Imported files are read here, never at evaluation time.
-    pub fn compile(stream: &Stream) -> Result<CompiledOverrides, Vec<ExprError>> {
+    pub fn compile(stream: &impl OverrideSource) -> Result<CompiledOverrides, Vec<ExprError>> {
         let mut errors = Vec::new();
-        let types = Types::new(&stream.schema).map_err(|message| {
+        let name = stream.stream_name();
+        let types = Types::new(stream.schema()).map_err(|message| {
             vec![ExprError::Schema {
-                stream: stream.name.clone(),
+                stream: name.to_string(),
                 message,
             }]
         })?;
@@ -155,21 +168,20 @@ impl CompiledOverrides {
         let mut modules: Vec<(String, Arc<Module>)> = Vec::new();
         // Each import's source and AST, for the native fast path.
         let mut sources: Vec<(String, AST)> = Vec::new();
-        for import in &stream.imports {
+        for (module_name, written, resolved) in stream.imports() {
             let fail = |message: String| ExprError::Module {
-                stream: stream.name.clone(),
-                module: import.module.clone(),
-                file: import.file.written.clone(),
+                stream: name.to_string(),
+                module: module_name.to_string(),
+                file: written.to_string(),
                 message,
             };
-            if import.module == "fake" || modules.iter().any(|(m, _)| *m == import.module) {
+            if module_name == "fake" || modules.iter().any(|(m, _)| *m == module_name) {
                 errors.push(fail(format!(
-                    "the module name `{}` is already taken (built-in or imported twice)",
-                    import.module
+                    "the module name `{module_name}` is already taken (built-in or imported twice)"
                 )));
                 continue;
             }
-            let source = match std::fs::read_to_string(&import.file.resolved) {
+            let source = match std::fs::read_to_string(resolved) {
                 Ok(s) => s,
                 Err(e) => {
                     errors.push(fail(format!("cannot read the file: {e}")));
@@ -189,7 +201,7 @@ impl CompiledOverrides {
                 });
             match module {
                 Ok((m, ast)) => {
-                    modules.push((import.module.clone(), m.into()));
+                    modules.push((module_name.to_string(), m.into()));
                     sources.push((source, ast));
                 }
                 Err(message) => errors.push(fail(message)),
@@ -203,46 +215,47 @@ impl CompiledOverrides {
             .map(|((name, _), (source, ast))| native::Import { name, source, ast })
             .collect();
         let fast = |ast: &AST| native::Native::from_ast(&engine, ast, &imports);
-        let mut overrides = Vec::with_capacity(stream.overrides.len());
-        for o in &stream.overrides {
-            let field = o.path.join(".");
-            let Some(schema) = types.field(&o.path) else {
+        let sources = stream.overrides();
+        let mut overrides = Vec::with_capacity(sources.len());
+        for (path, expr) in sources {
+            let field = path.join(".");
+            let Some(schema) = types.field(path) else {
                 errors.push(ExprError::UnknownField {
-                    stream: stream.name.clone(),
+                    stream: name.to_string(),
                     field,
                 });
                 continue;
             };
-            match engine.compile(&o.expr) {
+            match engine.compile(expr) {
                 Ok(ast) => overrides.push(CompiledOverride {
                     native: fast(&ast),
-                    path: o.path.clone(),
+                    path: path.to_vec(),
                     field,
-                    uses_record: o.expr.contains("record"),
-                    uses_default: o.expr.contains("default"),
-                    expr: o.expr.clone(),
+                    uses_record: expr.contains("record"),
+                    uses_default: expr.contains("default"),
+                    expr: expr.to_string(),
                     ast,
                     schema: schema.clone(),
                 }),
                 Err(e) => errors.push(ExprError::Syntax {
-                    stream: stream.name.clone(),
+                    stream: name.to_string(),
                     field,
-                    expr: o.expr.clone(),
+                    expr: expr.to_string(),
                     message: e.to_string(),
                 }),
             }
         }
         let mut key = None;
-        if let crate::scenario::model::Key::Expr { expr } = &stream.key {
+        if let Some(expr) = stream.key_expr() {
             match engine.compile(expr) {
                 Ok(ast) => {
                     let native = fast(&ast);
-                    key = Some((expr.clone(), ast, native));
+                    key = Some((expr.to_string(), ast, native));
                 }
                 Err(e) => errors.push(ExprError::Syntax {
-                    stream: stream.name.clone(),
+                    stream: name.to_string(),
                     field: KEY_FIELD.into(),
-                    expr: expr.clone(),
+                    expr: expr.to_string(),
                     message: e.to_string(),
                 }),
             }
@@ -250,7 +263,7 @@ impl CompiledOverrides {
         drop(imports);
         if errors.is_empty() {
             Ok(CompiledOverrides {
-                stream: stream.name.clone(),
+                stream: name.to_string(),
                 overrides,
                 key,
                 modules,

@@ -451,3 +451,42 @@ fn replay(
         }
     }
 }
+
+/// The overrides compiler reads a stream through this (so `datagen::expr`
+/// imports nothing from `scenario`).
+impl crate::datagen::expr::OverrideSource for crate::scenario::model::Stream {
+    fn stream_name(&self) -> &str {
+        &self.name
+    }
+
+    fn schema(&self) -> &apache_avro::Schema {
+        &self.schema
+    }
+
+    fn imports(&self) -> Vec<(&str, &str, &std::path::Path)> {
+        self.imports
+            .iter()
+            .map(|i| {
+                (
+                    i.module.as_str(),
+                    i.file.written.as_str(),
+                    i.file.resolved.as_path(),
+                )
+            })
+            .collect()
+    }
+
+    fn overrides(&self) -> Vec<(&[String], &str)> {
+        self.overrides
+            .iter()
+            .map(|o| (o.path.as_slice(), o.expr.as_str()))
+            .collect()
+    }
+
+    fn key_expr(&self) -> Option<&str> {
+        match &self.key {
+            crate::scenario::model::Key::Expr { expr } => Some(expr),
+            _ => None,
+        }
+    }
+}

@@ -33,6 +33,7 @@ mod registry_it;
 mod replay;
 mod reports;
 mod sample;
+mod seek_it;
 mod shards;
 mod shards_it;
 mod sqs_it;

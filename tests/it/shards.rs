@@ -455,3 +455,20 @@ fn a_shard_report_is_not_compared_with_a_whole_run() {
     assert!(e.0.contains("report merge"), "{}", e.0);
     assert!(compare(&shard, &shard, Bounds::default()).is_ok());
 }
+
+#[test]
+fn a_seek_phase_is_not_sharded() {
+    let (code, _, err) = crate::support::cli(&[
+        "run",
+        "scenarios/seek/direct-sqs-ceiling.yaml",
+        "--shard",
+        "1/2",
+        "--sink",
+        "virtual",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("phase `ceiling` seeks the sustainable rate, and a search cannot be sharded"),
+        "{err}"
+    );
+}

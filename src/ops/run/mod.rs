@@ -45,8 +45,26 @@ pub const SHARD_QUIET: Duration = Duration::from_secs(5);
 /// Settle window when no `arrivals` assertion sets `within`.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
 
+/// The first seek phase's name, if any.
+fn seek_phase(scenario: &Scenario) -> Option<String> {
+    use crate::scenario::model::{Load, RateShape};
+    scenario
+        .phases
+        .iter()
+        .find(|p| matches!(p.load, Load::Rate(RateShape::Seek(_))))
+        .map(|p| p.name.clone())
+}
+
 /// Runs `scenario` as `opts` say; the exit code follows the report.
 pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> Outcome {
+    if opts.shard.is_some()
+        && let Some(phase) = seek_phase(scenario)
+    {
+        return Err(Failure::invalid(format!(
+            "phase `{phase}` seeks the sustainable rate, and a search cannot be sharded: one process must judge every level on all the arrivals"
+        ))
+        .help("run the scenario without --shard/--shards"));
+    }
     let plan = match opts.shard {
         Some(shard) => {
             crate::say!(

@@ -283,6 +283,12 @@ fn arrivals(
                 q.arrived_after_failed_send
             ));
         }
+        if q.arrived_in_flight > 0 {
+            v.details.push(format!(
+                "{} message(s) arrived whose answer had not come when the run ended (in flight)",
+                q.arrived_in_flight
+            ));
+        }
     }
     v
 }

@@ -28,8 +28,16 @@ pub struct QueueCount {
     pub unknown: u64,
     /// Messages whose send was reported failed but that arrived anyway.
     pub arrived_after_failed_send: u64,
+    /// Messages still awaiting their answer when the run ended (after a stop,
+    /// or past `--grace`) that arrived anyway: sent by this run, never acked.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub arrived_in_flight: u64,
     /// Every message received from the queue.
     pub received: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Arrival counts of one stream in one phase.

@@ -163,6 +163,47 @@ pub fn account(layout: &Layout, arrivals: &Arrivals, collector_errors: Vec<Strin
     acc
 }
 
+/// Moves arrivals of messages still in flight when the run ended from
+/// `unknown` to `arrived_in_flight`. Unsharded runs only: there phase `p`
+/// numbers stream `s` densely, one number per scheduled message, from its
+/// first number on, so an arrival in `[first, first + scheduled)` that was
+/// neither acked nor failed was sent by this run (a dropped message is never
+/// sent, so it cannot arrive) and its answer never came.
+pub fn attribute_in_flight(
+    acc: &mut Accounting,
+    layout: &Layout,
+    arrivals: &Arrivals,
+    scheduled: impl Fn(u32, u32) -> u64,
+) {
+    let tally = arrivals.snapshot();
+    let sends = arrivals.sends();
+    for (stream, (_, queue)) in layout.streams.iter().enumerate() {
+        let (Some(queue), Some(t)) = (queue, tally.streams.get(stream)) else {
+            continue;
+        };
+        let stream = stream as u32;
+        let mut open = roaring::RoaringTreemap::new();
+        for (first, phase) in sends.phase_starts(stream) {
+            let n = scheduled(phase, stream);
+            if n > 0 {
+                open.insert_range(first..first.saturating_add(n));
+            }
+        }
+        sends.with_cells(|cells| {
+            for (_, c) in cells.iter().filter(|((_, s), _)| *s == stream) {
+                open -= &c.acked;
+                open -= &c.failed;
+            }
+        });
+        let n = t.seen.intersection_len(&open);
+        if let Some(q) = acc.queues.iter_mut().find(|q| q.queue == *queue) {
+            let moved = n.min(q.unknown);
+            q.unknown -= moved;
+            q.arrived_in_flight += moved;
+        }
+    }
+}
+
 /// Arrivals of the other shards' records: (id, first arrival µs, copies),
 /// sorted by id.
 pub fn foreign(arrivals: &Arrivals) -> Vec<(u128, i64, u32)> {

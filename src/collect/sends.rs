@@ -53,6 +53,12 @@ impl Sends {
         starts.insert(at, (first_seq, phase));
     }
 
+    /// (first record number, phase) of every phase that numbered `stream`'s
+    /// records, ascending.
+    pub fn phase_starts(&self, stream: u32) -> Vec<(u64, u32)> {
+        self.lock().starts.get(&stream).cloned().unwrap_or_default()
+    }
+
     /// The phase that sent record `seq` of `stream` (the last phase that
     /// started at or below it).
     pub fn phase_of(&self, stream: u32, seq: u64) -> Option<u32> {

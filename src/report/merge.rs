@@ -302,6 +302,7 @@ fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, Strin
             m.duplicates += q.duplicates;
             m.unknown += q.unknown;
             m.arrived_after_failed_send += q.arrived_after_failed_send;
+            m.arrived_in_flight += q.arrived_in_flight;
             m.received += q.received;
         }
         for (i, c) in acc.cells.into_iter().enumerate() {

@@ -88,3 +88,48 @@ fn counts_arrived_missing_duplicates_late_and_unknown_per_cell() {
     assert!(!acc.complete);
     assert_eq!(acc.unknown_samples.len(), 1);
 }
+
+/// A message still in flight when the run ended (scheduled, sent, never
+/// answered) that arrives anyway is this run's, not unknown; a number beyond
+/// what the phase scheduled stays unknown.
+#[test]
+fn in_flight_arrivals_are_attributed_not_unknown() {
+    let layout = Layout {
+        phases: vec!["a".into()],
+        streams: vec![("cards".into(), Some("q".into()))],
+    };
+    let cards = StreamSeed::new(9, "cards");
+    let sends = Arc::new(Sends::new());
+    sends.phase_started(0, 0, 0);
+    sends.record(0, 0, 0, true);
+    sends.record(0, 0, 1, false);
+    // 4 scheduled: 0 acked, 1 failed, 2 and 3 unanswered at the end.
+    let arrivals = Arrivals::new(EventIds::new([cards.clone()]), sends.clone(), None);
+    let now = crate::collect::sqs::now_us();
+    for (seq, msg) in [(0, "m0"), (2, "m2"), (3, "m3"), (9, "m9")] {
+        arrivals.record(Copy {
+            queue: "q",
+            event_id: Some(cards.event_id(seq).as_u128()),
+            message_id: Some(msg),
+            sent_at_us: Some(now),
+            body: "",
+            arrived_us: now + 100,
+            received_us: now + 100,
+        });
+    }
+    let mut acc = crate::collect::account(&layout, &arrivals, Vec::new());
+    assert_eq!(
+        (acc.queues[0].unknown, acc.queues[0].arrived_in_flight),
+        (3, 0)
+    );
+    crate::collect::attribute_in_flight(&mut acc, &layout, &arrivals, |phase, stream| {
+        assert_eq!((phase, stream), (0, 0));
+        4
+    });
+    let q = &acc.queues[0];
+    assert_eq!(
+        (q.arrived, q.unknown, q.arrived_in_flight),
+        (1, 1, 2),
+        "{q:?}"
+    );
+}

@@ -89,7 +89,7 @@ pub(super) async fn run(
     let (summary, mut snapshots) =
         tokio::join!(engine_run, counting.phase_snapshots(plan, &engine_done));
     let accounting = counting
-        .settle(scenario, plan, opts, &shutdown, run_start)
+        .settle(scenario, plan, opts, &shutdown, (run_start, &summary))
         .await;
     snapshots.push(counting.snapshot("end of run").await);
     Ok(Measured {
@@ -194,7 +194,7 @@ impl Counting {
         plan: &Plan,
         opts: &RunOptions,
         shutdown: &Shutdown,
-        run_start: SystemTime,
+        (run_start, summary): (SystemTime, &engine::RunSummary),
     ) -> Option<Accounting> {
         let c = self.collector.take()?;
         c.arrivals().mark_run_end(collect::sqs::now_us());
@@ -241,6 +241,11 @@ impl Counting {
         errors.extend(stopped_because.map(|why| format!("arrivals stopped being awaited: {why}")));
         let layout = crate::ops::virtual_run::layout(scenario);
         let mut acc = collect::account(&layout, &arrivals, errors);
+        if opts.shard.is_none() {
+            collect::attribute_in_flight(&mut acc, &layout, &arrivals, |phase, stream| {
+                scheduled(plan, summary, phase, stream)
+            });
+        }
         if opts.sharded() {
             (acc.foreign_cells, acc.foreign) =
                 collect::attribute::split(plan, &arrivals, run_start);
@@ -266,6 +271,16 @@ impl Counting {
         };
         tokio::join!(connectors, dead);
     }
+}
+
+/// Messages phase `phase` scheduled for stream `stream`.
+fn scheduled(plan: &Plan, summary: &engine::RunSummary, phase: u32, stream: u32) -> u64 {
+    let p = phase as usize;
+    plan.phases
+        .get(p)
+        .and_then(|pp| pp.streams.iter().position(|s| s.stream == stream as usize))
+        .and_then(|i| summary.phases.get(p)?.streams.get(i))
+        .map_or(0, |s| s.counts.scheduled)
 }
 
 /// URLs of the queues arrivals are counted at; a missing queue stops the run.

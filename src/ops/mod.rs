@@ -1,4 +1,12 @@
 //! One function per command; glue between the CLI, the library and stdout.
+//! Each returns an [`Outcome`]: an exit code when the command did its job
+//! (whatever it found), a [`crate::failure::Failure`] when it could not.
+//!
+//! - [`run`]: the run harness, stage by stage (its module doc is the map)
+//! - [`finish`]: verdicts → report → files → exit code (real, virtual and merged runs)
+//! - [`virtual_run`]: the paused-clock run; [`shard`]: `--start-at`
+//! - [`infra`]: `setup` / `teardown`; [`merge`]: `report merge`; [`ctl`]: the
+//!   control API's client; [`sample`], [`init`]
 
 pub mod ctl;
 pub mod finish;

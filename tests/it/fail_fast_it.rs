@@ -266,3 +266,52 @@ fn dead_lettered_records_end_settling_with_the_reason() {
     assert!(errors.contains("dead-letter topic"), "{errors}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The connector fails while the phase still sends: the cause is said at
+/// once (not only when settling starts), and settling then does not wait.
+#[test]
+fn a_connector_failing_during_a_phase_is_said_at_once() {
+    let Some(stack) = support::stack("a_connector_failing_during_a_phase_is_said_at_once") else {
+        return;
+    };
+    if stack.get("SQS_SINK_SCHEMA_REGISTRY_URL").is_empty() {
+        support::skip_or_fail("the Schema Registry of the dev stack");
+        return;
+    }
+    let id = std::process::id();
+    let dir = std::env::temp_dir().join(format!("mbs-fail-early-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = broken_records_scenario(&stack, &dir, &format!("mbs-fe-{id}"), "", "");
+    // The same broken records, sent for 12 s instead of 2 s.
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    assert!(yaml.contains("duration: 2s"), "{yaml}");
+    std::fs::write(&path, yaml.replace("duration: 2s", "duration: 12s")).unwrap();
+    let reports = dir.join("r");
+    let out = support::run_bin(
+        &stack,
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--teardown",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &format!("fe{id}"),
+        &[],
+    );
+    assert_eq!(out.0, 1, "stdout:\n{}\nstderr:\n{}", out.1, out.2);
+    let said = out
+        .2
+        .find("warning: connector `mbs-fe-")
+        .unwrap_or_else(|| panic!("no early warning:\n{}", out.2));
+    let settling = out.2.find("settling: waiting").expect("settling starts");
+    assert!(said < settling, "warned only after the phase:\n{}", out.2);
+    assert!(out.2[said..].contains("FAILED"), "{}", out.2);
+    assert!(
+        out.2
+            .contains("settling: stopped waiting: connector `mbs-fe-"),
+        "{}",
+        out.2
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

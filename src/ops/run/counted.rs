@@ -4,8 +4,10 @@
 //! Counting::open      SQS client, queue URLs, collector (leading shard only),
 //!                     Connect client, dead letters before the first message
 //! engine ∥ snapshots  phase-end backend snapshots on the plan's offsets
+//!   ∥ watches         from the first phase to the end of settling: a failed
+//!                     connector or a growing dead letter is said at once
 //! settle              wait for every acknowledged message, until the window
-//!                     ends, a connector fails or a dead letter appears
+//!                     ends or a watch found why they cannot come
 //! account             arrivals per cell (+ the other shards' when sharded)
 //! ```
 
@@ -35,6 +37,14 @@ pub(super) struct Engine {
     pub sinks: Sinks,
     pub shutdown: Shutdown,
     pub steering: Arc<engine::Steering>,
+}
+
+/// Why arrivals stopped being awaited (a failed connector, dead letters),
+/// and the token that ends the waiting: cancelled by the watch that found
+/// the cause, or when settling ends.
+struct Watch {
+    why: Mutex<Option<String>>,
+    give_up: CancellationToken,
 }
 
 /// Everything that watches the far end of the pipeline during a run.
@@ -86,11 +96,46 @@ pub(super) async fn run(
         engine_done.cancel();
         summary
     };
-    let (summary, mut snapshots) =
-        tokio::join!(engine_run, counting.phase_snapshots(plan, &engine_done));
-    let accounting = counting
-        .settle(scenario, plan, opts, &shutdown, (run_start, &summary))
-        .await;
+    // The connector and dead-letter watches run from the first phase to the
+    // end of settling: a cause found while sending is said at once, and
+    // settling then does not wait for messages that cannot come.
+    let watch = Watch {
+        why: Mutex::new(None),
+        give_up: shutdown.abort.child_token(),
+    };
+    let collector = counting.collector.take();
+    let collecting = collector.is_some();
+    let run_and_settle = async {
+        let (summary, snapshots) =
+            tokio::join!(engine_run, counting.phase_snapshots(plan, &engine_done));
+        let accounting = match collector {
+            Some(c) => {
+                let at = (run_start, &summary);
+                Some(
+                    counting
+                        .settle(c, scenario, plan, opts, &shutdown, at, &watch)
+                        .await,
+                )
+            }
+            None => None,
+        };
+        watch.give_up.cancel(); // ends the watches
+        (summary, snapshots, accounting)
+    };
+    let watching = async {
+        if !collecting {
+            return; // nothing is counted, so nothing waits
+        }
+        counting.watches(&watch.why, &watch.give_up).await;
+        if !engine_done.is_cancelled()
+            && let Some(why) = watch.why.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+        {
+            crate::say!(
+                "warning: {why}; the messages that need it cannot arrive, so settling will not wait for them"
+            );
+        }
+    };
+    let ((summary, mut snapshots, accounting), ()) = tokio::join!(run_and_settle, watching);
     snapshots.push(counting.snapshot("end of run").await);
     Ok(Measured {
         summary,
@@ -188,15 +233,17 @@ impl Counting {
     }
 
     /// Waits for the acknowledged messages to arrive, then accounts for them.
+    #[allow(clippy::too_many_arguments)] // the stages' facts, each used once
     async fn settle(
-        &mut self,
+        &self,
+        c: Collector,
         scenario: &Scenario,
         plan: &Plan,
         opts: &RunOptions,
         shutdown: &Shutdown,
         (run_start, summary): (SystemTime, &engine::RunSummary),
-    ) -> Option<Accounting> {
-        let c = self.collector.take()?;
+        watch: &Watch,
+    ) -> Accounting {
         c.arrivals().mark_run_end(collect::sqs::now_us());
         let counted: Vec<bool> = scenario.streams.iter().map(|s| s.queue.is_some()).collect();
         // After a stop (Ctrl-C, SIGTERM, `ctl stop`) settling is bounded by
@@ -210,19 +257,13 @@ impl Counting {
             format_duration(within),
             self.sends.acked(&counted)
         );
-        let give_up = shutdown.abort.child_token();
-        let why = Mutex::new(None::<String>);
-        let settled = async {
-            let missing = c
-                .settle(&counted, within, &give_up, |m| {
-                    crate::say!("settling: {m} message(s) still missing")
-                })
-                .await;
-            give_up.cancel(); // ends the watches
-            missing
-        };
-        let (missing, ()) = tokio::join!(settled, self.watches(&why, &give_up));
-        let stopped_because = why.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // Returns at once when a watch already found why messages cannot come.
+        let missing = c
+            .settle(&counted, within, &watch.give_up, |m| {
+                crate::say!("settling: {m} message(s) still missing")
+            })
+            .await;
+        let stopped_because = watch.why.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(why) = &stopped_because {
             crate::say!("settling: stopped waiting: {why}");
         }
@@ -250,7 +291,7 @@ impl Counting {
             (acc.foreign_cells, acc.foreign) =
                 collect::attribute::split(plan, &arrivals, run_start);
         }
-        Some(acc)
+        acc
     }
 
     /// Waiting is pointless once a connector on the path has failed (its

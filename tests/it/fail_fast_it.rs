@@ -58,6 +58,30 @@ assertions:
     path
 }
 
+/// `run FILE --teardown` with the reports in `dir/r`: ((exit, stdout,
+/// stderr), the reports folder).
+fn run_with_teardown(
+    stack: &support::Stack,
+    path: &std::path::Path,
+    dir: &std::path::Path,
+    run_id: &str,
+) -> ((i32, String, String), std::path::PathBuf) {
+    let reports = dir.join("r");
+    let out = support::run_bin(
+        stack,
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--teardown",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        run_id,
+        &[],
+    );
+    (out, reports)
+}
+
 #[test]
 fn a_failed_connector_ends_settling_with_its_reason() {
     let Some(stack) = support::stack("a_failed_connector_ends_settling_with_its_reason") else {
@@ -71,19 +95,7 @@ fn a_failed_connector_ends_settling_with_its_reason() {
     let dir = std::env::temp_dir().join(format!("mbs-fail-fast-{id}"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = broken_records_scenario(&stack, &dir, &format!("mbs-ff-{id}"), "", "");
-    let reports = dir.join("r");
-    let out = support::run_bin(
-        &stack,
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--teardown",
-            "--report-dir",
-            reports.to_str().unwrap(),
-        ],
-        &format!("ff{id}"),
-        &[],
-    );
+    let (out, reports) = run_with_teardown(&stack, &path, &dir, &format!("ff{id}"));
     assert_eq!(out.0, 1, "stdout:\n{}\nstderr:\n{}", out.1, out.2);
     assert!(
         out.2
@@ -238,20 +250,8 @@ fn dead_lettered_records_end_settling_with_the_reason() {
         ),
         &format!(", {name}-dlq"),
     );
-    let reports = dir.join("r");
     let started = std::time::Instant::now();
-    let out = support::run_bin(
-        &stack,
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--teardown",
-            "--report-dir",
-            reports.to_str().unwrap(),
-        ],
-        &format!("dl{id}"),
-        &[],
-    );
+    let (out, reports) = run_with_teardown(&stack, &path, &dir, &format!("dl{id}"));
     let took = started.elapsed();
     assert_eq!(out.0, 1, "stdout:\n{}\nstderr:\n{}", out.1, out.2);
     assert!(
@@ -286,19 +286,7 @@ fn a_connector_failing_during_a_phase_is_said_at_once() {
     let yaml = std::fs::read_to_string(&path).unwrap();
     assert!(yaml.contains("duration: 2s"), "{yaml}");
     std::fs::write(&path, yaml.replace("duration: 2s", "duration: 12s")).unwrap();
-    let reports = dir.join("r");
-    let out = support::run_bin(
-        &stack,
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--teardown",
-            "--report-dir",
-            reports.to_str().unwrap(),
-        ],
-        &format!("fe{id}"),
-        &[],
-    );
+    let (out, _) = run_with_teardown(&stack, &path, &dir, &format!("fe{id}"));
     assert_eq!(out.0, 1, "stdout:\n{}\nstderr:\n{}", out.1, out.2);
     let said = out
         .2

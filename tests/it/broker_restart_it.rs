@@ -284,8 +284,9 @@ fn signals_with_the_broker_frozen_end_the_run_in_bounded_time() {
 }
 
 /// SQS hangs for 5 s mid-run (SIGSTOP of the emulator): sends wait (or are
-/// dropped at the in-flight budget), nothing is lost or counted twice, and
-/// every acknowledged message is counted at the queue once it answers again.
+/// dropped at the in-flight budget), nothing is lost, every acknowledged
+/// message is counted at the queue once it answers again, and a copy SQS
+/// delivers twice counts as a duplicate, not as a second arrival.
 #[test]
 fn sqs_frozen_mid_run_every_message_is_accounted_and_arrives() {
     let Some(stack) = support::stack("sqs_frozen_mid_run_every_message_is_accounted_and_arrives")
@@ -367,7 +368,15 @@ assertions:
         q0["arrived"], t["acked"],
         "every acknowledged message arrived: {q0}"
     );
-    assert_eq!(q0["duplicates"], 0, "{q0}");
+    // SQS delivers at least once: a receive or delete cut by the freeze may
+    // bring a message back. Such a copy is a duplicate, never a second arrival.
+    let m = |k: &str| q0[k].as_u64().unwrap();
+    assert_eq!(
+        m("received"),
+        m("arrived") + m("duplicates") + m("unknown"),
+        "{q0}"
+    );
+    assert_eq!(m("unknown"), 0, "{q0}");
     assert_eq!(code, 0, "exit {code}:\n{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

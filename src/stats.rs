@@ -84,6 +84,8 @@ pub struct LatencySeries {
     /// The last second summarized.
     closed: Option<u64>,
     spare: Vec<Histogram<u64>>,
+    /// While open, every value recorded also lands here at full precision.
+    window: Option<Histogram<u64>>,
 }
 
 impl LatencySeries {
@@ -111,6 +113,21 @@ impl LatencySeries {
             }
         };
         let _ = self.open[index].1.record(us.max(1));
+        if let Some(w) = &mut self.window {
+            let _ = w.record(us.max(1));
+        }
+    }
+
+    /// From now on every value recorded also goes into one histogram, until
+    /// [`Self::close_window`]: percentiles of a stretch of the run (a seek
+    /// level's second half) merged over its values, not the worst second's.
+    pub fn open_window(&mut self) {
+        self.window = Some(latency_histogram());
+    }
+
+    /// The values recorded since [`Self::open_window`] (`None`: not open).
+    pub fn close_window(&mut self) -> Option<Histogram<u64>> {
+        self.window.take()
     }
 
     fn close_overflow(&mut self) {
@@ -185,5 +202,37 @@ mod tests {
         let all = s.seconds();
         assert_eq!((all[0].second, all[0].count), (4, 1));
         assert_eq!((all[1].second, all[1].count), (5, 2));
+    }
+
+    #[test]
+    fn a_window_merges_the_values_of_its_stretch_not_the_worst_second() {
+        let mut s = LatencySeries::default();
+        s.record(0, 9_000_000);
+        s.open_window();
+        // 20 seconds of 100 values each; one second has a slow tail of 5.
+        for second in 1..=20u64 {
+            for v in 0..100u64 {
+                let slow = second == 7 && v < 5;
+                s.record(second, if slow { 1_000_000 } else { 1_000 + v });
+            }
+        }
+        let w = s.close_window().expect("an open window");
+        s.record(21, 9_000_000);
+        assert_eq!(w.len(), 2_000, "only the values recorded while open");
+        // 5 slow of 2,000 is 0.25 %: the merged p99 is a fast value, while the
+        // worst second's p99 is the slow one.
+        assert!(
+            w.value_at_quantile(0.99) < 1_200,
+            "{}",
+            w.value_at_quantile(0.99)
+        );
+        let worst = s
+            .seconds()
+            .iter()
+            .filter(|x| (1..=20).contains(&x.second))
+            .map(|x| x.p99_us)
+            .max();
+        assert!(worst.unwrap() > 900_000);
+        assert!(s.close_window().is_none());
     }
 }

@@ -269,6 +269,17 @@ impl Arrivals {
         self.lock().step
     }
 
+    /// Starts collecting every end-to-end latency from now on into one
+    /// histogram (see [`crate::stats::LatencySeries::open_window`]).
+    pub fn open_e2e_window(&self) {
+        self.lock().e2e_series.open_window();
+    }
+
+    /// The end-to-end latencies of first arrivals since [`Self::open_e2e_window`].
+    pub fn close_e2e_window(&self) -> Option<hdrhistogram::Histogram<u64>> {
+        self.lock().e2e_series.close_window()
+    }
+
     pub fn origin_us(&self) -> i64 {
         self.lock().origin_us
     }

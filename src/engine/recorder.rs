@@ -177,6 +177,17 @@ impl Recorder {
         self.step
     }
 
+    /// Starts collecting every send → ack latency from now on into one
+    /// histogram (see [`crate::stats::LatencySeries::open_window`]).
+    pub fn open_ack_window(&mut self) {
+        self.ack_series.open_window();
+    }
+
+    /// The send → ack latencies since [`Self::open_ack_window`].
+    pub fn close_ack_window(&mut self) -> Option<Histogram<u64>> {
+        self.ack_series.close_window()
+    }
+
     /// Send → ack p50/p99 for each slot with acks (`second` = slot index).
     pub fn ack_latency(&self) -> Vec<SecondLatency> {
         if self.merged_ack.is_empty() {

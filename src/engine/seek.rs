@@ -12,12 +12,16 @@
 //! ```
 //!
 //! A level is sustainable when, over its hold: dropped and failed stay within the
-//! bounds, the p99 (end to end when arrivals are counted, else send → ack) of the
-//! second half stays under `until.p99`, at least 95 % of the level's messages were
-//! scheduled, and the backlog does not grow in the second half — the backlog is
-//! sent-but-not-arrived messages when arrivals are counted, else messages in
-//! flight (sent, not answered), so a pipeline falling behind fails even when
-//! every bound on latency is loose. Growth counts when it exceeds 0.5 % of the
+//! bounds, the p99 (end to end when arrivals are counted, else send → ack) of
+//! every latency of the second half, merged in one histogram, stays under
+//! `until.p99`, at least 95 % of the level's messages were scheduled, and the
+//! backlog does not grow in the second half — the backlog is sent-but-not-arrived
+//! messages when arrivals are counted, else messages in flight (sent, not
+//! answered), so a pipeline falling behind fails even when every bound on latency
+//! is loose. Growth is the backlog's trend: the least-squares slope of 40 samples
+//! over the half, times its length, so a sink that moves messages in batches
+//! (the backlog jumps by a batch at any instant) is judged on where the backlog
+//! goes, not where one sample caught it. It counts when it exceeds 0.5 % of the
 //! messages of that half (and 2 messages).
 
 use std::time::Duration;
@@ -32,6 +36,21 @@ use crate::plan::PlanPhase;
 use crate::scenario::model::Seek;
 use crate::scenario::units::Amount;
 
+/// Backlog samples taken through the second half of a level.
+const BACKLOG_SAMPLES: u32 = 40;
+
+/// Least-squares slope of `(t, y)` points (0 with fewer than two distinct t).
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    let (mt, my) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (t, y)| (a + t / n, b + y / n));
+    let (cov, var) = points.iter().fold((0.0, 0.0), |(c, v), (t, y)| {
+        (c + (t - mt) * (y - my), v + (t - mt) * (t - mt))
+    });
+    if var > 0.0 { cov / var } else { 0.0 }
+}
+
 /// One level tried.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct SeekLevel {
@@ -43,13 +62,15 @@ pub struct SeekLevel {
     /// The bound the level broke, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_bound: Option<String>,
-    /// p99 of the second half (µs): end to end when arrivals are counted, else send → ack.
+    /// p99 of the second half's latencies (µs), one histogram: end to end when
+    /// arrivals are counted, else send → ack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p99_us: Option<u64>,
     pub scheduled: u64,
     pub dropped: u64,
     pub failed: u64,
-    /// Backlog growth over the second half of the hold (messages).
+    /// Backlog growth over the second half of the hold (messages): its
+    /// least-squares trend, rounded.
     pub backlog_growth: i64,
 }
 
@@ -130,20 +151,45 @@ impl Controller<'_> {
         s
     }
 
-    /// The highest per-second p99 (µs) in `[from, to)` since the run's start.
-    fn p99_between(&self, from: Duration, to: Duration) -> Option<u64> {
-        let (series, step) = if self.end_to_end() {
-            let a = self.arrivals?;
-            (a.e2e_series(), a.timeline_step())
-        } else {
-            self.shared.record(|r| (r.ack_latency(), r.step()))
-        };
-        let (lo, hi) = (from.as_secs() / step, to.as_secs().div_ceil(step));
-        series
-            .iter()
-            .filter(|l| l.second >= lo && l.second < hi && l.count > 0)
-            .map(|l| l.p99_us)
-            .max()
+    /// From now on, every latency the levels are judged on (end to end or
+    /// send → ack) also goes into one histogram.
+    fn open_latency_window(&self) {
+        match self.arrivals.filter(|_| self.end_to_end()) {
+            Some(a) => a.open_e2e_window(),
+            None => self.shared.record(|r| r.open_ack_window()),
+        }
+    }
+
+    /// The p99 (µs) of the latencies since [`Self::open_latency_window`]:
+    /// one histogram over the stretch, not the worst second's p99.
+    fn close_latency_window(&self) -> Option<u64> {
+        let h = match self.arrivals.filter(|_| self.end_to_end()) {
+            Some(a) => a.close_e2e_window(),
+            None => self.shared.record(|r| r.close_ack_window()),
+        }?;
+        (!h.is_empty()).then(|| h.value_at_quantile(0.99))
+    }
+
+    /// Samples the backlog through the second half of a level until `end`
+    /// and returns its trend over that half (least-squares slope × the
+    /// half's length): a sink that moves messages in batches makes the
+    /// backlog at any one instant jump by a batch, its trend does not.
+    /// `None` when the run stops or the phase ends first.
+    async fn backlog_trend(&self, end: Instant) -> Option<f64> {
+        let begin = Instant::now();
+        let half = end.saturating_duration_since(begin);
+        let tick = (half / BACKLOG_SAMPLES).max(Duration::from_millis(10));
+        let mut samples = vec![(0.0, self.snapshot().backlog as f64)];
+        let mut at = begin;
+        while at < end {
+            at = (at + tick).min(end);
+            if !self.wait_until(at).await {
+                return None;
+            }
+            let t = at.saturating_duration_since(begin).as_secs_f64();
+            samples.push((t, self.snapshot().backlog as f64));
+        }
+        Some(slope(&samples) * half.as_secs_f64())
     }
 
     fn set_rate(&self, rate: f64) {
@@ -184,17 +230,16 @@ impl Controller<'_> {
             return None;
         }
         let mid = self.snapshot();
-        let mid_at = Instant::now();
-        if !self.wait_until(start + hold).await {
-            return None;
-        }
+        self.open_latency_window();
+        let trend = self.backlog_trend(start + hold).await;
+        let p99 = self.close_latency_window();
+        let trend = trend?;
         let end = self.snapshot();
         let since = |i: Instant| i.saturating_duration_since(self.shared.start);
-        let p99 = self.p99_between(since(mid_at), since(Instant::now()));
         let scheduled = end.scheduled - t0.scheduled;
         let dropped = end.dropped - t0.dropped;
         let failed = end.failed - t0.failed;
-        let growth = end.backlog - mid.backlog;
+        let growth = trend.round() as i64;
         let second_half = (end.scheduled - mid.scheduled) as f64;
         let expected = rate * hold.as_secs_f64();
         let over = |a: Amount, n: u64| match a {
@@ -224,7 +269,7 @@ impl Controller<'_> {
                 crate::scenario::units::format_duration(Duration::from_micros(p)),
                 crate::scenario::units::format_duration(bound)
             ))
-        } else if growth as f64 > (0.005 * second_half).max(2.0) {
+        } else if trend > (0.005 * second_half).max(2.0) {
             Some(format!(
                 "backlog grew by {growth} in the second half of the hold: the pipeline falls behind"
             ))
@@ -344,5 +389,27 @@ impl Controller<'_> {
             .into(),
             levels,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slope;
+
+    #[test]
+    fn the_trend_of_a_sawtooth_is_its_drift_not_its_teeth() {
+        // A sink that takes 50 messages at once every second: the backlog
+        // saws between 0 and 50 whatever the instant, and drifts by 2/s.
+        let points: Vec<(f64, f64)> = (0..=40)
+            .map(|i| {
+                let t = f64::from(i) * 0.25;
+                (t, (t.fract() * 50.0) + 2.0 * t)
+            })
+            .collect();
+        let growth = slope(&points) * 10.0;
+        assert!((growth - 20.0).abs() < 8.0, "{growth}");
+        // Two instants a tooth apart would have seen 20 + up to ±37.5.
+        assert_eq!(slope(&[(1.0, 5.0)]), 0.0);
+        assert_eq!(slope(&[(0.0, 1.0), (2.0, 5.0)]), 2.0);
     }
 }

@@ -273,7 +273,18 @@ fn begin_phase(
         "phase {} started",
         phase.name
     );
-    let first: Vec<u64> = phase.streams.iter().map(|s| next_seq[s.stream]).collect();
+    // The plan numbers each phase's records (`first_seq`); the count so far
+    // only matters where the plan cannot know it (after a replay's closed
+    // phase) or went past it (a phase steered above its planned rate), so
+    // that no record number is ever sent twice.
+    let first: Vec<u64> = phase
+        .streams
+        .iter()
+        .map(|s| {
+            let so_far = next_seq[s.stream];
+            s.first_seq.map_or(so_far, |planned| planned.max(so_far))
+        })
+        .collect();
     if let Some(sends) = &shared.sends {
         for (ps, &f) in phase.streams.iter().zip(&first) {
             sends.phase_started(phase.index as u32, ps.stream as u32, f);

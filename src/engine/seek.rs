@@ -9,6 +9,7 @@
 //!           (good + bad) / 2; with no good level yet, r / factor
 //!   stop when (bad − good) / good ≤ precision, when `max` passes, or when the
 //!   phase has no room for another level; the rest of the phase runs at `good`
+//!   and is judged like a level (backlog trend after half a hold): `held`
 //! ```
 //!
 //! A level is sustainable when, over its hold: dropped and failed stay within the
@@ -90,6 +91,23 @@ pub struct SeekResult {
     /// `end_to_end` or `send_ack`: which latency the levels were judged on.
     pub latency: String,
     pub levels: Vec<SeekLevel>,
+    /// Whether the sustainable rate held for the rest of the phase (`None`:
+    /// nothing passed, or less than a hold was left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+}
+
+/// The sustainable rate, run for the rest of the phase and judged like a
+/// level on its backlog trend (after half a hold of warm-up). A pipeline that
+/// slows down over minutes passes a short level and fails here.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Held {
+    pub rate: f64,
+    /// Seconds judged (the rest of the phase after the warm-up).
+    pub seconds: f64,
+    /// Backlog growth over those seconds (least-squares trend, rounded).
+    pub backlog_growth: i64,
+    pub held: bool,
 }
 
 /// Counts of the phase, and the backlog, at one instant.
@@ -362,11 +380,18 @@ impl Controller<'_> {
                 }
             };
         }
-        // The rest of the phase runs at what was found (paused when nothing passed).
-        match good {
-            Some(g) => self.set_rate(g),
-            None => self.pause(true),
-        }
+        // The rest of the phase runs at what was found (paused when nothing
+        // passed), and is judged on whether it held.
+        let held = match good {
+            Some(g) => {
+                self.set_rate(g);
+                self.hold_rest(g).await
+            }
+            None => {
+                self.pause(true);
+                None
+            }
+        };
         if !self.stop.is_cancelled() {
             tokio::select! {
                 () = sleep_until(self.end()) => {}
@@ -388,7 +413,40 @@ impl Controller<'_> {
             }
             .into(),
             levels,
+            held,
         }
+    }
+
+    /// Judges the rest of the phase at `rate` (already set) on its backlog
+    /// trend, after half a hold of warm-up; `None` when less than a hold is
+    /// left or the run stops first.
+    async fn hold_rest(&self, rate: f64) -> Option<Held> {
+        let warm = Instant::now() + self.seek.hold / 2;
+        if self.end().saturating_duration_since(warm) < self.seek.hold / 2 {
+            return None;
+        }
+        if !self.wait_until(warm).await {
+            return None;
+        }
+        let growth = self.backlog_trend(self.end()).await?;
+        let seconds = self.end().saturating_duration_since(warm).as_secs_f64();
+        let held = growth <= (0.005 * rate * seconds).max(2.0);
+        if !held {
+            crate::say!(
+                "warning: seek {}: {} did not hold for the rest of the phase (backlog grew by {} in {:.0} s): \
+                 the pipeline slows down over time; a longer `hold` finds a rate that lasts",
+                self.phase.name,
+                crate::scenario::units::format_rate(rate),
+                growth.round(),
+                seconds
+            );
+        }
+        Some(Held {
+            rate,
+            seconds,
+            backlog_growth: growth.round() as i64,
+            held,
+        })
     }
 }
 

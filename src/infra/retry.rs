@@ -12,6 +12,8 @@ use super::{InfraError, Progress};
 /// First pause between attempts; doubles up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The least time one attempt gets, however little of the budget is left.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 /// How often a "still waiting" line is printed while a service is down.
 const WAIT_REPORT_EVERY: Duration = Duration::from_secs(10);
 
@@ -35,7 +37,8 @@ pub struct Target<'a> {
     pub step: &'a str,
 }
 
-/// Runs `attempt` until it is done, fails fatally, or `timeout` has passed.
+/// Runs `attempt` until it is done, fails fatally, or `timeout` has passed
+/// (an attempt still running then is cut off).
 /// Uses tokio time, so tests can drive it with a paused clock.
 pub async fn until_ready<T, F, Fut>(
     target: &Target<'_>,
@@ -54,11 +57,20 @@ where
     let mut next_report = start;
     loop {
         tries += 1;
-        let last = match attempt().await {
-            Attempt::Done(v) => return Ok(v),
-            Attempt::Fatal(e) => return Err(e),
+        // An attempt gets what is left of the budget (and at least a second),
+        // so a service that hangs cannot stretch the step past its timeout.
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(MIN_ATTEMPT);
+        let last = match tokio::time::timeout(left, attempt()).await {
+            Ok(Attempt::Done(v)) => return Ok(v),
+            Ok(Attempt::Fatal(e)) => return Err(e),
             // Client errors quote the URL, credentials included: mask them.
-            Attempt::Transient(msg) => crate::telemetry::logs::redact_text(&msg),
+            Ok(Attempt::Transient(msg)) => crate::telemetry::logs::redact_text(&msg),
+            Err(_) => format!(
+                "no answer within {}",
+                crate::scenario::units::format_elapsed(left)
+            ),
         };
         let now = Instant::now();
         if now + backoff > deadline {
@@ -195,5 +207,27 @@ mod tests {
         .unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert!(matches!(err, InfraError::Rejected { .. }));
+    }
+
+    /// A service that accepts the request and never answers: the attempt is
+    /// cut off when the budget runs out, not when the client's own (longer)
+    /// timeout would end it.
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_that_hangs_is_cut_off_at_the_budget() {
+        let t0 = Instant::now();
+        let got: Result<(), _> = until_ready(
+            &target(),
+            Duration::from_secs(15),
+            &Progress::quiet(),
+            || async {
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                Attempt::Transient("late".into())
+            },
+        )
+        .await;
+        let waited = t0.elapsed();
+        assert!(waited <= Duration::from_secs(16), "{waited:?}");
+        let e = got.unwrap_err().to_string();
+        assert!(e.contains("no answer within 15.0s"), "{e}");
     }
 }

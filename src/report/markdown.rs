@@ -255,6 +255,20 @@ fn seek_section(o: &mut String, k: &crate::engine::seek::SeekResult) {
             " The search did not converge before the phase ended: a lower bound."
         }
     );
+    if let Some(h) = &k.held {
+        let _ = writeln!(
+            o,
+            "The rest of the phase at {} {} ({}s judged, backlog growth {}).\n",
+            format_rate(h.rate),
+            if h.held {
+                "held"
+            } else {
+                "**did not hold**: the pipeline slows down over time"
+            },
+            format_number(h.seconds.round()),
+            h.backlog_growth
+        );
+    }
     o.push_str(
         "| level | at | rate | result | p99 | scheduled | dropped | failed | backlog growth |\n",
     );

@@ -380,3 +380,280 @@ assertions:
     assert_eq!(code, 0, "exit {code}:\n{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Resumes a frozen dev-stack service when dropped, so a failing test never
+/// leaves it frozen.
+struct Resume<'a>(&'a support::Stack, &'static str);
+
+impl Drop for Resume<'_> {
+    fn drop(&mut self) {
+        signal_service(self.0, self.1, "CONT");
+    }
+}
+
+/// Blocks on one HTTP call to the dev stack (the tests here are not async).
+fn http(method: reqwest::Method, url: &str) -> Option<(u16, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .request(method, url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.text().await.unwrap_or_default()))
+    })
+}
+
+/// Kafka Connect stops answering mid-run (SIGSTOP of the worker) and stays
+/// so: the run does not wait out its 120 s arrivals window for messages that
+/// cannot come. It says why on the console and in the report, fails the
+/// arrivals assertion (exit 1), accounts for every message, and its teardown
+/// (whose connector step meets the frozen worker) stays bounded.
+#[test]
+fn connect_stopped_mid_run_ends_settling_and_says_why() {
+    let Some(stack) = support::stack("connect_stopped_mid_run_ends_settling_and_says_why") else {
+        return;
+    };
+    let registry = stack.get("SCHEMA_REGISTRY_URL").to_string();
+    if registry.is_empty() {
+        support::skip_or_fail("the dev stack's Schema Registry (SCHEMA_REGISTRY_URL in stack.env)");
+        return;
+    }
+    let _alone = broker_alone();
+    let id = format!("mbs-connect-stop-{}", std::process::id());
+    let dir = std::env::temp_dir().join(&id);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let connect = stack.get("CONNECT_URL").trim_end_matches('/').to_string();
+    let file = dir.join("s.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: connect-stop
+seed: 8
+targets:
+  kafka: {{ bootstrap: \"{kafka}\", producer: {{ acks: all, linger.ms: 5 }} }}
+  schema_registry: {{ url: \"{registry}\" }}
+  connect: {{ url: \"{connect}\" }}
+  sqs: {{ endpoint: \"{sqs}\", region: us-east-1 }}
+setup:
+  - {{ type: register_schemas, files: [{schema}], subject_strategy: topic_name }}
+  - {{ type: ensure_topics, topics: [{{ name: {id}, partitions: 1 }}] }}
+  - {{ type: create_queue, name: {id}, purge: true }}
+  - type: apply_connector
+    name: {id}
+    config_file: {connector}
+    wait: {{ state: running, timeout: 60s }}
+teardown:
+  - {{ type: delete_connector, name: {id} }}
+  - {{ type: delete_queue, name: {id} }}
+  - {{ type: delete_topics, topics: [{id}] }}
+streams:
+  - {{ name: c, schema: {schema}, topic: {id}, queue: {id} }}
+phases:
+  - {{ name: steady, duration: 12s, rate: 40/s, mode: kafka_via_connect }}
+assertions:
+  - {{ type: arrivals, queue: {id}, expect: all_acked, tolerance: 0, within: 120s }}
+",
+            kafka = stack.get("KAFKA_BOOTSTRAP"),
+            sqs = stack.get("SQS_ENDPOINT"),
+            schema = support::repo().join("schemas/pokemon_card.avsc").display(),
+            connector = support::repo().join("connectors/sqs-sink.json").display(),
+        ),
+    )
+    .unwrap();
+    // Freeze the worker 3 s after the connector runs (the phase has begun).
+    let (frozen, status_url) = (stack.clone(), format!("{connect}/connectors/{id}/status"));
+    let chaos = std::thread::spawn(move || {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < Duration::from_secs(90) {
+            if http(reqwest::Method::GET, &status_url)
+                .is_some_and(|(code, body)| code == 200 && body.contains("\"RUNNING\""))
+            {
+                std::thread::sleep(Duration::from_secs(3));
+                signal_service(&frozen, "connect", "STOP");
+                return Some(std::time::Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        None
+    });
+    let resume = Resume(&stack, "connect");
+    let (code, _, stderr) = support::run_bin(
+        &stack,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--teardown",
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ],
+        &id,
+        &[],
+    );
+    let exited = std::time::Instant::now();
+    let froze = chaos.join().unwrap().expect("the connector never ran");
+    drop(resume);
+    // The frozen worker missed the teardown's delete: delete it now, and wait
+    // until the worker answers again for the tests after this one.
+    let t0 = std::time::Instant::now();
+    while http(
+        reqwest::Method::DELETE,
+        &format!("{connect}/connectors/{id}"),
+    )
+    .is_none()
+        && t0.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let took = exited.duration_since(froze);
+    eprintln!(
+        "Connect frozen mid-run: the run exited {took:?} after the freeze, exit {code}\n{stderr}"
+    );
+    assert_eq!(code, 1, "the arrivals assertion fails:\n{stderr}");
+    assert!(
+        stderr.contains("Kafka Connect has answered no status poll"),
+        "the console says why:\n{stderr}"
+    );
+    // 9 s of phase left, ≤ 15 s of silence, a bounded teardown; before, the
+    // run waited out the 120 s window.
+    assert!(
+        took <= Duration::from_secs(60),
+        "the run took {took:?} after Connect stopped:\n{stderr}"
+    );
+    let report = support::json_report(&dir);
+    let t = &report["run"]["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    assert_eq!(
+        n("scheduled"),
+        n("acked") + n("failed") + n("dropped") + n("in_flight"),
+        "every message accounted for: {t}"
+    );
+    let q0 = &report["arrivals"]["queues"][0];
+    let arrived = q0["arrived"].as_u64().unwrap();
+    assert!(
+        arrived < n("acked"),
+        "messages sent after the freeze cannot have arrived: {q0}"
+    );
+    let errors = report["arrivals"]["collector_errors"].to_string();
+    assert!(
+        errors
+            .contains("arrivals stopped being awaited: Kafka Connect has answered no status poll"),
+        "the report says why messages are missing: {}",
+        report["arrivals"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `scripts/dev-stack ARGS` on the test's stack dir; whether it succeeded.
+fn dev_stack(stack: &support::Stack, args: &[&str]) -> bool {
+    Command::new(support::repo().join("scripts/dev-stack"))
+        .args(args)
+        .env("MBS_STACK_DIR", stack.get("MBS_STACK_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The broker is stopped (a clean shutdown: connections close) and started
+/// again mid-run, keeping its data: sends of the outage wait in the
+/// producer's queue and are delivered after the restart, or are counted as
+/// failed or dropped; none vanish, and sends succeed again afterwards.
+#[allow(clippy::await_holding_lock)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restarted_mid_run_every_message_is_accounted() {
+    let Some(stack) = support::stack("broker_restarted_mid_run_every_message_is_accounted") else {
+        return;
+    };
+    let _alone = broker_alone();
+    let bootstrap = stack.get("KAFKA_BOOTSTRAP").to_string();
+    let yaml = format!(
+        "name: broker-restart
+seed: 7
+targets:
+  kafka:
+    bootstrap: \"{bootstrap}\"
+    producer: {{ acks: all, message.timeout.ms: \"60000\", reconnect.backoff.max.ms: \"500\" }}
+streams:
+  - {{ name: cards, schema: ../../../schemas/pokemon_card.avsc, schema_id: 1, topic: mbs-restarted-{} }}
+phases:
+  - {{ name: before, duration: 3s, rate: 40/s, workers: 400, mode: kafka_via_connect }}
+  - {{ name: outage, duration: 20s, rate: 40/s }}
+  - {{ name: after, duration: 8s, rate: 40/s }}
+",
+        std::process::id()
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/restarted.yaml");
+    let s = scenario::load_source(
+        SourceFile::new("restarted.yaml", path, yaml),
+        &LoadOptions {
+            vars: Vars::fixed(BTreeMap::new()),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render_plain()));
+    let plan = Plan::compile(&s);
+    let kafka = KafkaSink::new(&bootstrap, &s.targets.producer).unwrap();
+    let sinks = Sinks::both(SinkHandle::Kafka(std::sync::Arc::new(kafka)));
+    let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
+
+    // Stopped 3 s in (TERM, the dev stack waits for the exit), started again
+    // at once; a broker restarted under a running Connect keeps its log dir.
+    let restarted = stack.clone();
+    let chaos = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        let t0 = std::time::Instant::now();
+        let stopped = dev_stack(&restarted, &["stop", "kafka"]);
+        let down = t0.elapsed();
+        let started = dev_stack(&restarted, &["start"]);
+        (stopped, started, down, t0.elapsed())
+    });
+    let summary = engine::run(
+        &plan,
+        streams,
+        sinks,
+        &Shutdown::new(Duration::from_secs(10)),
+    )
+    .await;
+    let (stopped, started, down, back) = chaos.await.unwrap();
+    eprintln!("broker stopped in {down:?}, answering again {back:?} after the stop began");
+    assert!(stopped && started, "dev-stack stop/start kafka failed");
+
+    let t = &summary.totals;
+    assert_eq!(t.scheduled, plan.expected_messages);
+    assert_eq!(
+        t.scheduled,
+        t.acked + t.failed + t.dropped + t.in_flight,
+        "{t:?}"
+    );
+    eprintln!(
+        "phases: {:?}",
+        summary.phases.iter().map(|p| &p.counts).collect::<Vec<_>>()
+    );
+    let before = &summary.phases[0].counts;
+    assert_eq!(before.acked, before.scheduled, "{before:?}");
+    // Messages of the outage waited for the broker (a 60 s timeout): they
+    // were delivered after the restart, not lost.
+    let outage = &summary.phases[1].counts;
+    assert!(
+        outage.acked > 0 && outage.acked + outage.failed + outage.dropped == outage.scheduled,
+        "{outage:?}"
+    );
+    let after = &summary.phases[2].counts;
+    assert_eq!(
+        after.acked, after.scheduled,
+        "sends did not recover: {after:?}"
+    );
+    // The slowest ack waited through the restart.
+    assert!(
+        summary.phases[1].latency.max_us >= down.as_micros() as u64,
+        "no send waited for the restart: {:?}",
+        summary.phases[1].latency
+    );
+}

@@ -377,3 +377,32 @@ async fn a_closed_phase_after_a_wider_phase_runs_with_its_own_workers() {
     assert_eq!(s.phases[2].counts.acked, 10);
     assert_accounted(&s);
 }
+
+/// The engine numbers each phase's records from the plan (`first_seq`), not
+/// from a count of its own: a plan that reserves a gap is sent with the gap.
+#[tokio::test(start_paused = true)]
+async fn each_phase_numbers_its_records_from_the_plan() {
+    let yaml = format!(
+        "{HEAD}phases:
+  - {{ name: a, duration: 2s, rate: 10/s }}
+  - {{ name: b, duration: 2s, rate: 10/s }}
+"
+    );
+    let (s, mut p) = plan(&yaml);
+    assert_eq!(p.phases[1].streams[0].first_seq, Some(20));
+    p.phases[1].streams[0].first_seq = Some(1_000);
+    let sink = Arc::new(MemorySink::new());
+    let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
+    let summary = engine::run(
+        &p,
+        streams,
+        Sinks::both(SinkHandle::Memory(sink.clone())),
+        &Shutdown::new(Duration::from_secs(5)),
+    )
+    .await;
+    assert_accounted(&summary);
+    let mut seqs: Vec<u64> = sink.delivered().iter().map(|d| d.message.seq).collect();
+    seqs.sort_unstable();
+    let want: Vec<u64> = (0..20).chain(1_000..1_020).collect();
+    assert_eq!(seqs, want);
+}

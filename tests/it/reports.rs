@@ -473,6 +473,12 @@ assertions:
             "{found:#?}"
         );
         assert!(found.levels.iter().any(|l| !l.passed));
+        // Below a constant capacity the found rate holds for the rest of the phase.
+        let held = found.held.as_ref().expect("the rest of the phase judged");
+        assert!(
+            held.held && held.rate == rate && held.seconds > 0.0,
+            "{held:?}"
+        );
         let r = finish::report(&s, &plan, m);
         assert!(r.passed, "the sustainable_rate assertion passes");
         let md = report::markdown::render(&r);

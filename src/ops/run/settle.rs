@@ -1,5 +1,6 @@
 //! Settling after the last phase: how long to wait for arrivals, and the
-//! watch that ends the wait when a connector on the path has failed.
+//! watch that ends the wait when a connector on the path has failed or the
+//! Connect worker stopped answering.
 
 use std::time::Duration;
 
@@ -8,9 +9,16 @@ use crate::scenario::model::Assertion;
 
 use super::DEFAULT_SETTLE;
 
+/// Kafka Connect answering no status poll for this long means the messages
+/// still in Kafka cannot reach their queue: settling stops waiting for them.
+/// Longer than a worker's restart or a rebalance; far shorter than a settle
+/// window spent waiting for arrivals that cannot come.
+pub(super) const CONNECT_SILENCE: Duration = Duration::from_secs(15);
+
 /// Polls the connectors applied in setup every 2 s until `give_up` is
-/// cancelled; a FAILED connector or task records why (its trace's first
-/// line) and cancels it.
+/// cancelled. A FAILED connector or task records why (its trace's first
+/// line) and cancels it; so does a Connect worker that has answered no poll
+/// for [`CONNECT_SILENCE`] (stopped, hung or unreachable).
 pub(super) async fn watch_connectors(
     connect: Option<&crate::infra::connect::ConnectClient>,
     names: &[String],
@@ -20,22 +28,45 @@ pub(super) async fn watch_connectors(
     let Some(connect) = connect.filter(|_| !names.is_empty()) else {
         return give_up.cancelled().await;
     };
+    let mut silent_since: Option<(tokio::time::Instant, String)> = None;
+    let stop = |reason: String| {
+        *why.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+        give_up.cancel();
+    };
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = give_up.cancelled() => return,
         }
         for name in names {
-            if let Ok(Some(status)) = connect.status(name).await
-                && let crate::infra::connect::Progressing::Failed { what, trace } =
-                    status.assess(crate::scenario::model::ConnectorState::Running)
-            {
-                let first = trace.lines().next().unwrap_or("no trace").to_string();
-                *why.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(format!("connector `{name}` {what} FAILED: {first}"));
-                give_up.cancel();
-                return;
-            }
+            // The client's own timeout bounds a poll; this one also covers its retries.
+            let answer = tokio::time::timeout(Duration::from_secs(5), connect.status(name)).await;
+            let last = match answer {
+                Ok(Ok(status)) => {
+                    silent_since = None;
+                    if let Some(status) = status
+                        && let crate::infra::connect::Progressing::Failed { what, trace } =
+                            status.assess(crate::scenario::model::ConnectorState::Running)
+                    {
+                        let first = trace.lines().next().unwrap_or("no trace").to_string();
+                        return stop(format!("connector `{name}` {what} FAILED: {first}"));
+                    }
+                    continue;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "no answer within 5 s".to_string(),
+            };
+            silent_since
+                .get_or_insert_with(|| (tokio::time::Instant::now(), String::new()))
+                .1 = last;
+        }
+        if let Some((since, last)) = &silent_since
+            && since.elapsed() >= CONNECT_SILENCE
+        {
+            return stop(format!(
+                "Kafka Connect has answered no status poll for {} s (last: {last})",
+                since.elapsed().as_secs()
+            ));
         }
     }
 }
@@ -51,4 +82,34 @@ pub(super) fn settle_window(scenario: &Scenario) -> Duration {
         })
         .max()
         .unwrap_or(DEFAULT_SETTLE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Connect worker that cannot be reached ends the wait after
+    /// [`CONNECT_SILENCE`] with why; the clock is paused, so no real 15 s pass.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_connect_worker_ends_the_wait_with_why() {
+        // Nothing listens on port 9 (discard) here: every poll is refused.
+        let client =
+            crate::infra::connect::ConnectClient::new("http://127.0.0.1:9", Duration::from_secs(1))
+                .unwrap();
+        let why = std::sync::Mutex::new(None);
+        let give_up = tokio_util::sync::CancellationToken::new();
+        let t0 = tokio::time::Instant::now();
+        watch_connectors(Some(&client), &["sink".to_string()], &why, &give_up).await;
+        assert!(give_up.is_cancelled());
+        let waited = t0.elapsed();
+        assert!(
+            waited >= CONNECT_SILENCE && waited <= CONNECT_SILENCE + Duration::from_secs(10),
+            "{waited:?}"
+        );
+        let why = why.into_inner().unwrap().expect("a reason");
+        assert!(
+            why.starts_with("Kafka Connect has answered no status poll for"),
+            "{why}"
+        );
+    }
 }

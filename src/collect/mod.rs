@@ -84,6 +84,12 @@ impl Collector {
         &self.arrivals
     }
 
+    /// The pollers' health (errors, queues gone), readable while the
+    /// collector settles.
+    pub fn health(&self) -> Arc<sqs::PollStats> {
+        self.stats.clone()
+    }
+
     /// Waits until no acknowledged message of a counted stream is missing,
     /// or `within` has passed. Returns the number still missing.
     /// `give_up` ends the wait early (a second Ctrl-C, a failed connector).

@@ -32,12 +32,48 @@ pub struct PollStats {
     pub receive_errors: std::sync::atomic::AtomicU64,
     pub delete_errors: std::sync::atomic::AtomicU64,
     pub last_error: std::sync::Mutex<Option<String>>,
+    /// Queues whose receives answer "no such queue", since when (cleared by
+    /// the next successful receive).
+    gone: std::sync::Mutex<std::collections::BTreeMap<String, tokio::time::Instant>>,
 }
 
 impl PollStats {
     fn error(&self, counter: &std::sync::atomic::AtomicU64, e: String) {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+
+    fn gone(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, tokio::time::Instant>> {
+        self.gone.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A queue whose receives have answered "no such queue" for at least
+    /// `for_at_least` (a queue deleted, or an emulator restarted empty).
+    pub fn queue_gone(&self, for_at_least: Duration) -> Option<String> {
+        self.gone()
+            .iter()
+            .find(|(_, since)| since.elapsed() >= for_at_least)
+            .map(|(q, _)| q.clone())
+    }
+}
+
+/// An SQS error in one line: a service error as `code: message` (its
+/// debug form quotes the whole HTTP response), anything else with its
+/// causes.
+fn error_text<E, R>(e: &aws_sdk_sqs::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(se) if se.code().is_some() => format!(
+            "{}: {}",
+            se.code().unwrap_or_default(),
+            se.message().unwrap_or("(no message)")
+        ),
+        _ => aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
     }
 }
 
@@ -65,12 +101,20 @@ pub async fn poll(
             _ = stop.cancelled() => return,
         };
         let messages = match resp {
-            Ok(r) => r.messages.unwrap_or_default(),
+            Ok(r) => {
+                stats.gone().remove(&queue);
+                r.messages.unwrap_or_default()
+            }
             Err(e) => {
-                stats.error(
-                    &stats.receive_errors,
-                    aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
-                );
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_queue_does_not_exist())
+                {
+                    stats
+                        .gone()
+                        .entry(queue.clone())
+                        .or_insert_with(tokio::time::Instant::now);
+                }
+                stats.error(&stats.receive_errors, error_text(&e));
                 tokio::select! {
                     _ = tokio::time::sleep(ERROR_PAUSE) => {}
                     _ = stop.cancelled() => return,
@@ -142,10 +186,7 @@ pub async fn poll(
             Ok(_) => {}
             Err(e) => {
                 (0..messages.len()).for_each(not_deleted);
-                stats.error(
-                    &stats.delete_errors,
-                    aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
-                )
+                stats.error(&stats.delete_errors, error_text(&e))
             }
         }
     }

@@ -657,3 +657,104 @@ phases:
         summary.phases[1].latency
     );
 }
+
+/// The SQS emulator is killed mid-run (SIGKILL) and started again, empty:
+/// sends of the outage fail (counted by kind) or are dropped, the messages
+/// that were in the queue are gone, and the run says so — every message is
+/// accounted for, the arrivals assertion fails (exit 1), and the run ends in
+/// bounded time instead of waiting for arrivals from a queue that no longer
+/// exists.
+#[test]
+fn sqs_killed_mid_run_every_message_is_accounted() {
+    let Some(stack) = support::stack("sqs_killed_mid_run_every_message_is_accounted") else {
+        return;
+    };
+    let _alone = broker_alone();
+    let dir = std::env::temp_dir().join(format!("mbs-sqs-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let q = format!("mbs-sqs-kill-{}", std::process::id());
+    let file = dir.join("sqs-kill.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: sqs-kill
+seed: 9
+targets:
+  sqs: {{ endpoint: \"{}\", region: us-east-1 }}
+setup:
+  - {{ type: create_queue, name: {q}, attributes: {{ DelaySeconds: \"30\" }} }}
+teardown:
+  - {{ type: delete_queue, name: {q} }}
+streams:
+  - {{ name: cards, schema: {}, schema_id: 1, queue: {q} }}
+phases:
+  - {{ name: steady, duration: 12s, rate: 50/s, mode: direct_sqs }}
+assertions:
+  - {{ type: arrivals, queue: {q}, expect: all_acked, tolerance: 0, within: 120s }}
+",
+            stack.get("SQS_ENDPOINT"),
+            support::repo().join("schemas/pokemon_card.avsc").display(),
+        ),
+    )
+    .unwrap();
+    // Messages are delayed 30 s in the queue, so those acked before the kill
+    // are still in it when the emulator dies, and lost.
+    let killed = stack.clone();
+    let chaos = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(4));
+        signal_service(&killed, "localstack", "KILL");
+        let t0 = std::time::Instant::now();
+        let started = dev_stack(&killed, &["start"]);
+        (started, t0.elapsed())
+    });
+    let t0 = std::time::Instant::now();
+    let (code, _, stderr) = support::run_bin(
+        &stack,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--teardown",
+            "--grace",
+            "5s",
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ],
+        "sqs-kill",
+        &[],
+    );
+    let took = t0.elapsed();
+    let (started, restart) = chaos.join().unwrap();
+    eprintln!(
+        "SQS killed mid-run, back after {restart:?}; the run took {took:?}, exit {code}\n{stderr}"
+    );
+    assert!(started, "dev-stack start after the kill failed");
+    let report = support::json_report(&dir);
+    let t = &report["run"]["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    assert_eq!(n("scheduled"), 600, "{t}");
+    assert_eq!(
+        n("scheduled"),
+        n("acked") + n("failed") + n("dropped") + n("in_flight"),
+        "every message accounted for: {t}"
+    );
+    assert!(n("acked") > 0 && n("failed") > 0, "{t}");
+    let q0 = &report["arrivals"]["queues"][0];
+    assert_eq!(
+        q0["arrived"], 0,
+        "messages in the killed emulator's queue cannot arrive: {q0}"
+    );
+    assert_eq!(code, 1, "the arrivals assertion fails:\n{stderr}");
+    let errors = report["arrivals"]["collector_errors"].to_string();
+    assert!(
+        errors.contains("no longer exists"),
+        "the report says why messages are missing: {}",
+        report["arrivals"]
+    );
+    // 12 s of phase, then settling ends at once: the queue is gone.
+    assert!(
+        took <= Duration::from_secs(60),
+        "the run took {took:?} with a 120 s window:\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -104,7 +104,7 @@ pub(super) async fn run(
         give_up: shutdown.abort.child_token(),
     };
     let collector = counting.collector.take();
-    let collecting = collector.is_some();
+    let health = collector.as_ref().map(Collector::health);
     let run_and_settle = async {
         let (summary, snapshots) =
             tokio::join!(engine_run, counting.phase_snapshots(plan, &engine_done));
@@ -123,10 +123,10 @@ pub(super) async fn run(
         (summary, snapshots, accounting)
     };
     let watching = async {
-        if !collecting {
+        let Some(health) = &health else {
             return; // nothing is counted, so nothing waits
-        }
-        counting.watches(&watch.why, &watch.give_up).await;
+        };
+        counting.watches(health, &watch.why, &watch.give_up).await;
         if !engine_done.is_cancelled()
             && let Some(why) = watch.why.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
         {
@@ -295,9 +295,16 @@ impl Counting {
     }
 
     /// Waiting is pointless once a connector on the path has failed (its
-    /// messages cannot come) or messages went to a dead-letter queue or topic:
-    /// either records why and cancels `give_up`.
-    async fn watches(&self, why: &Mutex<Option<String>>, give_up: &CancellationToken) {
+    /// messages cannot come), messages went to a dead-letter queue or topic,
+    /// or a counted queue no longer exists (what was in it is lost): each
+    /// records why and cancels `give_up`.
+    async fn watches(
+        &self,
+        health: &collect::sqs::PollStats,
+        why: &Mutex<Option<String>>,
+        give_up: &CancellationToken,
+    ) {
+        let gone = super::settle::watch_queues(health, why, give_up);
         let connectors = super::settle::watch_connectors(
             self.connect.as_ref(),
             &self.targets.connectors,
@@ -310,7 +317,7 @@ impl Counting {
                 None => give_up.cancelled().await,
             }
         };
-        tokio::join!(connectors, dead);
+        tokio::join!(gone, connectors, dead);
     }
 }
 

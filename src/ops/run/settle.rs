@@ -1,6 +1,6 @@
 //! Settling after the last phase: how long to wait for arrivals, and the
-//! watch that ends the wait when a connector on the path has failed or the
-//! Connect worker stopped answering.
+//! watches that end the wait when a connector on the path has failed, the
+//! Connect worker stopped answering, or a counted queue is gone.
 
 use std::time::Duration;
 
@@ -67,6 +67,36 @@ pub(super) async fn watch_connectors(
                 "Kafka Connect has answered no status poll for {} s (last: {last})",
                 since.elapsed().as_secs()
             ));
+        }
+    }
+}
+
+/// How long every receive from a counted queue must have answered "no such
+/// queue" before it counts as gone (a queue just created can be briefly
+/// unknown to a distributed SQS).
+pub(super) const QUEUE_GONE_AFTER: Duration = Duration::from_secs(5);
+
+/// Checks every second whether a counted queue is gone (deleted, or its
+/// emulator restarted empty): the messages still missing from it are lost,
+/// so waiting for them is pointless; records why and cancels `give_up`.
+pub(super) async fn watch_queues(
+    health: &crate::collect::sqs::PollStats,
+    why: &std::sync::Mutex<Option<String>>,
+    give_up: &tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = give_up.cancelled() => return,
+        }
+        if let Some(queue) = health.queue_gone(QUEUE_GONE_AFTER) {
+            *why.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
+                "queue `{queue}` no longer exists (every receive for {} s: QueueDoesNotExist): \
+                 what was in it is lost",
+                QUEUE_GONE_AFTER.as_secs()
+            ));
+            give_up.cancel();
+            return;
         }
     }
 }

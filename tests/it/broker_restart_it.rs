@@ -1,11 +1,13 @@
-//! Every message is accounted for when the broker goes away mid-run and
-//! comes back: scheduled = acked + failed + dropped + in flight, the outage
-//! shows as failures (or drops), and sends succeed again after the restart.
+//! Every message is accounted for when a service of the pipeline goes away
+//! mid-run: scheduled = acked + failed + dropped + in flight, the outage
+//! shows as failures (or drops), sends succeed again once it is back, and a
+//! run whose messages cannot arrive says why instead of waiting them out.
 //!
-//! Freezes the real local broker (SIGSTOP) for 6 s mid-run, then resumes it;
-//! interrupts runs whose broker is frozen (SIGINT, SIGTERM + SIGINT); freezes
-//! the SQS emulator mid-run. Faults of one service at a time: the tests of
-//! this file take turns.
+//! Faults, on the real local stack: the broker frozen (SIGSTOP) and resumed;
+//! the broker stopped and restarted (data kept); runs interrupted while the
+//! broker is frozen (SIGINT; SIGTERM then SIGINT); the SQS emulator frozen,
+//! and killed and restarted empty; the Kafka Connect worker frozen. One
+//! service fault at a time: the tests of this file take turns.
 
 use crate::support;
 
@@ -57,41 +59,17 @@ async fn broker_frozen_mid_run_every_message_is_accounted() {
         return;
     };
     let _alone = broker_alone();
-    let bootstrap = stack.get("KAFKA_BOOTSTRAP").to_string();
-    let yaml = format!(
-        "name: broker-restart
-seed: 4
-targets:
-  kafka:
-    bootstrap: \"{bootstrap}\"
-    producer: {{ acks: all, message.timeout.ms: \"2500\", reconnect.backoff.max.ms: \"500\" }}
-streams:
-  - {{ name: cards, schema: ../../../schemas/pokemon_card.avsc, schema_id: 1, topic: mbs-restart-{} }}
-phases:
-  - {{ name: before, duration: 2s, rate: 40/s, workers: 200, mode: kafka_via_connect }}
-  - {{ name: outage, duration: 6s, rate: 40/s }}
-  - {{ name: after, duration: 6s, rate: 40/s }}
-",
-        std::process::id()
+    let yaml = kafka_scenario(
+        &stack,
+        4,
+        2_500,
+        "mbs-restart",
+        "  - { name: before, duration: 2s, rate: 40/s, workers: 200, mode: kafka_via_connect }
+  - { name: outage, duration: 6s, rate: 40/s }
+  - { name: after, duration: 6s, rate: 40/s }",
     );
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/restart.yaml");
-    let s = scenario::load_source(
-        SourceFile::new("restart.yaml", path, yaml),
-        &LoadOptions {
-            vars: Vars::fixed(BTreeMap::new()),
-            ..LoadOptions::default()
-        },
-    )
-    .unwrap_or_else(|d| panic!("{}", d.render_plain()));
-    let plan = Plan::compile(&s);
-    let kafka = KafkaSink::new(&bootstrap, &s.targets.producer).unwrap();
-    let sinks = Sinks::both(SinkHandle::Kafka(std::sync::Arc::new(kafka)));
-    let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
-
     // The broker stops answering for 6 s (SIGSTOP: connections stay open but
     // nothing is served, as with a hung or partitioned broker), then resumes.
-    // Restarting the in-memory broker would also wipe the Connect worker's
-    // internal topics, which the tests after this one need.
     let frozen = stack.clone();
     let chaos = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -99,14 +77,7 @@ phases:
         tokio::time::sleep(Duration::from_secs(6)).await;
         signal_broker(&frozen, "CONT");
     });
-    let summary = engine::run(
-        &plan,
-        streams,
-        sinks,
-        &Shutdown::new(Duration::from_secs(5)),
-    )
-    .await;
-    chaos.await.unwrap();
+    let (plan, summary, ()) = kafka_run(yaml, "restart.yaml", Duration::from_secs(5), chaos).await;
 
     let t = &summary.totals;
     assert_eq!(t.scheduled, plan.expected_messages);
@@ -132,6 +103,60 @@ phases:
         "sends did not recover after the broker resumed: {:?}",
         summary.timeline
     );
+}
+
+/// A Kafka-only scenario for the stack's broker: acks from all replicas, a
+/// message timeout of `timeout_ms`, reconnecting every 0.5 s at most, one
+/// stream to topic `{topic}-PID`, and `phases` (YAML list items).
+fn kafka_scenario(
+    stack: &support::Stack,
+    seed: u64,
+    timeout_ms: u64,
+    topic: &str,
+    phases: &str,
+) -> String {
+    format!(
+        "name: broker-fault
+seed: {seed}
+targets:
+  kafka:
+    bootstrap: \"{}\"
+    producer: {{ acks: all, message.timeout.ms: \"{timeout_ms}\", reconnect.backoff.max.ms: \"500\" }}
+streams:
+  - {{ name: cards, schema: ../../../schemas/pokemon_card.avsc, schema_id: 1, topic: {topic}-{} }}
+phases:
+{phases}
+",
+        stack.get("KAFKA_BOOTSTRAP"),
+        std::process::id()
+    )
+}
+
+/// Loads `yaml` (as if at tests/fixtures/valid/`file`) and runs it against
+/// the stack's broker with `grace` for the last answers, while `chaos` runs.
+async fn kafka_run<T: Send + 'static>(
+    yaml: String,
+    file: &str,
+    grace: Duration,
+    chaos: tokio::task::JoinHandle<T>,
+) -> (Plan, engine::RunSummary, T) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/valid")
+        .join(file);
+    let s = scenario::load_source(
+        SourceFile::new(file, path, yaml),
+        &LoadOptions {
+            vars: Vars::fixed(BTreeMap::new()),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render_plain()));
+    let plan = Plan::compile(&s);
+    let kafka = KafkaSink::new(&s.targets.kafka_bootstrap, &s.targets.producer).unwrap();
+    let sinks = Sinks::both(SinkHandle::Kafka(std::sync::Arc::new(kafka)));
+    let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
+    let summary = engine::run(&plan, streams, sinks, &Shutdown::new(grace)).await;
+    (plan, summary, chaos.await.unwrap())
 }
 
 /// Resumes the broker when dropped, so a failing test never leaves it frozen.
@@ -283,6 +308,80 @@ fn signals_with_the_broker_frozen_end_the_run_in_bounded_time() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// What [`sqs_fault_run`] saw.
+struct FaultRun<T> {
+    code: i32,
+    stderr: String,
+    /// The report folder.
+    dir: std::path::PathBuf,
+    took: Duration,
+    chaos: T,
+}
+
+/// `mbscenario run --teardown --grace 5s` of a 12 s direct_sqs phase at 50/s
+/// into its own queue (created with `queue_extra` YAML keys, arrivals
+/// awaited `within`), while `chaos` runs on a thread.
+fn sqs_fault_run<T: Send + 'static>(
+    stack: &support::Stack,
+    name: &str,
+    queue_extra: &str,
+    within: &str,
+    chaos: impl FnOnce() -> T + Send + 'static,
+) -> FaultRun<T> {
+    let id = format!("mbs-{name}-{}", std::process::id());
+    let dir = std::env::temp_dir().join(&id);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("scenario.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}
+seed: 6
+targets:
+  sqs: {{ endpoint: \"{}\", region: us-east-1 }}
+setup:
+  - {{ type: create_queue, name: {id}{queue_extra} }}
+teardown:
+  - {{ type: delete_queue, name: {id} }}
+streams:
+  - {{ name: cards, schema: {}, schema_id: 1, queue: {id} }}
+phases:
+  - {{ name: steady, duration: 12s, rate: 50/s, mode: direct_sqs }}
+assertions:
+  - {{ type: arrivals, queue: {id}, expect: all_acked, tolerance: 0, within: {within} }}
+",
+            stack.get("SQS_ENDPOINT"),
+            support::repo().join("schemas/pokemon_card.avsc").display(),
+        ),
+    )
+    .unwrap();
+    let chaos = std::thread::spawn(chaos);
+    let t0 = std::time::Instant::now();
+    let (code, _, stderr) = support::run_bin(
+        stack,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--teardown",
+            "--grace",
+            "5s",
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ],
+        name,
+        &[],
+    );
+    let took = t0.elapsed();
+    FaultRun {
+        code,
+        stderr,
+        dir,
+        took,
+        chaos: chaos.join().unwrap(),
+    }
+}
+
 /// SQS hangs for 5 s mid-run (SIGSTOP of the emulator): sends wait (or are
 /// dropped at the in-flight budget), nothing is lost, every acknowledged
 /// message is counted at the queue once it answers again, and a copy SQS
@@ -294,56 +393,14 @@ fn sqs_frozen_mid_run_every_message_is_accounted_and_arrives() {
         return;
     };
     let _alone = broker_alone();
-    let dir = std::env::temp_dir().join(format!("mbs-sqs-freeze-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let q = format!("mbs-sqs-freeze-{}", std::process::id());
-    let file = dir.join("sqs-freeze.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "name: sqs-freeze
-seed: 6
-targets:
-  sqs: {{ endpoint: \"{}\", region: us-east-1 }}
-setup:
-  - {{ type: create_queue, name: {q} }}
-teardown:
-  - {{ type: delete_queue, name: {q} }}
-streams:
-  - {{ name: cards, schema: {}, schema_id: 1, queue: {q} }}
-phases:
-  - {{ name: steady, duration: 12s, rate: 50/s, mode: direct_sqs }}
-assertions:
-  - {{ type: arrivals, queue: {q}, expect: all_acked, tolerance: 0, within: 30s }}
-",
-            stack.get("SQS_ENDPOINT"),
-            support::repo().join("schemas/pokemon_card.avsc").display(),
-        ),
-    )
-    .unwrap();
     let frozen = stack.clone();
-    let chaos = std::thread::spawn(move || {
+    let run = sqs_fault_run(&stack, "sqs-freeze", "", "30s", move || {
         std::thread::sleep(Duration::from_secs(5));
         signal_service(&frozen, "localstack", "STOP");
         std::thread::sleep(Duration::from_secs(5));
         signal_service(&frozen, "localstack", "CONT");
     });
-    let (code, _, stderr) = support::run_bin(
-        &stack,
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "--teardown",
-            "--grace",
-            "5s",
-            "--report-dir",
-            dir.to_str().unwrap(),
-        ],
-        "sqs-freeze",
-        &[],
-    );
-    chaos.join().unwrap();
+    let (code, stderr, dir) = (run.code, run.stderr, run.dir);
     let report = support::json_report(&dir);
     let t = &report["run"]["totals"];
     let n = |k: &str| t[k].as_u64().unwrap();
@@ -572,37 +629,15 @@ async fn broker_restarted_mid_run_every_message_is_accounted() {
         return;
     };
     let _alone = broker_alone();
-    let bootstrap = stack.get("KAFKA_BOOTSTRAP").to_string();
-    let yaml = format!(
-        "name: broker-restart
-seed: 7
-targets:
-  kafka:
-    bootstrap: \"{bootstrap}\"
-    producer: {{ acks: all, message.timeout.ms: \"60000\", reconnect.backoff.max.ms: \"500\" }}
-streams:
-  - {{ name: cards, schema: ../../../schemas/pokemon_card.avsc, schema_id: 1, topic: mbs-restarted-{} }}
-phases:
-  - {{ name: before, duration: 3s, rate: 40/s, workers: 400, mode: kafka_via_connect }}
-  - {{ name: outage, duration: 20s, rate: 40/s }}
-  - {{ name: after, duration: 8s, rate: 40/s }}
-",
-        std::process::id()
+    let yaml = kafka_scenario(
+        &stack,
+        7,
+        60_000,
+        "mbs-restarted",
+        "  - { name: before, duration: 3s, rate: 40/s, workers: 400, mode: kafka_via_connect }
+  - { name: outage, duration: 20s, rate: 40/s }
+  - { name: after, duration: 8s, rate: 40/s }",
     );
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/restarted.yaml");
-    let s = scenario::load_source(
-        SourceFile::new("restarted.yaml", path, yaml),
-        &LoadOptions {
-            vars: Vars::fixed(BTreeMap::new()),
-            ..LoadOptions::default()
-        },
-    )
-    .unwrap_or_else(|d| panic!("{}", d.render_plain()));
-    let plan = Plan::compile(&s);
-    let kafka = KafkaSink::new(&bootstrap, &s.targets.producer).unwrap();
-    let sinks = Sinks::both(SinkHandle::Kafka(std::sync::Arc::new(kafka)));
-    let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
-
     // Stopped 3 s in (TERM, the dev stack waits for the exit), started again
     // at once; a broker restarted under a running Connect keeps its log dir.
     let restarted = stack.clone();
@@ -614,14 +649,8 @@ phases:
         let started = dev_stack(&restarted, &["start"]);
         (stopped, started, down, t0.elapsed())
     });
-    let summary = engine::run(
-        &plan,
-        streams,
-        sinks,
-        &Shutdown::new(Duration::from_secs(10)),
-    )
-    .await;
-    let (stopped, started, down, back) = chaos.await.unwrap();
+    let (plan, summary, (stopped, started, down, back)) =
+        kafka_run(yaml, "restarted.yaml", Duration::from_secs(10), chaos).await;
     eprintln!("broker stopped in {down:?}, answering again {back:?} after the stop began");
     assert!(stopped && started, "dev-stack stop/start kafka failed");
 
@@ -670,61 +699,24 @@ fn sqs_killed_mid_run_every_message_is_accounted() {
         return;
     };
     let _alone = broker_alone();
-    let dir = std::env::temp_dir().join(format!("mbs-sqs-kill-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let q = format!("mbs-sqs-kill-{}", std::process::id());
-    let file = dir.join("sqs-kill.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "name: sqs-kill
-seed: 9
-targets:
-  sqs: {{ endpoint: \"{}\", region: us-east-1 }}
-setup:
-  - {{ type: create_queue, name: {q}, attributes: {{ DelaySeconds: \"30\" }} }}
-teardown:
-  - {{ type: delete_queue, name: {q} }}
-streams:
-  - {{ name: cards, schema: {}, schema_id: 1, queue: {q} }}
-phases:
-  - {{ name: steady, duration: 12s, rate: 50/s, mode: direct_sqs }}
-assertions:
-  - {{ type: arrivals, queue: {q}, expect: all_acked, tolerance: 0, within: 120s }}
-",
-            stack.get("SQS_ENDPOINT"),
-            support::repo().join("schemas/pokemon_card.avsc").display(),
-        ),
-    )
-    .unwrap();
     // Messages are delayed 30 s in the queue, so those acked before the kill
     // are still in it when the emulator dies, and lost.
     let killed = stack.clone();
-    let chaos = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(4));
-        signal_service(&killed, "localstack", "KILL");
-        let t0 = std::time::Instant::now();
-        let started = dev_stack(&killed, &["start"]);
-        (started, t0.elapsed())
-    });
-    let t0 = std::time::Instant::now();
-    let (code, _, stderr) = support::run_bin(
+    let run = sqs_fault_run(
         &stack,
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "--teardown",
-            "--grace",
-            "5s",
-            "--report-dir",
-            dir.to_str().unwrap(),
-        ],
         "sqs-kill",
-        &[],
+        ", attributes: { DelaySeconds: \"30\" }",
+        "120s",
+        move || {
+            std::thread::sleep(Duration::from_secs(4));
+            signal_service(&killed, "localstack", "KILL");
+            let t0 = std::time::Instant::now();
+            let started = dev_stack(&killed, &["start"]);
+            (started, t0.elapsed())
+        },
     );
-    let took = t0.elapsed();
-    let (started, restart) = chaos.join().unwrap();
+    let (code, stderr, dir, took) = (run.code, run.stderr, run.dir, run.took);
+    let (started, restart) = run.chaos;
     eprintln!(
         "SQS killed mid-run, back after {restart:?}; the run took {took:?}, exit {code}\n{stderr}"
     );

@@ -22,16 +22,20 @@ fn plan(yaml: &str) -> (mbscenario::scenario::Scenario, Plan) {
 
 async fn run_with(yaml: &str, sink: Arc<MemorySink>) -> (Plan, RunSummary) {
     let (s, p) = plan(yaml);
-    let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
-    let shutdown = Shutdown::new(Duration::from_secs(5));
-    let summary = engine::run(
-        &p,
-        streams,
-        Sinks::both(SinkHandle::Memory(sink)),
-        &shutdown,
-    )
-    .await;
+    let summary = run_plan(&s, &p, sink, Duration::from_secs(5)).await;
     (p, summary)
+}
+
+/// Runs a compiled plan into `sink` with a `grace` for the last answers.
+async fn run_plan(
+    s: &mbscenario::scenario::Scenario,
+    p: &Plan,
+    sink: Arc<MemorySink>,
+    grace: Duration,
+) -> RunSummary {
+    let streams = engine::prepare::streams(s, s.seed, None).unwrap();
+    let sinks = Sinks::both(SinkHandle::Memory(sink));
+    engine::run(p, streams, sinks, &Shutdown::new(grace)).await
 }
 
 const HEAD: &str = "name: engine-test\nseed: 5\nstreams:\n  - { name: cards, schema: schemas/card.avsc, schema_id: 3, queue: q1 }\n";
@@ -291,14 +295,7 @@ phases:
     let planned: Vec<Option<u64>> = p.phases.iter().map(|ph| ph.expected_messages).collect();
     assert_eq!(planned, vec![Some(150), Some(50)]);
     let sink = Arc::new(MemorySink::new());
-    let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
-    let summary = engine::run(
-        &p,
-        streams,
-        Sinks::both(SinkHandle::Memory(sink.clone())),
-        &Shutdown::new(Duration::from_secs(1)),
-    )
-    .await;
+    let summary = run_plan(&s, &p, sink.clone(), Duration::from_secs(1)).await;
     assert_eq!(summary.totals.acked, 200);
     assert_accounted(&summary);
     let csv = std::fs::read_to_string(
@@ -392,14 +389,7 @@ async fn each_phase_numbers_its_records_from_the_plan() {
     assert_eq!(p.phases[1].streams[0].first_seq, Some(20));
     p.phases[1].streams[0].first_seq = Some(1_000);
     let sink = Arc::new(MemorySink::new());
-    let streams = engine::prepare::streams(&s, s.seed, None).unwrap();
-    let summary = engine::run(
-        &p,
-        streams,
-        Sinks::both(SinkHandle::Memory(sink.clone())),
-        &Shutdown::new(Duration::from_secs(5)),
-    )
-    .await;
+    let summary = run_plan(&s, &p, sink.clone(), Duration::from_secs(5)).await;
     assert_accounted(&summary);
     let mut seqs: Vec<u64> = sink.delivered().iter().map(|d| d.message.seq).collect();
     seqs.sort_unstable();

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use crate::cli::SampleFormat;
 use crate::datagen::expr::EvalCtx;
-use crate::datagen::{Evaluators, StreamRecords};
+use crate::datagen::{Evaluators, Record, StreamRecords};
 use crate::encode;
 use crate::exit::Exit;
 use crate::plan::Plan;
@@ -68,34 +68,45 @@ fn write_records(
                 }
                 Exit::Invalid
             })?;
-        let line = match format {
-            SampleFormat::Json => serde_json::json!({
-                "stream": stream.name,
-                "seq": seq,
-                "event_id": r.event_id.to_string(),
-                "value": records.generator().to_json(&r.value),
-            })
-            .to_string(),
-            SampleFormat::Hex => {
-                buf.clear();
-                if let Err(e) =
-                    encode::confluent_into(records.generator(), schema_id, &r.value, &mut buf)
-                {
-                    eprintln!(
-                        "error: record {seq} of stream `{}` cannot be encoded: {e:?}",
-                        stream.name
-                    );
-                    return Err(Exit::Failure);
-                }
-                buf.iter().map(|b| format!("{b:02x}")).collect()
-            }
-        };
+        let line = line(format, &records, &stream.name, schema_id, &r, &mut buf)?;
         if writeln!(out, "{line}").is_err() {
             // A closed pipe (`| head`) is not an error.
             return Ok(());
         }
     }
     Ok(())
+}
+
+/// Record `r` (its `seq` is the record number) as one output line: JSON with its event id, or the hex of its
+/// Confluent wire encoding (built in `buf`).
+fn line(
+    format: SampleFormat,
+    records: &StreamRecords,
+    stream: &str,
+    schema_id: u32,
+    r: &Record,
+    buf: &mut Vec<u8>,
+) -> Result<String, Exit> {
+    Ok(match format {
+        SampleFormat::Json => serde_json::json!({
+            "stream": stream,
+            "seq": r.seq,
+            "event_id": r.event_id.to_string(),
+            "value": records.generator().to_json(&r.value),
+        })
+        .to_string(),
+        SampleFormat::Hex => {
+            buf.clear();
+            if let Err(e) = encode::confluent_into(records.generator(), schema_id, &r.value, buf) {
+                eprintln!(
+                    "error: record {} of stream `{stream}` cannot be encoded: {e:?}",
+                    r.seq
+                );
+                return Err(Exit::Failure);
+            }
+            buf.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    })
 }
 
 /// The stream asked for (the first without `--stream`).

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::arrivals::{Tally, Unknown};
+use super::arrivals::{StreamTally, Tally, Unknown};
 use super::sends::CellSends;
 use crate::stats::Percentiles;
 
@@ -155,6 +155,38 @@ pub fn reconcile(
     sent: &BTreeMap<(u32, u32), CellSends>,
     tally: &Tally,
 ) -> Accounting {
+    let mut queues = queues(layout, tally);
+    let empty = StreamTally::default();
+    let arrived_of = |stream: u32| tally.streams.get(stream as usize).unwrap_or(&empty);
+    let mut cells = Cells::new(layout, tally);
+    for (&(phase, stream), c) in sent {
+        let Some((stream_name, Some(queue))) = layout.streams.get(stream as usize) else {
+            continue;
+        };
+        let q = queues.entry(queue.clone()).or_default();
+        cells.add(
+            (phase, stream),
+            (stream_name, queue),
+            c,
+            arrived_of(stream),
+            q,
+        );
+    }
+    // Numbers of our streams that arrived but that this run never sent
+    // (an earlier run's leftovers without a send time to tell them by).
+    for (stream, (_, queue)) in layout.streams.iter().enumerate() {
+        let Some(queue) = queue else { continue };
+        let t = arrived_of(stream as u32);
+        let sent = cells.sent_by_stream.get(&(stream as u32));
+        let ours = sent.map_or(0, |s| t.seen.intersection_len(s));
+        queues.entry(queue.clone()).or_default().unknown += t.seen.len() - ours;
+    }
+    cells.into_accounting(queues)
+}
+
+/// Every queue: those messages were received at (with what nobody sent) and
+/// those streams are counted at, counts still to come.
+fn queues(layout: &Layout, tally: &Tally) -> BTreeMap<String, QueueCount> {
     let mut queues: BTreeMap<String, QueueCount> = BTreeMap::new();
     for (name, count) in &tally.received {
         queues.entry(name.clone()).or_default().received = *count;
@@ -165,27 +197,51 @@ pub fn reconcile(
     for q in layout.streams.iter().filter_map(|(_, q)| q.as_ref()) {
         queues.entry(q.clone()).or_default();
     }
-    let empty = super::arrivals::StreamTally::default();
-    let arrived_of = |stream: u32| tally.streams.get(stream as usize).unwrap_or(&empty);
-    // Per stream: every number sent (acked or not), to tell our arrivals
-    // from numbers this run never sent.
-    let mut sent_by_stream: BTreeMap<u32, roaring::RoaringTreemap> = BTreeMap::new();
-    let mut cells = Vec::new();
-    let mut cell_hists = Vec::new();
-    let mut by_phase: Vec<Histogram<u64>> = layout.phases.iter().map(|_| histogram()).collect();
-    let mut total = histogram();
-    for (&(phase, stream), c) in sent {
-        let Some((stream_name, Some(queue))) = layout.streams.get(stream as usize) else {
-            continue;
-        };
-        let all = sent_by_stream.entry(stream).or_default();
+    queues
+}
+
+/// The phase × stream cells being counted, with their end-to-end histograms.
+struct Cells<'a> {
+    layout: &'a Layout,
+    tally: &'a Tally,
+    /// Per stream: every number sent (acked or not), to tell our arrivals
+    /// from numbers this run never sent.
+    sent_by_stream: BTreeMap<u32, roaring::RoaringTreemap>,
+    cells: Vec<CellCount>,
+    cell_hists: Vec<Histogram<u64>>,
+    by_phase: Vec<Histogram<u64>>,
+    total: Histogram<u64>,
+}
+
+impl<'a> Cells<'a> {
+    fn new(layout: &'a Layout, tally: &'a Tally) -> Self {
+        Cells {
+            layout,
+            tally,
+            sent_by_stream: BTreeMap::new(),
+            cells: Vec::new(),
+            cell_hists: Vec::new(),
+            by_phase: layout.phases.iter().map(|_| histogram()).collect(),
+            total: histogram(),
+        }
+    }
+
+    /// Counts the sends `c` of phase × stream against the stream's arrivals
+    /// `t`, into queue `q`; a cell is kept when something was acknowledged.
+    fn add(
+        &mut self,
+        (phase, stream): (u32, u32),
+        (stream_name, queue): (&str, &str),
+        c: &CellSends,
+        t: &StreamTally,
+        q: &mut QueueCount,
+    ) {
+        let all = self.sent_by_stream.entry(stream).or_default();
         *all |= &c.acked;
         *all |= &c.failed;
-        let t = arrived_of(stream);
-        let q = queues.entry(queue.clone()).or_default();
         q.arrived_after_failed_send += c.failed.intersection_len(&t.seen);
         if c.acked.is_empty() {
-            continue;
+            return;
         }
         let expected = c.acked.len();
         let arrived = c.acked.intersection_len(&t.seen);
@@ -194,23 +250,25 @@ pub fn reconcile(
         q.arrived += arrived;
         q.missing += expected - arrived;
         q.duplicates += duplicates;
-        let h = tally
+        let h = self
+            .tally
             .latency
             .get(&(phase, stream))
             .cloned()
             .unwrap_or_else(histogram);
-        if let Some(ph) = by_phase.get_mut(phase as usize) {
+        if let Some(ph) = self.by_phase.get_mut(phase as usize) {
             let _ = ph.add(&h);
         }
-        let _ = total.add(&h);
-        cells.push(CellCount {
-            phase: layout
+        let _ = self.total.add(&h);
+        self.cells.push(CellCount {
+            phase: self
+                .layout
                 .phases
                 .get(phase as usize)
                 .cloned()
                 .unwrap_or_default(),
-            stream: stream_name.clone(),
-            queue: queue.clone(),
+            stream: stream_name.to_string(),
+            queue: queue.to_string(),
             expected,
             arrived,
             missing: expected - arrived,
@@ -218,44 +276,40 @@ pub fn reconcile(
             late: c.acked.intersection_len(&t.late),
             end_to_end: Percentiles::of(&h),
         });
-        cell_hists.push(h);
+        self.cell_hists.push(h);
     }
-    // Numbers of our streams that arrived but that this run never sent
-    // (an earlier run's leftovers without a send time to tell them by).
-    for (stream, (_, queue)) in layout.streams.iter().enumerate() {
-        let Some(queue) = queue else { continue };
-        let t = arrived_of(stream as u32);
-        let sent = sent_by_stream.get(&(stream as u32));
-        let ours = sent.map_or(0, |s| t.seen.intersection_len(s));
-        queues.entry(queue.clone()).or_default().unknown += t.seen.len() - ours;
-    }
-    let complete = queues.values().all(|q| q.missing == 0);
-    Accounting {
-        queues: queues
-            .into_iter()
-            .map(|(name, mut q)| {
-                q.queue = name;
-                q
-            })
-            .collect(),
-        cells,
-        end_to_end_by_phase: by_phase.iter().map(Percentiles::of).collect(),
-        end_to_end: Percentiles::of(&total),
-        complete,
-        unknown_samples: tally.unknown_samples.clone(),
-        collector_errors: Vec::new(),
-        per_second: per_second(
-            &tally.arrived_per_second,
-            &tally.e2e_per_second,
-            tally.timeline_step,
-        ),
-        histograms: E2eHistograms {
-            by_phase,
-            total: Some(total),
-            cells: cell_hists,
-        },
-        foreign: Vec::new(),
-        foreign_cells: Vec::new(),
+
+    /// The counted cells and `queues` (named, in name order) as the run's accounting.
+    fn into_accounting(self, queues: BTreeMap<String, QueueCount>) -> Accounting {
+        let tally = self.tally;
+        let complete = queues.values().all(|q| q.missing == 0);
+        Accounting {
+            queues: queues
+                .into_iter()
+                .map(|(name, mut q)| {
+                    q.queue = name;
+                    q
+                })
+                .collect(),
+            cells: self.cells,
+            end_to_end_by_phase: self.by_phase.iter().map(Percentiles::of).collect(),
+            end_to_end: Percentiles::of(&self.total),
+            complete,
+            unknown_samples: tally.unknown_samples.clone(),
+            collector_errors: Vec::new(),
+            per_second: per_second(
+                &tally.arrived_per_second,
+                &tally.e2e_per_second,
+                tally.timeline_step,
+            ),
+            histograms: E2eHistograms {
+                by_phase: self.by_phase,
+                total: Some(self.total),
+                cells: self.cell_hists,
+            },
+            foreign: Vec::new(),
+            foreign_cells: Vec::new(),
+        }
     }
 }
 

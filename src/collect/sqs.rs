@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use tokio_util::sync::CancellationToken;
 
 use super::arrivals::{Arrivals, Copy, event_id_of, sent_at_of};
@@ -87,107 +87,144 @@ pub async fn poll(
     stop: CancellationToken,
 ) {
     while !stop.is_cancelled() {
-        let req = client
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(WAIT_SECONDS)
-            .visibility_timeout(VISIBILITY_SECONDS)
-            .message_attribute_names("All")
-            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
-            .send();
-        let resp = tokio::select! {
-            r = req => r,
-            _ = stop.cancelled() => return,
-        };
-        let messages = match resp {
-            Ok(r) => {
-                stats.gone().remove(&queue);
-                r.messages.unwrap_or_default()
-            }
-            Err(e) => {
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_queue_does_not_exist())
-                {
-                    stats
-                        .gone()
-                        .entry(queue.clone())
-                        .or_insert_with(tokio::time::Instant::now);
-                }
-                stats.error(&stats.receive_errors, error_text(&e));
-                tokio::select! {
-                    _ = tokio::time::sleep(ERROR_PAUSE) => {}
-                    _ = stop.cancelled() => return,
-                }
-                continue;
-            }
+        let Some(messages) = receive(&client, &queue, &url, &stats, &stop).await else {
+            return;
         };
         if messages.is_empty() {
             continue;
         }
-        let now = now_us();
-        let mut entries = Vec::with_capacity(messages.len());
-        for (i, m) in messages.iter().enumerate() {
-            let attr = |name: &str| {
-                m.message_attributes
-                    .as_ref()
-                    .and_then(|a| a.get(name))
-                    .and_then(|v| v.string_value.as_deref())
-            };
-            let body = m.body.as_deref().unwrap_or_default();
-            arrivals.record(Copy {
-                queue: &queue,
-                event_id: event_id_of(attr("event_id"), body),
-                message_id: m.message_id.as_deref(),
-                sent_at_us: sent_at_of(attr("sent_at"), body),
-                body,
-                arrived_us: arrived_us(m).unwrap_or(now),
-                received_us: now,
-            });
-            if let Some(handle) = &m.receipt_handle
-                && let Ok(entry) = DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(handle)
-                    .build()
-            {
-                entries.push(entry);
-            }
+        let entries = record(&queue, &messages, &arrivals);
+        delete(&client, &url, entries, &messages, &arrivals, &stats).await;
+    }
+}
+
+/// One long-poll receive: the messages (none after a failed receive, once
+/// the back-off has passed), or `None` when `stop` was cancelled meanwhile.
+async fn receive(
+    client: &Client,
+    queue: &str,
+    url: &str,
+    stats: &PollStats,
+    stop: &CancellationToken,
+) -> Option<Vec<Message>> {
+    let req = client
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(WAIT_SECONDS)
+        .visibility_timeout(VISIBILITY_SECONDS)
+        .message_attribute_names("All")
+        .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+        .send();
+    let resp = tokio::select! {
+        r = req => r,
+        _ = stop.cancelled() => return None,
+    };
+    match resp {
+        Ok(r) => {
+            stats.gone().remove(queue);
+            Some(r.messages.unwrap_or_default())
         }
-        let deleted = client
-            .delete_message_batch()
-            .queue_url(&url)
-            .set_entries(Some(entries))
-            .send()
-            .await;
-        // A message whose delete failed comes back: remember it, so its
-        // next receipt is not taken for a second copy.
-        let not_deleted = |i: usize| {
-            if let Some(id) = messages.get(i).and_then(|m| m.message_id.as_deref()) {
-                arrivals.not_deleted(id);
+        Err(e) => {
+            if e.as_service_error()
+                .is_some_and(|se| se.is_queue_does_not_exist())
+            {
+                stats
+                    .gone()
+                    .entry(queue.to_string())
+                    .or_insert_with(tokio::time::Instant::now);
             }
+            stats.error(&stats.receive_errors, error_text(&e));
+            tokio::select! {
+                _ = tokio::time::sleep(ERROR_PAUSE) => {}
+                _ = stop.cancelled() => return None,
+            }
+            Some(Vec::new())
+        }
+    }
+}
+
+/// Records each received message as an arrival at `queue`; returns the
+/// delete entries of those with a receipt handle (ids: their index).
+fn record(
+    queue: &str,
+    messages: &[Message],
+    arrivals: &Arrivals,
+) -> Vec<DeleteMessageBatchRequestEntry> {
+    let now = now_us();
+    let mut entries = Vec::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        let attr = |name: &str| {
+            m.message_attributes
+                .as_ref()
+                .and_then(|a| a.get(name))
+                .and_then(|v| v.string_value.as_deref())
         };
-        match deleted {
-            Ok(r) if !r.failed.is_empty() => {
-                for f in &r.failed {
-                    match f.id.parse::<usize>() {
-                        Ok(i) => not_deleted(i),
-                        Err(_) => (0..messages.len()).for_each(not_deleted),
-                    }
+        let body = m.body.as_deref().unwrap_or_default();
+        arrivals.record(Copy {
+            queue,
+            event_id: event_id_of(attr("event_id"), body),
+            message_id: m.message_id.as_deref(),
+            sent_at_us: sent_at_of(attr("sent_at"), body),
+            body,
+            arrived_us: arrived_us(m).unwrap_or(now),
+            received_us: now,
+        });
+        if let Some(handle) = &m.receipt_handle
+            && let Ok(entry) = DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(handle)
+                .build()
+        {
+            entries.push(entry);
+        }
+    }
+    entries
+}
+
+/// Deletes what was read, so it is counted once.
+async fn delete(
+    client: &Client,
+    url: &str,
+    entries: Vec<DeleteMessageBatchRequestEntry>,
+    messages: &[Message],
+    arrivals: &Arrivals,
+    stats: &PollStats,
+) {
+    let deleted = client
+        .delete_message_batch()
+        .queue_url(url)
+        .set_entries(Some(entries))
+        .send()
+        .await;
+    // A message whose delete failed comes back: remember it, so its
+    // next receipt is not taken for a second copy.
+    let not_deleted = |i: usize| {
+        if let Some(id) = messages.get(i).and_then(|m| m.message_id.as_deref()) {
+            arrivals.not_deleted(id);
+        }
+    };
+    match deleted {
+        Ok(r) if !r.failed.is_empty() => {
+            for f in &r.failed {
+                match f.id.parse::<usize>() {
+                    Ok(i) => not_deleted(i),
+                    Err(_) => (0..messages.len()).for_each(not_deleted),
                 }
-                stats.error(
-                    &stats.delete_errors,
-                    format!(
-                        "{} message(s) not deleted: {}",
-                        r.failed.len(),
-                        r.failed[0].code
-                    ),
-                )
             }
-            Ok(_) => {}
-            Err(e) => {
-                (0..messages.len()).for_each(not_deleted);
-                stats.error(&stats.delete_errors, error_text(&e))
-            }
+            stats.error(
+                &stats.delete_errors,
+                format!(
+                    "{} message(s) not deleted: {}",
+                    r.failed.len(),
+                    r.failed[0].code
+                ),
+            )
+        }
+        Ok(_) => {}
+        Err(e) => {
+            (0..messages.len()).for_each(not_deleted);
+            stats.error(&stats.delete_errors, error_text(&e))
         }
     }
 }

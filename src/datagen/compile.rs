@@ -21,7 +21,9 @@ use super::avro::GenError;
 use super::logical;
 use super::termination;
 use apache_avro::Schema;
-use apache_avro::schema::{EnumSchema, FixedSchema, Name, NamespaceRef, RecordSchema, UuidSchema};
+use apache_avro::schema::{
+    EnumSchema, FixedSchema, Name, NamespaceRef, RecordSchema, UnionSchema, UuidSchema,
+};
 use apache_avro::types::Value;
 use std::collections::HashMap;
 
@@ -195,27 +197,7 @@ impl<'s> Compiler<'s> {
         path: &mut String,
     ) -> Result<NodeId, GenError> {
         if let Some(name) = schema.name() {
-            let fullname = name.fully_qualified_name(ns).into_owned();
-            if let Some(&id) = self.compiled.get(&fullname) {
-                return Ok(id);
-            }
-            let definition = match schema {
-                Schema::Ref { .. } => {
-                    *self
-                        .definitions
-                        .get(&fullname)
-                        .ok_or_else(|| GenError::UnknownType {
-                            name: fullname.fullname(None),
-                            path: display_path(path),
-                        })?
-                }
-                _ => schema,
-            };
-            let id = self.push(Node::Pending, definition);
-            self.compiled.insert(fullname.clone(), id);
-            let node = self.compile_named(id, definition, &fullname, path)?;
-            self.nodes[id] = node;
-            return Ok(id);
+            return self.compile_named_ref(schema, name, ns, path);
         }
 
         let node = match schema {
@@ -241,35 +223,7 @@ impl<'s> Compiler<'s> {
                 path.truncate(mark);
                 Node::Map(values)
             }
-            Schema::Union(union) => {
-                let variants = union.variants();
-                if variants.is_empty() {
-                    return Err(GenError::EmptyUnion {
-                        path: display_path(path),
-                    });
-                }
-                let mut branches = Vec::with_capacity(variants.len());
-                for (i, variant) in variants.iter().enumerate() {
-                    let mark = path.len();
-                    path.push_str(&format!("<{i}>"));
-                    branches.push(self.compile(variant, ns, path)?);
-                    path.truncate(mark);
-                }
-                let null_branch = variants
-                    .iter()
-                    .position(|v| matches!(v, Schema::Null))
-                    .and_then(|i| u32::try_from(i).ok());
-                let present = (0..variants.len())
-                    .filter_map(|i| u32::try_from(i).ok())
-                    .filter(|&i| Some(i) != null_branch)
-                    .collect();
-                Node::Union(UnionNode {
-                    branches,
-                    null_branch,
-                    present,
-                    fallback: 0,
-                })
-            }
+            Schema::Union(union) => self.union(union, ns, path)?,
             Schema::Decimal(decimal) => logical::decimal_node(decimal, None, path)?,
             Schema::BigDecimal => Node::BigDecimal,
             Schema::Uuid(_) => Node::Uuid,
@@ -296,6 +250,74 @@ impl<'s> Compiler<'s> {
             }
         };
         Ok(self.push(node, schema))
+    }
+
+    /// A named type (or a reference to one): compiled once per full name, so a
+    /// recursive reference finds its own pending node and becomes a cycle.
+    fn compile_named_ref(
+        &mut self,
+        schema: &'s Schema,
+        name: &Name,
+        ns: NamespaceRef<'_>,
+        path: &str,
+    ) -> Result<NodeId, GenError> {
+        let fullname = name.fully_qualified_name(ns).into_owned();
+        if let Some(&id) = self.compiled.get(&fullname) {
+            return Ok(id);
+        }
+        let definition = match schema {
+            Schema::Ref { .. } => {
+                *self
+                    .definitions
+                    .get(&fullname)
+                    .ok_or_else(|| GenError::UnknownType {
+                        name: fullname.fullname(None),
+                        path: display_path(path),
+                    })?
+            }
+            _ => schema,
+        };
+        let id = self.push(Node::Pending, definition);
+        self.compiled.insert(fullname.clone(), id);
+        let node = self.compile_named(id, definition, &fullname, path)?;
+        self.nodes[id] = node;
+        Ok(id)
+    }
+
+    /// A union: one branch per variant, its null branch and the others noted.
+    fn union(
+        &mut self,
+        union: &'s UnionSchema,
+        ns: NamespaceRef<'_>,
+        path: &mut String,
+    ) -> Result<Node, GenError> {
+        let variants = union.variants();
+        if variants.is_empty() {
+            return Err(GenError::EmptyUnion {
+                path: display_path(path),
+            });
+        }
+        let mut branches = Vec::with_capacity(variants.len());
+        for (i, variant) in variants.iter().enumerate() {
+            let mark = path.len();
+            path.push_str(&format!("<{i}>"));
+            branches.push(self.compile(variant, ns, path)?);
+            path.truncate(mark);
+        }
+        let null_branch = variants
+            .iter()
+            .position(|v| matches!(v, Schema::Null))
+            .and_then(|i| u32::try_from(i).ok());
+        let present = (0..variants.len())
+            .filter_map(|i| u32::try_from(i).ok())
+            .filter(|&i| Some(i) != null_branch)
+            .collect();
+        Ok(Node::Union(UnionNode {
+            branches,
+            null_branch,
+            present,
+            fallback: 0,
+        }))
     }
 
     fn compile_named(

@@ -3,6 +3,10 @@
 //! Exit codes follow the rest of the tool: 0 done, 2 the request was refused
 //! (bad value, unknown stream, not applicable now, wrong token), 3 the run
 //! cannot be reached.
+//!
+//! [`ctl`]: [`request`] (what to send) → `call` → a refusal said with its
+//! help → `print_answer` ([`render_status`]: `status_head`, `stream_table`,
+//! `status_tail`).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -109,33 +113,7 @@ pub fn ctl(action: &CtlAction, addr: &str, token: Option<&str>, raw_json: bool) 
         }
     };
     let base = base_url(addr);
-    let (method, path, body) = request(action);
-    let answer = rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| e.to_string())?;
-        let url = format!("{base}{path}");
-        let mut req = match method {
-            "GET" => client.get(&url),
-            _ => client.post(&url),
-        };
-        if let Some(t) = token {
-            req = req.bearer_auth(t.trim());
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.map_err(|e| {
-            format!(
-                "cannot reach the run's control API at {base}: {}",
-                crate::infra::http::clip(&e.to_string())
-            )
-        })?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((status, text))
-    });
+    let answer = rt.block_on(call(&base, request(action), token));
     let (status, text) = match answer {
         Ok(a) => a,
         Err(e) => {
@@ -162,6 +140,44 @@ pub fn ctl(action: &CtlAction, addr: &str, token: Option<&str>, raw_json: bool) 
         println!("{}", serde_json::to_string_pretty(&value).unwrap_or(text));
         return Exit::Passed;
     }
+    print_answer(action, &base, value)
+}
+
+/// Sends one request (method, path, body) to the control API at `base`:
+/// (HTTP status, body text), or why the run could not be reached.
+async fn call(
+    base: &str,
+    (method, path, body): (&str, &str, Option<Value>),
+    token: Option<&str>,
+) -> Result<(u16, String), String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("{base}{path}");
+    let mut req = match method {
+        "GET" => client.get(&url),
+        _ => client.post(&url),
+    };
+    if let Some(t) = token {
+        req = req.bearer_auth(t.trim());
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.map_err(|e| {
+        format!(
+            "cannot reach the run's control API at {base}: {}",
+            crate::infra::http::clip(&e.to_string())
+        )
+    })?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.map_err(|e| e.to_string())?;
+    Ok((status, text))
+}
+
+/// Prints an accepted answer as text: the status table, or what was applied.
+fn print_answer(action: &CtlAction, base: &str, value: Value) -> Exit {
     match action {
         CtlAction::Status => match serde_json::from_value::<Status>(value) {
             Ok(s) => print!("{}", render_status(&s)),
@@ -184,6 +200,14 @@ pub fn ctl(action: &CtlAction, addr: &str, token: Option<&str>, raw_json: bool) 
 /// The status as a few readable lines and a table.
 pub fn render_status(s: &Status) -> String {
     let mut out = String::new();
+    status_head(&mut out, s);
+    stream_table(&mut out, s);
+    status_tail(&mut out, s);
+    out
+}
+
+/// Scenario, run state and the current phase.
+fn status_head(out: &mut String, s: &Status) {
     let state = match s.state {
         crate::engine::steering::RunState::Starting => "starting",
         crate::engine::steering::RunState::Running => "running",
@@ -213,6 +237,10 @@ pub fn render_status(s: &Status) -> String {
         }
         out.push('\n');
     }
+}
+
+/// One row per stream, columns aligned; `*` marks what was changed at runtime.
+fn stream_table(out: &mut String, s: &Status) {
     let rows: Vec<[String; 8]> = s
         .streams
         .iter()
@@ -262,6 +290,10 @@ pub fn render_status(s: &Status) -> String {
     for r in &rows {
         let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
     }
+}
+
+/// Totals, errors by kind, and the changes made at runtime.
+fn status_tail(out: &mut String, s: &Status) {
     let t = &s.totals;
     let _ = writeln!(
         out,
@@ -290,5 +322,4 @@ pub fn render_status(s: &Status) -> String {
             );
         }
     }
-    out
 }

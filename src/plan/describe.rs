@@ -1,5 +1,9 @@
 //! The text form of a [`Plan`], printed by `mbscenario plan`: deterministic
 //! (no wall clock, no absolute paths) so it can be diffed and snapshotted.
+//!
+//! One function per section, in the order printed: `header` → `targets` →
+//! `steps` (setup, teardown) → `streams` → `phases` → `assertions_and_report`
+//! → `per_second_table` (with `--per-second`).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -12,6 +16,21 @@ use crate::scenario::units::{format_duration, format_number, format_rate};
 /// Renders the plan; with `per_second`, adds the second-by-second target table.
 pub fn describe(plan: &Plan, per_second: bool) -> String {
     let mut o = String::new();
+    header(&mut o, plan);
+    targets(&mut o, plan);
+    steps(&mut o, plan);
+    streams(&mut o, plan);
+    phases(&mut o, plan);
+    assertions_and_report(&mut o, plan);
+    if per_second {
+        per_second_table(&mut o, plan);
+    }
+    o
+}
+
+/// Scenario, shard, seed and size of the plan, and the seek phases too short
+/// for their search.
+fn header(o: &mut String, plan: &Plan) {
     let _ = writeln!(o, "plan: {}", plan.scenario);
     if let Some(d) = &plan.description {
         let _ = writeln!(o, "  {}", d.trim());
@@ -61,7 +80,10 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
             );
         }
     }
+}
 
+/// Where the run sends and what it watches, credentials named, never shown.
+fn targets(o: &mut String, plan: &Plan) {
     let t = &plan.targets;
     let _ = writeln!(o, "\ntargets");
     let producer = if t.producer.is_empty() {
@@ -111,7 +133,10 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
             .unwrap_or("region from the AWS config chain"),
         sqs.credential_source()
     );
+}
 
+/// What `setup` provisions and `teardown` removes, in order.
+fn steps(o: &mut String, plan: &Plan) {
     if plan.setup.is_empty() {
         let _ = writeln!(o, "\nsetup: none (nothing is provisioned)");
     } else {
@@ -129,7 +154,10 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
             let _ = writeln!(o, "  {}. {}", i + 1, teardown_text(s));
         }
     }
+}
 
+/// Each stream: schema, topic, queue, key and what shapes its records.
+fn streams(o: &mut String, plan: &Plan) {
     let _ = writeln!(o, "\nstreams");
     for s in &plan.streams {
         let id = s
@@ -154,7 +182,10 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
         }
         let _ = writeln!(o, "    {} messages planned", group(s.expected_messages));
     }
+}
 
+/// The phases as a table, one row per stream under a phase of several.
+fn phases(o: &mut String, plan: &Plan) {
     let _ = writeln!(o, "\nphases");
     let mut rows = vec![vec![
         "#".to_string(),
@@ -197,8 +228,11 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
             }
         }
     }
-    table(&mut o, &rows);
+    table(o, &rows);
+}
 
+/// The assertions the run is judged by, and where the report goes.
+fn assertions_and_report(o: &mut String, plan: &Plan) {
     if plan.checks.is_empty() {
         let _ = writeln!(
             o,
@@ -217,11 +251,6 @@ pub fn describe(plan: &Plan, per_second: bool) -> String {
         .map(|f| format!("{f:?}").to_lowercase())
         .collect();
     let _ = writeln!(o, "\nreport: {} in {}", formats.join(", "), plan.report.dir);
-
-    if per_second {
-        per_second_table(&mut o, plan);
-    }
-    o
 }
 
 /// Second-by-second targets across all rate-limited phases; for plans longer

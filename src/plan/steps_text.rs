@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use super::Plan;
 use crate::scenario::model::{
-    Assertion, ConnectorConfig, Expect, LatencyMetric, SetupStep, TeardownStep, ThroughputFloor,
+    Assertion, ConnectorConfig, DeadLetter, Expect, LatencyMetric, SetupStep, TeardownStep,
+    ThroughputFloor, Topic,
 };
 use crate::scenario::units::{format_duration, format_number, format_rate};
 
@@ -32,24 +33,7 @@ pub(super) fn setup_text(step: &SetupStep, subjects: &[(String, String)]) -> Str
         }
         SetupStep::EnsureTopics { topics } => format!(
             "ensure_topics     {}",
-            topics
-                .iter()
-                .map(|t| {
-                    let mut s = format!(
-                        "{} ({} partition{}, replication {}",
-                        t.name,
-                        t.partitions,
-                        if t.partitions == 1 { "" } else { "s" },
-                        t.replication_factor
-                    );
-                    for (k, v) in &t.config {
-                        let _ = write!(s, ", {k}={v}");
-                    }
-                    s.push(')');
-                    s
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
+            topics.iter().map(topic_text).collect::<Vec<_>>().join("; ")
         ),
         SetupStep::CreateQueue {
             name,
@@ -57,41 +41,12 @@ pub(super) fn setup_text(step: &SetupStep, subjects: &[(String, String)]) -> Str
             attributes,
             dead_letter,
             purge,
-        } => {
-            let mut s = format!(
-                "create_queue      {name} ({}",
-                if *fifo { "fifo" } else { "standard" }
-            );
-            for (k, v) in attributes {
-                let _ = write!(s, ", {k}={v}");
-            }
-            if let Some(d) = dead_letter {
-                let _ = write!(
-                    s,
-                    ", dead letters to {} after {} receives",
-                    d.name, d.max_receive_count
-                );
-            }
-            if *purge {
-                s.push_str(", purged before the run");
-            }
-            s.push(')');
-            s
-        }
+        } => format!(
+            "create_queue      {name} ({})",
+            queue_text(*fifo, attributes, dead_letter.as_ref(), *purge)
+        ),
         SetupStep::ApplyConnector { name, config, wait } => {
-            let from = match config {
-                ConnectorConfig::File { file, config } => {
-                    let class = config
-                        .iter()
-                        .find(|(k, _)| k == "connector.class")
-                        .map(|(_, v)| format!(", class {v}"))
-                        .unwrap_or_default();
-                    format!("from {}{class}", file.written)
-                }
-                ConnectorConfig::Inline { config } => {
-                    format!("inline config ({} settings)", config.len())
-                }
-            };
+            let from = connector_source_text(config);
             let wait = wait
                 .as_ref()
                 .map(|w| {
@@ -103,6 +58,64 @@ pub(super) fn setup_text(step: &SetupStep, subjects: &[(String, String)]) -> Str
                 })
                 .unwrap_or_default();
             format!("apply_connector   {name} {from}{wait}")
+        }
+    }
+}
+
+/// `name (N partitions, replication R, k=v…)` of an `ensure_topics` step.
+fn topic_text(t: &Topic) -> String {
+    let mut s = format!(
+        "{} ({} partition{}, replication {}",
+        t.name,
+        t.partitions,
+        if t.partitions == 1 { "" } else { "s" },
+        t.replication_factor
+    );
+    for (k, v) in &t.config {
+        let _ = write!(s, ", {k}={v}");
+    }
+    s.push(')');
+    s
+}
+
+/// What a `create_queue` step makes (inside its parentheses): kind,
+/// attributes, dead-letter queue, purge.
+fn queue_text(
+    fifo: bool,
+    attributes: &[(String, String)],
+    dead_letter: Option<&DeadLetter>,
+    purge: bool,
+) -> String {
+    let mut s = String::from(if fifo { "fifo" } else { "standard" });
+    for (k, v) in attributes {
+        let _ = write!(s, ", {k}={v}");
+    }
+    if let Some(d) = dead_letter {
+        let _ = write!(
+            s,
+            ", dead letters to {} after {} receives",
+            d.name, d.max_receive_count
+        );
+    }
+    if purge {
+        s.push_str(", purged before the run");
+    }
+    s
+}
+
+/// Where an `apply_connector` step's config comes from: its file (and class) or inline.
+fn connector_source_text(config: &ConnectorConfig) -> String {
+    match config {
+        ConnectorConfig::File { file, config } => {
+            let class = config
+                .iter()
+                .find(|(k, _)| k == "connector.class")
+                .map(|(_, v)| format!(", class {v}"))
+                .unwrap_or_default();
+            format!("from {}{class}", file.written)
+        }
+        ConnectorConfig::Inline { config } => {
+            format!("inline config ({} settings)", config.len())
         }
     }
 }
@@ -152,33 +165,7 @@ pub fn assertion_text(a: &Assertion, plan: &Plan) -> String {
                 .as_ref()
                 .map(|s| format!(" of stream {s}"))
                 .unwrap_or_default();
-            let targets: Vec<&super::PlanPhase> = match phase {
-                Some(name) => plan.phase(name).into_iter().collect(),
-                None => plan
-                    .phases
-                    .iter()
-                    .filter(|p| p.expected_messages.is_some())
-                    .collect(),
-            };
-            let bound = match min {
-                ThroughputFloor::Absolute(r) => format!("≥ {}", format_rate(*r)),
-                ThroughputFloor::PercentOfTarget(pct) => {
-                    let resolved: Vec<String> = targets
-                        .iter()
-                        .filter(|p| p.expected_messages.is_some())
-                        .map(|p| {
-                            let avg =
-                                p.expected_messages.unwrap_or(0) as f64 / p.duration.as_secs_f64();
-                            format!("{} ≥ {}", p.name, format_rate(avg * pct / 100.0))
-                        })
-                        .collect();
-                    format!(
-                        "≥ {}% of target ({})",
-                        format_number(*pct),
-                        resolved.join(", ")
-                    )
-                }
-            };
+            let bound = throughput_bound(plan, phase.as_deref(), min);
             format!("throughput{who} of {} {bound}", scope(phase))
         }
         Assertion::Latency {
@@ -220,6 +207,37 @@ pub fn assertion_text(a: &Assertion, plan: &Plan) -> String {
             "{}depth of {queue} at the end ≤ {max}",
             if *dead_letter { "dead-letter " } else { "" }
         ),
+    }
+}
+
+/// The floor of a throughput assertion; a percentage of target is resolved
+/// to a rate per rate-limited phase it covers.
+fn throughput_bound(plan: &Plan, phase: Option<&str>, min: &ThroughputFloor) -> String {
+    let targets: Vec<&super::PlanPhase> = match phase {
+        Some(name) => plan.phase(name).into_iter().collect(),
+        None => plan
+            .phases
+            .iter()
+            .filter(|p| p.expected_messages.is_some())
+            .collect(),
+    };
+    match min {
+        ThroughputFloor::Absolute(r) => format!("≥ {}", format_rate(*r)),
+        ThroughputFloor::PercentOfTarget(pct) => {
+            let resolved: Vec<String> = targets
+                .iter()
+                .filter(|p| p.expected_messages.is_some())
+                .map(|p| {
+                    let avg = p.expected_messages.unwrap_or(0) as f64 / p.duration.as_secs_f64();
+                    format!("{} ≥ {}", p.name, format_rate(avg * pct / 100.0))
+                })
+                .collect();
+            format!(
+                "≥ {}% of target ({})",
+                format_number(*pct),
+                resolved.join(", ")
+            )
+        }
     }
 }
 

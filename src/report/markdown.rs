@@ -1,16 +1,48 @@
 //! Markdown rendering of a [`Report`]: verdicts first (what CI and people
 //! look at), then phases, arrivals and backend state. [`verdict_table`] is
 //! also the console summary printed at the end of `mbscenario run`.
+//!
+//! [`render`] in section order, one function each: `header` → assertions
+//! ([`verdict_table`]) → `phases` → `seek_section` per seek phase →
+//! `arrivals` → baseline ([`super::compare::render`]) → `steering` → `backend`.
 
 use std::fmt::Write as _;
 
 use super::Report;
 use crate::check::{Status, Verdict, fmt_latency};
+use crate::collect::Accounting;
 use crate::plan::describe::group;
 use crate::scenario::units::{format_elapsed, format_number, format_rate};
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
+    header(&mut o, r);
+    o.push_str("## Assertions\n\n");
+    o.push_str(&verdict_table(&r.verdicts));
+    phases(&mut o, r);
+    for k in &r.run.seek {
+        seek_section(&mut o, k);
+    }
+    if let Some(acc) = &r.arrivals {
+        arrivals(&mut o, acc);
+    }
+    if let Some(c) = &r.baseline {
+        o.push_str("\n## Baseline\n\n");
+        o.push_str(&super::compare::render(c));
+    }
+    if !r.run.steering.is_empty() {
+        steering(&mut o, r);
+    }
+    if !r.backend.is_empty() {
+        backend(&mut o, r);
+    }
+    o
+}
+
+/// Title with the verdict, then what the run was (seed, sink, size) and
+/// whatever makes its numbers read differently: interrupted, stopped,
+/// a shard, a merge, steered.
+fn header(o: &mut String, r: &Report) {
     let _ = writeln!(
         o,
         "# {} — {}\n",
@@ -60,8 +92,10 @@ pub fn render(r: &Report) -> String {
             r.run.steering.len()
         );
     }
-    o.push_str("## Assertions\n\n");
-    o.push_str(&verdict_table(&r.verdicts));
+}
+
+/// One row per phase: target against achieved rate, counts, send→ack latency.
+fn phases(o: &mut String, r: &Report) {
     o.push_str("\n## Phases\n\n");
     o.push_str(
         "| phase | mode | target | achieved | planned | acked | failed | dropped | send→ack p50 | p99 |\n",
@@ -83,107 +117,106 @@ pub fn render(r: &Report) -> String {
             us(p.latency.p99_us),
         );
     }
-    for k in &r.run.seek {
-        seek_section(&mut o, k);
-    }
-    if let Some(acc) = &r.arrivals {
-        o.push_str("\n## Arrivals\n\n");
-        o.push_str("| queue | expected | arrived | missing | duplicates | unknown | received |\n");
-        o.push_str("|---|---|---|---|---|---|---|\n");
-        for q in &acc.queues {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                q.queue,
-                group(q.expected),
-                group(q.arrived),
-                group(q.missing),
-                group(q.duplicates),
-                group(q.unknown),
-                group(q.received)
-            );
-        }
-        o.push_str("\n| phase | stream | queue | expected | arrived | missing | late | end-to-end p50 | p99 |\n");
-        o.push_str("|---|---|---|---|---|---|---|---|---|\n");
-        for c in &acc.cells {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                c.phase,
-                c.stream,
-                c.queue,
-                group(c.expected),
-                group(c.arrived),
-                group(c.missing),
-                group(c.late),
-                us(c.end_to_end.p50_us),
-                us(c.end_to_end.p99_us)
-            );
-        }
-        for e in &acc.collector_errors {
-            let _ = writeln!(o, "\ncollector: {e}");
-        }
-        for u in &acc.unknown_samples {
-            let _ = writeln!(
-                o,
-                "\nunknown message at {}: `{}`",
-                u.queue,
-                u.body.replace('`', "'")
-            );
-        }
-    }
-    if let Some(c) = &r.baseline {
-        o.push_str("\n## Baseline\n\n");
-        o.push_str(&super::compare::render(c));
-    }
-    if !r.run.steering.is_empty() {
-        o.push_str(
-            "\n## Steering\n\n| at | phase | action | stream | change |\n|---|---|---|---|---|\n",
+}
+
+/// Per queue, then per phase × stream × queue; collector errors and samples
+/// of messages nobody sent.
+fn arrivals(o: &mut String, acc: &Accounting) {
+    o.push_str("\n## Arrivals\n\n");
+    o.push_str("| queue | expected | arrived | missing | duplicates | unknown | received |\n");
+    o.push_str("|---|---|---|---|---|---|---|\n");
+    for q in &acc.queues {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            q.queue,
+            group(q.expected),
+            group(q.arrived),
+            group(q.missing),
+            group(q.duplicates),
+            group(q.unknown),
+            group(q.received)
         );
-        for e in &r.run.steering {
+    }
+    o.push_str("\n| phase | stream | queue | expected | arrived | missing | late | end-to-end p50 | p99 |\n");
+    o.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    for c in &acc.cells {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            c.phase,
+            c.stream,
+            c.queue,
+            group(c.expected),
+            group(c.arrived),
+            group(c.missing),
+            group(c.late),
+            us(c.end_to_end.p50_us),
+            us(c.end_to_end.p99_us)
+        );
+    }
+    for e in &acc.collector_errors {
+        let _ = writeln!(o, "\ncollector: {e}");
+    }
+    for u in &acc.unknown_samples {
+        let _ = writeln!(
+            o,
+            "\nunknown message at {}: `{}`",
+            u.queue,
+            u.body.replace('`', "'")
+        );
+    }
+}
+
+/// Every change made through the control API, in time order.
+fn steering(o: &mut String, r: &Report) {
+    o.push_str(
+        "\n## Steering\n\n| at | phase | action | stream | change |\n|---|---|---|---|---|\n",
+    );
+    for e in &r.run.steering {
+        let _ = writeln!(
+            o,
+            "| {}s | {} | {} | {} | {} |",
+            format_number(e.at_s),
+            e.phase.as_deref().unwrap_or("-"),
+            e.action,
+            e.stream.as_deref().unwrap_or("all"),
+            e.detail.replace('|', "\\|")
+        );
+    }
+}
+
+/// Connectors and queues as watched, per snapshot.
+fn backend(o: &mut String, r: &Report) {
+    o.push_str("\n## Backend\n\n");
+    for s in &r.backend {
+        let _ = writeln!(o, "- **{}**", s.at);
+        for c in &s.connectors {
             let _ = writeln!(
                 o,
-                "| {}s | {} | {} | {} | {} |",
-                format_number(e.at_s),
-                e.phase.as_deref().unwrap_or("-"),
-                e.action,
-                e.stream.as_deref().unwrap_or("all"),
-                e.detail.replace('|', "\\|")
+                "  - connector {}: {} (tasks: {})",
+                c.name,
+                c.state,
+                c.tasks.join(", ")
+            );
+            if let Some(t) = &c.trace {
+                let _ = writeln!(o, "    ```\n    {}\n    ```", t.replace('\n', "\n    "));
+            }
+        }
+        for q in &s.queues {
+            let _ = writeln!(
+                o,
+                "  - {}queue {}: {} visible, {} in flight",
+                if q.dead_letter { "dead-letter " } else { "" },
+                q.queue,
+                group(q.visible),
+                group(q.in_flight)
             );
         }
-    }
-    if !r.backend.is_empty() {
-        o.push_str("\n## Backend\n\n");
-        for s in &r.backend {
-            let _ = writeln!(o, "- **{}**", s.at);
-            for c in &s.connectors {
-                let _ = writeln!(
-                    o,
-                    "  - connector {}: {} (tasks: {})",
-                    c.name,
-                    c.state,
-                    c.tasks.join(", ")
-                );
-                if let Some(t) = &c.trace {
-                    let _ = writeln!(o, "    ```\n    {}\n    ```", t.replace('\n', "\n    "));
-                }
-            }
-            for q in &s.queues {
-                let _ = writeln!(
-                    o,
-                    "  - {}queue {}: {} visible, {} in flight",
-                    if q.dead_letter { "dead-letter " } else { "" },
-                    q.queue,
-                    group(q.visible),
-                    group(q.in_flight)
-                );
-            }
-            for e in &s.errors {
-                let _ = writeln!(o, "  - {e}");
-            }
+        for e in &s.errors {
+            let _ = writeln!(o, "  - {e}");
         }
     }
-    o
 }
 
 /// `| # | assertion | observed | bound | result |` plus indented details.

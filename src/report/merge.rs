@@ -7,10 +7,16 @@
 //! Refused, with the reason: reports that are not shard reports, shards
 //! missing or given twice, different shard counts, or a plan digest that
 //! differs from the scenario's (another scenario, seed or variables).
+//!
+//! Map: `Shard::read` (each input) → `check_complete` → `summary` (over the
+//! merged `recorder`) and `accounting` (summed by `AccountingSum`, or
+//! attributed by [`super::merge_arrivals`] when only shard 0 collected) →
+//! assertions → report. `fill_cells` ends both ways of merging arrivals.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -18,10 +24,13 @@ use super::merge_state::{MergeState, decode};
 use super::{Parts, Report};
 use crate::check::{self, Observed};
 use crate::collect::Accounting;
+use crate::collect::accounting::{CellCount, QueueCount};
+use crate::engine::RunSummary;
 use crate::engine::recorder::{Cell, Recorder, Second, latency_histogram};
 use crate::engine::steering::SteeringEvent;
 use crate::engine::summary::summarize;
 use crate::plan::Plan;
+use crate::stats::Percentiles;
 
 /// A shard report that went into a merged report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -59,82 +68,14 @@ pub fn merge(
     if plan.shard.is_some() {
         return Err("merge needs the unsharded plan".into());
     }
-    let mut shards: Vec<Shard> = Vec::new();
-    for (file, v) in inputs {
-        let Some(m) = v.get("merge").filter(|m| !m.is_null()) else {
-            return Err(format!(
-                "{file} is not a shard report (no `merge` section): only reports of `run --shard I/N` can be merged"
-            ));
-        };
-        let state = MergeState::deserialize(m)
-            .map_err(|e| format!("{file}: `merge` cannot be read: {e}"))?;
-        let report = Report::deserialize(&v)
-            .map_err(|e| format!("{file} cannot be read as a report: {e}"))?;
-        if state.plan_digest != plan.digest {
-            return Err(format!(
-                "{file} was produced from a different plan than this scenario's (another scenario version, seed or variables): its digest is {}, the scenario's {}",
-                short(&state.plan_digest),
-                short(&plan.digest)
-            ));
-        }
-        shards.push(Shard {
-            file,
-            report,
-            state,
-        });
-    }
-    let Some(first) = shards.first() else {
-        return Err("no reports to merge".into());
-    };
-    let n = first.state.shard.count;
-    if let Some(s) = shards.iter().find(|s| s.state.shard.count != n) {
-        return Err(format!(
-            "{} is shard {} but {} is shard {}: all reports must come from the same number of shards",
-            first.file, first.state.shard, s.file, s.state.shard
-        ));
-    }
-    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
-    for s in &shards {
-        if let Some(other) = seen.insert(s.state.shard.index, &s.file) {
-            return Err(format!(
-                "shard {} is given twice ({other} and {})",
-                s.state.shard, s.file
-            ));
-        }
-    }
-    let missing: Vec<String> = (0..n)
-        .filter(|i| !seen.contains_key(i))
-        .map(|i| i.to_string())
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "shard(s) {} of {n} are missing: a merged report must cover every shard",
-            missing.join(", ")
-        ));
-    }
+    let mut shards = inputs
+        .into_iter()
+        .map(|(file, v)| Shard::read(plan, file, &v))
+        .collect::<Result<Vec<Shard>, String>>()?;
+    check_complete(&shards)?;
     shards.sort_by_key(|s| s.state.shard.index);
 
-    let recorder = recorder(plan, &shards)?;
-    let runs = || shards.iter().map(|s| &s.report.run);
-    let elapsed = runs().map(|r| r.elapsed).max().unwrap_or(Duration::ZERO);
-    let interrupted = runs().any(|r| r.interrupted);
-    let phases_started = runs()
-        .map(|r| r.phases.iter().filter(|p| p.started).count())
-        .max()
-        .unwrap_or(0);
-    let mut summary = summarize(plan, &recorder, elapsed, interrupted, phases_started);
-    summary.fatal = runs().find_map(|r| r.fatal.clone());
-    let mut steering: Vec<SteeringEvent> = Vec::new();
-    for s in &shards {
-        steering.extend(s.report.run.steering.iter().cloned().map(|mut e| {
-            e.detail = format!("shard {}: {}", s.state.shard, e.detail);
-            e
-        }));
-    }
-    steering.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-    summary.steered = !steering.is_empty();
-    summary.steering = steering;
-
+    let summary = summary(plan, &shards)?;
     let accounting = accounting(plan, &shards)?;
     // Shard 0 ran the setup and watched the backend; the others saw the same.
     let backend = shards[0].report.backend.clone();
@@ -174,6 +115,94 @@ pub fn merge(
         })
         .collect();
     Ok(report)
+}
+
+impl Shard {
+    /// One input read as a shard report of `plan`: refused when it is not a
+    /// shard report or comes from another plan.
+    fn read(plan: &Plan, file: String, v: &Value) -> Result<Shard, String> {
+        let Some(m) = v.get("merge").filter(|m| !m.is_null()) else {
+            return Err(format!(
+                "{file} is not a shard report (no `merge` section): only reports of `run --shard I/N` can be merged"
+            ));
+        };
+        let state = MergeState::deserialize(m)
+            .map_err(|e| format!("{file}: `merge` cannot be read: {e}"))?;
+        let report = Report::deserialize(v)
+            .map_err(|e| format!("{file} cannot be read as a report: {e}"))?;
+        if state.plan_digest != plan.digest {
+            return Err(format!(
+                "{file} was produced from a different plan than this scenario's (another scenario version, seed or variables): its digest is {}, the scenario's {}",
+                short(&state.plan_digest),
+                short(&plan.digest)
+            ));
+        }
+        Ok(Shard {
+            file,
+            report,
+            state,
+        })
+    }
+}
+
+/// Refuses a set of shards that is not exactly shards 0..N of one N.
+fn check_complete(shards: &[Shard]) -> Result<(), String> {
+    let Some(first) = shards.first() else {
+        return Err("no reports to merge".into());
+    };
+    let n = first.state.shard.count;
+    if let Some(s) = shards.iter().find(|s| s.state.shard.count != n) {
+        return Err(format!(
+            "{} is shard {} but {} is shard {}: all reports must come from the same number of shards",
+            first.file, first.state.shard, s.file, s.state.shard
+        ));
+    }
+    let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
+    for s in shards {
+        if let Some(other) = seen.insert(s.state.shard.index, &s.file) {
+            return Err(format!(
+                "shard {} is given twice ({other} and {})",
+                s.state.shard, s.file
+            ));
+        }
+    }
+    let missing: Vec<String> = (0..n)
+        .filter(|i| !seen.contains_key(i))
+        .map(|i| i.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "shard(s) {} of {n} are missing: a merged report must cover every shard",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// The run summary one process would have made: from the merged recorder,
+/// the longest elapsed time, and every shard's steering in time order.
+fn summary(plan: &Plan, shards: &[Shard]) -> Result<RunSummary, String> {
+    let recorder = recorder(plan, shards)?;
+    let runs = || shards.iter().map(|s| &s.report.run);
+    let elapsed = runs().map(|r| r.elapsed).max().unwrap_or(Duration::ZERO);
+    let interrupted = runs().any(|r| r.interrupted);
+    let phases_started = runs()
+        .map(|r| r.phases.iter().filter(|p| p.started).count())
+        .max()
+        .unwrap_or(0);
+    let mut summary = summarize(plan, &recorder, elapsed, interrupted, phases_started);
+    summary.fatal = runs().find_map(|r| r.fatal.clone());
+    let mut steering: Vec<SteeringEvent> = Vec::new();
+    for s in shards {
+        steering.extend(s.report.run.steering.iter().cloned().map(|mut e| {
+            e.detail = format!("shard {}: {}", s.state.shard, e.detail);
+            e
+        }));
+    }
+    steering.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    summary.steered = !steering.is_empty();
+    summary.steering = steering;
+    Ok(summary)
 }
 
 fn short(digest: &str) -> &str {
@@ -283,18 +312,28 @@ fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, Strin
         };
         parts.push((s, acc));
     }
-    let mut queues: BTreeMap<String, crate::collect::accounting::QueueCount> = BTreeMap::new();
-    let mut cells: BTreeMap<
-        (String, String, String),
-        (
-            crate::collect::accounting::CellCount,
-            hdrhistogram::Histogram<u64>,
-        ),
-    > = BTreeMap::new();
-    let mut out = Accounting::default();
+    let mut sum = AccountingSum::default();
     for (s, acc) in parts {
+        sum.add(s, acc, step)?;
+    }
+    Ok(Some(sum.finish(plan, step)))
+}
+
+/// Shards' own arrivals being added up: queues by name, cells by
+/// (phase, stream, queue) with their end-to-end histograms; the rest
+/// (per second, samples, collector errors) straight into `out`.
+#[derive(Default)]
+struct AccountingSum {
+    queues: BTreeMap<String, QueueCount>,
+    cells: BTreeMap<(String, String, String), (CellCount, Histogram<u64>)>,
+    out: Accounting,
+}
+
+impl AccountingSum {
+    /// Adds shard `s`'s arrivals `acc` (timeline slots of `step` seconds).
+    fn add(&mut self, s: &Shard, acc: Accounting, step: u64) -> Result<(), String> {
         for q in acc.queues {
-            let m = queues.entry(q.queue.clone()).or_default();
+            let m = self.queues.entry(q.queue.clone()).or_default();
             m.queue = q.queue;
             m.expected += q.expected;
             m.arrived += q.arrived;
@@ -305,31 +344,9 @@ fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, Strin
             m.arrived_in_flight += q.arrived_in_flight;
             m.received += q.received;
         }
-        for (i, c) in acc.cells.into_iter().enumerate() {
-            let h = match s.state.end_to_end.get(i) {
-                Some(t) => decode(t).map_err(|e| format!("{}: arrivals cell {i}: {e}", s.file))?,
-                None => latency_histogram(),
-            };
-            let key = (c.phase.clone(), c.stream.clone(), c.queue.clone());
-            let (m, mh) = cells.entry(key).or_insert_with(|| {
-                (
-                    crate::collect::accounting::CellCount {
-                        phase: c.phase.clone(),
-                        stream: c.stream.clone(),
-                        queue: c.queue.clone(),
-                        ..Default::default()
-                    },
-                    latency_histogram(),
-                )
-            });
-            m.expected += c.expected;
-            m.arrived += c.arrived;
-            m.missing += c.missing;
-            m.duplicates += c.duplicates;
-            m.late += c.late;
-            let _ = mh.add(&h);
-        }
+        self.add_cells(s, acc.cells)?;
         // Per second: arrivals add up; percentiles cannot, so the worst shard's.
+        let out = &mut self.out;
         for a in acc.per_second {
             let i = crate::stats::timeline_slot(a.second, step);
             if out.per_second.len() <= i {
@@ -346,40 +363,89 @@ fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, Strin
                 .into_iter()
                 .map(|e| format!("shard {}: {e}", s.state.shard)),
         );
+        Ok(())
     }
-    for (i, m) in out.per_second.iter_mut().enumerate() {
-        m.second = i as u64 * step; // also slots no shard had arrivals in
+
+    /// Adds shard `s`'s arrivals cells, with their histograms from its merge state.
+    fn add_cells(&mut self, s: &Shard, cells: Vec<CellCount>) -> Result<(), String> {
+        for (i, c) in cells.into_iter().enumerate() {
+            let h = match s.state.end_to_end.get(i) {
+                Some(t) => decode(t).map_err(|e| format!("{}: arrivals cell {i}: {e}", s.file))?,
+                None => latency_histogram(),
+            };
+            let key = (c.phase.clone(), c.stream.clone(), c.queue.clone());
+            let (m, mh) = self.cells.entry(key).or_insert_with(|| {
+                (
+                    CellCount {
+                        phase: c.phase.clone(),
+                        stream: c.stream.clone(),
+                        queue: c.queue.clone(),
+                        ..Default::default()
+                    },
+                    latency_histogram(),
+                )
+            });
+            m.expected += c.expected;
+            m.arrived += c.arrived;
+            m.missing += c.missing;
+            m.duplicates += c.duplicates;
+            m.late += c.late;
+            let _ = mh.add(&h);
+        }
+        Ok(())
     }
-    out.per_second
-        .retain(|m| m.arrived > 0 || m.e2e_p99_us.is_some());
-    out.unknown_samples.truncate(10);
-    let mut by_phase: Vec<hdrhistogram::Histogram<u64>> =
+
+    /// The sums as one run's accounting: every timeline slot numbered, cells
+    /// in plan order with their percentiles.
+    fn finish(self, plan: &Plan, step: u64) -> Accounting {
+        let mut out = self.out;
+        for (i, m) in out.per_second.iter_mut().enumerate() {
+            m.second = i as u64 * step; // also slots no shard had arrivals in
+        }
+        out.per_second
+            .retain(|m| m.arrived > 0 || m.e2e_p99_us.is_some());
+        out.unknown_samples.truncate(10);
+        // Plan order (phase, then stream), as a single run lists them.
+        let pos = |phase: &str, stream: &str| {
+            (
+                plan.phases.iter().position(|p| p.name == phase),
+                plan.streams.iter().position(|s| s.name == stream),
+            )
+        };
+        let mut cells: Vec<_> = self.cells.into_iter().collect();
+        cells.sort_by_key(|((phase, stream, queue), _)| (pos(phase, stream), queue.clone()));
+        out.queues = self.queues.into_values().collect();
+        let cells = cells.into_iter().map(|((phase, _, _), (c, h))| {
+            (plan.phases.iter().position(|p| p.name == phase), c, h)
+        });
+        fill_cells(&mut out, plan, cells);
+        out
+    }
+}
+
+/// Puts merged arrivals cells (phase index in the plan, count, end-to-end
+/// histogram) into `acc` with their percentiles, and derives from them the
+/// per-phase and total end-to-end latency; `complete` from `acc.queues`.
+pub(super) fn fill_cells(
+    acc: &mut Accounting,
+    plan: &Plan,
+    cells: impl IntoIterator<Item = (Option<usize>, CellCount, Histogram<u64>)>,
+) {
+    let mut by_phase: Vec<Histogram<u64>> =
         plan.phases.iter().map(|_| latency_histogram()).collect();
     let mut total = latency_histogram();
-    // Plan order (phase, then stream), as a single run lists them.
-    let pos = |phase: &str, stream: &str| {
-        (
-            plan.phases.iter().position(|p| p.name == phase),
-            plan.streams.iter().position(|s| s.name == stream),
-        )
-    };
-    let mut cells: Vec<_> = cells.into_iter().collect();
-    cells.sort_by_key(|((phase, stream, queue), _)| (pos(phase, stream), queue.clone()));
-    for ((phase, _, _), (c, h)) in cells {
-        if let Some(i) = plan.phases.iter().position(|p| p.name == phase) {
-            let _ = by_phase[i].add(&h);
+    for (phase, mut c, h) in cells {
+        if let Some(b) = phase.and_then(|i| by_phase.get_mut(i)) {
+            let _ = b.add(&h);
         }
         let _ = total.add(&h);
-        let mut c = c;
-        c.end_to_end = crate::stats::Percentiles::of(&h);
-        out.cells.push(c);
-        out.histograms.cells.push(h);
+        c.end_to_end = Percentiles::of(&h);
+        acc.cells.push(c);
+        acc.histograms.cells.push(h);
     }
-    out.queues = queues.into_values().collect();
-    out.complete = out.queues.iter().all(|q| q.missing == 0);
-    out.end_to_end_by_phase = by_phase.iter().map(crate::stats::Percentiles::of).collect();
-    out.end_to_end = crate::stats::Percentiles::of(&total);
-    out.histograms.by_phase = by_phase;
-    out.histograms.total = Some(total);
-    Ok(Some(out))
+    acc.complete = acc.queues.iter().all(|q| q.missing == 0);
+    acc.end_to_end_by_phase = by_phase.iter().map(Percentiles::of).collect();
+    acc.end_to_end = Percentiles::of(&total);
+    acc.histograms.by_phase = by_phase;
+    acc.histograms.total = Some(total);
 }

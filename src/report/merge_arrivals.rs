@@ -14,17 +14,18 @@
 //! Ids nobody sent stay `unknown`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
 use super::Report;
+use super::merge::fill_cells;
 use super::merge_state::{MergeState, decode, shift, unpack_foreign};
 use crate::collect::Accounting;
-use crate::collect::accounting::CellCount;
+use crate::collect::accounting::{CellCount, QueueCount};
 use crate::datagen::StreamSeed;
 use crate::engine::summary::Counts;
-use crate::plan::Plan;
-use crate::stats::Percentiles;
+use crate::plan::{PhaseStream, Plan, PlanPhase};
 use crate::stats::latency_histogram;
 
 pub struct ShardView<'a> {
@@ -45,6 +46,10 @@ fn counts(report: &Report, phase: &str, stream: &str) -> Counts {
         .unwrap_or_default()
 }
 
+/// A shard's arrivals cell with its end-to-end histogram, keyed by (phase
+/// index, stream index) in the plan: plan order, as a single run lists them.
+type Cells = BTreeMap<(usize, usize), (CellCount, Histogram<u64>)>;
+
 pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting, String> {
     let leader = &shards[0];
     let mut acc: Accounting = leader
@@ -52,9 +57,38 @@ pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting
         .arrivals
         .clone()
         .ok_or_else(|| format!("{}: `arrivals` is missing", leader.file))?;
-    // Shard 0's own cells with their histograms.
-    let mut cells: BTreeMap<(usize, usize), (CellCount, Histogram<u64>)> = BTreeMap::new();
-    for (i, c) in std::mem::take(&mut acc.cells).into_iter().enumerate() {
+    let cells = leader_cells(plan, leader, std::mem::take(&mut acc.cells))?;
+    let foreign: HashMap<u128, (i64, u32)> = unpack_foreign(&leader.state.foreign_arrivals)
+        .map_err(|e| format!("{}: {e}", leader.file))?
+        .into_iter()
+        .map(|(id, first, n)| (id, (first, n)))
+        .collect();
+    let mut merge = LeaderMerge {
+        plan,
+        leader,
+        seeds: plan
+            .streams
+            .iter()
+            .map(|s| StreamSeed::new(plan.seed, &s.name))
+            .collect(),
+        foreign,
+        cells,
+        found_by_queue: BTreeMap::new(),
+    };
+    for sh in shards.iter().skip(1) {
+        for p in &plan.phases {
+            for ps in &p.streams {
+                merge.attribute(sh, p, ps, &mut acc.queues)?;
+            }
+        }
+    }
+    Ok(merge.finish(acc))
+}
+
+/// Shard 0's own cells with their histograms.
+fn leader_cells(plan: &Plan, leader: &ShardView<'_>, own: Vec<CellCount>) -> Result<Cells, String> {
+    let mut cells = Cells::new();
+    for (i, c) in own.into_iter().enumerate() {
         let h = match leader.state.end_to_end.get(i) {
             Some(t) => decode(t).map_err(|e| format!("{}: {e}", leader.file))?,
             None => latency_histogram(),
@@ -71,129 +105,148 @@ pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting
         );
         cells.insert(key, (c, h));
     }
-    let mut foreign: HashMap<u128, (i64, u32)> = unpack_foreign(&leader.state.foreign_arrivals)
-        .map_err(|e| format!("{}: {e}", leader.file))?
-        .into_iter()
-        .map(|(id, first, n)| (id, (first, n)))
-        .collect();
-    let seeds: Vec<StreamSeed> = plan
-        .streams
-        .iter()
-        .map(|s| StreamSeed::new(plan.seed, &s.name))
-        .collect();
-    let mut found_by_queue: BTreeMap<String, u64> = BTreeMap::new();
-    for sh in shards.iter().skip(1) {
+    Ok(cells)
+}
+
+/// The merge in progress: shard 0's cells, to which the other shards'
+/// messages are added as their ids are found among the leftovers.
+struct LeaderMerge<'a> {
+    plan: &'a Plan,
+    leader: &'a ShardView<'a>,
+    seeds: Vec<StreamSeed>,
+    /// Arrivals shard 0 left to the merge, by event id: (first receive µs, copies).
+    foreign: HashMap<u128, (i64, u32)>,
+    cells: Cells,
+    /// Per queue: the other shards' messages found (no longer unknown).
+    found_by_queue: BTreeMap<String, u64>,
+}
+
+impl LeaderMerge<'_> {
+    /// Adds what shard `sh` sent in phase `p` × stream `ps` to its cell and queue.
+    fn attribute(
+        &mut self,
+        sh: &ShardView<'_>,
+        p: &PlanPhase,
+        ps: &PhaseStream,
+        queues: &mut [QueueCount],
+    ) -> Result<(), String> {
         let shard = sh.state.shard;
-        for p in &plan.phases {
-            for ps in &p.streams {
-                let Some(queue) = plan.streams[ps.stream].queue.clone() else {
-                    continue;
-                };
-                let Some(first) = ps.first_seq else { continue };
-                // Rate-limited phases: shard 0 attributed them already.
-                let pre =
-                    leader.state.foreign_cells.iter().find(|c| {
-                        c.shard == shard.index && c.phase == p.name && c.stream == ps.name
-                    });
-                // (seq, planned offset from the run start) of what this shard
-                // may have sent and shard 0 left to the merge.
-                let candidates: Box<dyn Iterator<Item = (u64, Option<std::time::Duration>)>> =
-                    match &ps.curve {
-                        Some(_) if pre.is_some() => Box::new(std::iter::empty()),
-                        Some(curve) => {
-                            let n = curve.event_count();
-                            let start = shard.next_owned(first);
-                            Box::new((start..first + n).step_by(shard.count as usize).map(
-                                move |seq| {
-                                    (seq, curve.arrival_offset(seq - first).map(|o| p.offset + o))
-                                },
-                            ))
-                        }
-                        None => {
-                            let k = counts(sh.report, &p.name, &ps.name).scheduled;
-                            let (i, n) = (u64::from(shard.index), u64::from(shard.count));
-                            Box::new((0..k).map(move |j| (first + i + n * j, None)))
-                        }
-                    };
-                let (cell, hist) = cells.entry((p.index, ps.stream)).or_insert_with(|| {
-                    (
-                        CellCount {
-                            phase: p.name.clone(),
-                            stream: ps.name.clone(),
-                            queue: queue.clone(),
-                            ..CellCount::default()
-                        },
-                        latency_histogram(),
-                    )
-                });
-                let mut arrived = 0u64;
-                if let Some(c) = pre {
-                    arrived = c.arrived;
-                    cell.duplicates += c.duplicates;
-                    // Measured on shard 0's clock: bring it to this shard's.
-                    let delta = sh.state.started_at_us - leader.state.started_at_us;
-                    let h = decode(&c.end_to_end).map_err(|e| format!("{}: {e}", leader.file))?;
-                    let _ = hist.add(shift(&h, delta));
-                }
-                for (seq, offset) in candidates {
-                    let id = seeds[ps.stream].event_id(seq).as_u128();
-                    let Some((first_us, copies)) = foreign.remove(&id) else {
-                        continue;
-                    };
-                    arrived += 1;
-                    cell.duplicates += u64::from(copies.saturating_sub(1));
-                    if let Some(off) = offset {
-                        let planned_us = sh.state.started_at_us
-                            + i64::try_from(off.as_micros()).unwrap_or(i64::MAX);
-                        let _ =
-                            hist.record(u64::try_from(first_us - planned_us).unwrap_or(0).max(1));
-                    }
-                }
-                let expected = counts(sh.report, &p.name, &ps.name).acked;
-                let counted = arrived.min(expected);
-                cell.expected += expected;
-                cell.arrived += counted;
-                cell.missing += expected - counted;
-                *found_by_queue.entry(queue.clone()).or_default() += arrived;
-                let q = acc.queues.iter_mut().find(|q| q.queue == queue);
-                if let Some(q) = q {
-                    q.expected += expected;
-                    q.arrived += counted;
-                    q.missing += expected - counted;
-                    q.arrived_after_failed_send += arrived - counted;
-                }
+        let Some(queue) = self.plan.streams[ps.stream].queue.clone() else {
+            return Ok(());
+        };
+        let Some(first) = ps.first_seq else {
+            return Ok(());
+        };
+        // Rate-limited phases: shard 0 attributed them already.
+        let pre = self
+            .leader
+            .state
+            .foreign_cells
+            .iter()
+            .find(|c| c.shard == shard.index && c.phase == p.name && c.stream == ps.name);
+        let candidates = candidates(sh, p, ps, first, pre.is_some());
+        let (cell, hist) = self.cells.entry((p.index, ps.stream)).or_insert_with(|| {
+            (
+                CellCount {
+                    phase: p.name.clone(),
+                    stream: ps.name.clone(),
+                    queue: queue.clone(),
+                    ..CellCount::default()
+                },
+                latency_histogram(),
+            )
+        });
+        let mut arrived = 0u64;
+        if let Some(c) = pre {
+            arrived = c.arrived;
+            cell.duplicates += c.duplicates;
+            // Measured on shard 0's clock: bring it to this shard's.
+            let delta = sh.state.started_at_us - self.leader.state.started_at_us;
+            let h = decode(&c.end_to_end).map_err(|e| format!("{}: {e}", self.leader.file))?;
+            let _ = hist.add(shift(&h, delta));
+        }
+        let seed = &self.seeds[ps.stream];
+        for (seq, offset) in candidates {
+            let Some((first_us, copies)) = self.foreign.remove(&seed.event_id(seq).as_u128())
+            else {
+                continue;
+            };
+            arrived += 1;
+            cell.duplicates += u64::from(copies.saturating_sub(1));
+            if let Some(off) = offset {
+                let planned_us =
+                    sh.state.started_at_us + i64::try_from(off.as_micros()).unwrap_or(i64::MAX);
+                let _ = hist.record(u64::try_from(first_us - planned_us).unwrap_or(0).max(1));
             }
         }
-    }
-    // The duplicates of other shards' messages, found above, are queue duplicates too;
-    // and what was found is no longer unknown.
-    for q in &mut acc.queues {
-        let found = found_by_queue.get(&q.queue).copied().unwrap_or(0);
-        q.unknown = q.unknown.saturating_sub(found);
-        q.duplicates = cells
-            .values()
-            .filter(|(c, _)| c.queue == q.queue)
-            .map(|(c, _)| c.duplicates)
-            .sum();
-    }
-    let mut by_phase: Vec<Histogram<u64>> =
-        plan.phases.iter().map(|_| latency_histogram()).collect();
-    let mut total = latency_histogram();
-    acc.histograms.cells.clear();
-    for ((pi, _), (mut c, h)) in cells {
-        if let Some(b) = by_phase.get_mut(pi) {
-            let _ = b.add(&h);
+        let expected = counts(sh.report, &p.name, &ps.name).acked;
+        let counted = arrived.min(expected);
+        cell.expected += expected;
+        cell.arrived += counted;
+        cell.missing += expected - counted;
+        *self.found_by_queue.entry(queue.clone()).or_default() += arrived;
+        if let Some(q) = queues.iter_mut().find(|q| q.queue == queue) {
+            q.expected += expected;
+            q.arrived += counted;
+            q.missing += expected - counted;
+            q.arrived_after_failed_send += arrived - counted;
         }
-        let _ = total.add(&h);
-        c.end_to_end = Percentiles::of(&h);
-        acc.cells.push(c);
-        acc.histograms.cells.push(h);
+        Ok(())
     }
-    acc.complete = acc.queues.iter().all(|q| q.missing == 0);
-    acc.end_to_end_by_phase = by_phase.iter().map(Percentiles::of).collect();
-    acc.end_to_end = Percentiles::of(&total);
-    acc.histograms.by_phase = by_phase;
-    acc.histograms.total = Some(total);
-    // What is left in `foreign` was sent by nobody in this run: it stays unknown.
-    Ok(acc)
+
+    /// The queues' unknown and duplicates corrected, the cells and their
+    /// percentiles put back into `acc`.
+    fn finish(self, mut acc: Accounting) -> Accounting {
+        // The duplicates of other shards' messages, found above, are queue duplicates too;
+        // and what was found is no longer unknown.
+        for q in &mut acc.queues {
+            let found = self.found_by_queue.get(&q.queue).copied().unwrap_or(0);
+            q.unknown = q.unknown.saturating_sub(found);
+            q.duplicates = self
+                .cells
+                .values()
+                .filter(|(c, _)| c.queue == q.queue)
+                .map(|(c, _)| c.duplicates)
+                .sum();
+        }
+        acc.histograms.cells.clear();
+        let cells = self
+            .cells
+            .into_iter()
+            .map(|((pi, _), (c, h))| (Some(pi), c, h));
+        fill_cells(&mut acc, self.plan, cells);
+        // What is left in `foreign` was sent by nobody in this run: it stays unknown.
+        acc
+    }
+}
+
+/// (seq, planned offset from the run start) of what shard `sh` may have sent
+/// in phase `p` × stream `ps` and shard 0 left to the merge: none when shard 0
+/// attributed the cell already, every owned seq of a rate curve, the shard's
+/// scheduled count of a closed-model phase (which has no planned instants).
+fn candidates<'a>(
+    sh: &ShardView<'_>,
+    p: &'a PlanPhase,
+    ps: &'a PhaseStream,
+    first: u64,
+    attributed: bool,
+) -> Box<dyn Iterator<Item = (u64, Option<Duration>)> + 'a> {
+    let shard = sh.state.shard;
+    match &ps.curve {
+        Some(_) if attributed => Box::new(std::iter::empty()),
+        Some(curve) => {
+            let n = curve.event_count();
+            let start = shard.next_owned(first);
+            Box::new(
+                (start..first + n)
+                    .step_by(shard.count as usize)
+                    .map(move |seq| (seq, curve.arrival_offset(seq - first).map(|o| p.offset + o))),
+            )
+        }
+        None => {
+            let k = counts(sh.report, &p.name, &ps.name).scheduled;
+            let (i, n) = (u64::from(shard.index), u64::from(shard.count));
+            Box::new((0..k).map(move |j| (first + i + n * j, None)))
+        }
+    }
 }

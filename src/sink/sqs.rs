@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    BatchResultErrorEntry, MessageAttributeValue, SendMessageBatchRequestEntry,
+};
 use tokio::sync::{Mutex, Semaphore, mpsc};
 use tokio::time::Instant;
 
@@ -216,20 +218,7 @@ async fn send_with_retries(
     batch: Vec<Pending>,
     breaker: &Breaker,
 ) {
-    // Entries that cannot even be built are answered at once, never sent as "ok".
-    let mut batch: Vec<Pending> = batch
-        .into_iter()
-        .filter_map(|p| match entry(0, &p.msg, fifo) {
-            Some(_) => Some(p),
-            None => {
-                p.done.complete(Err(SendError {
-                    kind: "invalid_message",
-                    message: "the message cannot be expressed as an SQS batch entry".into(),
-                }));
-                None
-            }
-        })
-        .collect();
+    let mut batch = buildable(batch, fifo);
     let mut attempt = 0;
     loop {
         if batch.is_empty() {
@@ -250,40 +239,7 @@ async fn send_with_retries(
         let (retry, last_error) = match result {
             Ok(out) => {
                 breaker.record(true);
-                let failed: HashMap<String, (bool, String)> = out
-                    .failed
-                    .iter()
-                    .map(|f| {
-                        (
-                            f.id.clone(),
-                            (
-                                f.sender_fault,
-                                format!("{}: {}", f.code, f.message.clone().unwrap_or_default()),
-                            ),
-                        )
-                    })
-                    .collect();
-                let mut retry = Vec::new();
-                let mut last = None;
-                for (i, p) in batch.into_iter().enumerate() {
-                    match failed.get(&i.to_string()) {
-                        None => {
-                            p.done.complete(Ok(attempt - 1));
-                        }
-                        // The sender's fault (bad message): retrying cannot help.
-                        Some((true, why)) => {
-                            p.done.complete(Err(SendError {
-                                kind: "rejected",
-                                message: why.clone(),
-                            }));
-                        }
-                        Some((false, why)) => {
-                            last = Some(why.clone());
-                            retry.push(p);
-                        }
-                    }
-                }
-                (retry, last)
+                answer(&out.failed, batch, attempt)
             }
             Err(e) => {
                 breaker.record(false);
@@ -304,18 +260,84 @@ async fn send_with_retries(
             }
             return;
         }
-        // Exponential backoff with full jitter (jitter from the clock: no RNG state needed).
-        let base = Duration::from_millis(50 * (1 << (attempt - 1)));
-        let nanos = u64::from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .subsec_nanos(),
-        );
-        let jitter = Duration::from_nanos(nanos % base.as_nanos().max(1) as u64);
-        tokio::time::sleep(base / 2 + jitter / 2).await;
+        tokio::time::sleep(backoff(attempt)).await;
         batch = retry;
     }
+}
+
+/// The messages that can be built into batch entries; the others are
+/// answered at once, never sent as "ok".
+fn buildable(batch: Vec<Pending>, fifo: bool) -> Vec<Pending> {
+    batch
+        .into_iter()
+        .filter_map(|p| match entry(0, &p.msg, fifo) {
+            Some(_) => Some(p),
+            None => {
+                p.done.complete(Err(SendError {
+                    kind: "invalid_message",
+                    message: "the message cannot be expressed as an SQS batch entry".into(),
+                }));
+                None
+            }
+        })
+        .collect()
+}
+
+/// Answers the entries of a batch SQS took (`failed`: its failed entries,
+/// by index): sent ones and the sender's faults now; returns the others to
+/// retry, with the last reason.
+fn answer(
+    failed: &[BatchResultErrorEntry],
+    batch: Vec<Pending>,
+    attempt: u32,
+) -> (Vec<Pending>, Option<String>) {
+    let failed: HashMap<String, (bool, String)> = failed
+        .iter()
+        .map(|f| {
+            (
+                f.id.clone(),
+                (
+                    f.sender_fault,
+                    format!("{}: {}", f.code, f.message.clone().unwrap_or_default()),
+                ),
+            )
+        })
+        .collect();
+    let mut retry = Vec::new();
+    let mut last = None;
+    for (i, p) in batch.into_iter().enumerate() {
+        match failed.get(&i.to_string()) {
+            None => {
+                p.done.complete(Ok(attempt - 1));
+            }
+            // The sender's fault (bad message): retrying cannot help.
+            Some((true, why)) => {
+                p.done.complete(Err(SendError {
+                    kind: "rejected",
+                    message: why.clone(),
+                }));
+            }
+            Some((false, why)) => {
+                last = Some(why.clone());
+                retry.push(p);
+            }
+        }
+    }
+    (retry, last)
+}
+
+/// The pause before attempt `attempt + 1`: exponential backoff with full
+/// jitter (jitter from the clock: no RNG state needed).
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(50 * (1 << (attempt - 1)));
+    let nanos = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos(),
+    );
+    let jitter = Duration::from_nanos(nanos % base.as_nanos().max(1) as u64);
+    base / 2 + jitter / 2
 }
 
 fn entry(i: usize, m: &OutMessage, fifo: bool) -> Option<SendMessageBatchRequestEntry> {

@@ -134,8 +134,47 @@ impl<'a> Reader<'a> {
             return Err(self.empty(CSV_HELP));
         }
 
-        // Header → columns. Every header problem is reported before any row is read:
-        // with a wrong header every row would fail the same way.
+        // Every header problem is reported before any row is read: with a wrong
+        // header every row would fail the same way.
+        let columns = self.csv_columns(&headers, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems.into_error(true));
+        }
+
+        let mut records = Vec::new();
+        let mut finished = true;
+        for row in reader.records() {
+            let row = match row {
+                Ok(row) => row,
+                Err(e) => {
+                    if problems.push(self.csv_problem(&e)) {
+                        finished = false;
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let fields = self.csv_row(&row, &columns, &mut problems);
+            if problems.full() {
+                finished = false;
+                break;
+            }
+            if problems.is_empty() {
+                records.push(Value::Record(fields));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems.into_error(finished));
+        }
+        if records.is_empty() {
+            return Err(self.empty(CSV_HELP));
+        }
+        Ok(records)
+    }
+
+    /// Header → where each field's value comes from (a column, or its default);
+    /// unknown, duplicate and missing columns go to `problems`.
+    fn csv_columns(&self, headers: &csv::StringRecord, problems: &mut Problems) -> Vec<Column> {
         let names: Vec<&str> = headers.iter().collect();
         let unknown: Vec<&str> = names
             .iter()
@@ -167,64 +206,44 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        if !problems.is_empty() {
-            return Err(problems.into_error(true));
-        }
+        columns
+    }
 
-        let mut records = Vec::new();
-        let mut finished = true;
-        for row in reader.records() {
-            let row = match row {
-                Ok(row) => row,
-                Err(e) => {
-                    if problems.push(self.csv_problem(&e)) {
-                        finished = false;
+    /// One CSV row → the record's fields; each cell that does not convert
+    /// goes to `problems` (stopping when they are full).
+    fn csv_row(
+        &self,
+        row: &csv::StringRecord,
+        columns: &[Column],
+        problems: &mut Problems,
+    ) -> Vec<(String, Value)> {
+        let line = row.position().map_or(0, csv::Position::line);
+        let mut fields = Vec::with_capacity(columns.len());
+        for (field, column) in self.record.fields.iter().zip(columns) {
+            let value = match (column, &field.default) {
+                (Column::At(index), default) => {
+                    let cell = row.get(*index).unwrap_or("");
+                    match default {
+                        Some(default) if cell.is_empty() && !self.takes_empty(field) => {
+                            Ok(default.clone())
+                        }
+                        _ => self.coercer.coerce(field.node, Input::Cell(cell)),
+                    }
+                }
+                (Column::Default, Some(default)) => Ok(default.clone()),
+                // Unreachable: header checks reject a missing field without default.
+                (Column::Default, None) => Ok(Value::Null),
+            };
+            match value {
+                Ok(value) => fields.push((field.name.clone(), value)),
+                Err(m) => {
+                    if problems.push(self.located(line, Subject::Column, &field.name, m)) {
                         break;
                     }
-                    continue;
-                }
-            };
-            let line = row.position().map_or(0, csv::Position::line);
-            let mut fields = Vec::with_capacity(columns.len());
-            for (field, column) in self.record.fields.iter().zip(&columns) {
-                let value = match (column, &field.default) {
-                    (Column::At(index), default) => {
-                        let cell = row.get(*index).unwrap_or("");
-                        match default {
-                            Some(default) if cell.is_empty() && !self.takes_empty(field) => {
-                                Ok(default.clone())
-                            }
-                            _ => self.coercer.coerce(field.node, Input::Cell(cell)),
-                        }
-                    }
-                    (Column::Default, Some(default)) => Ok(default.clone()),
-                    // Unreachable: header checks reject a missing field without default.
-                    (Column::Default, None) => Ok(Value::Null),
-                };
-                match value {
-                    Ok(value) => fields.push((field.name.clone(), value)),
-                    Err(m) => {
-                        if problems.push(self.located(line, Subject::Column, &field.name, m)) {
-                            break;
-                        }
-                    }
                 }
             }
-            if problems.full() {
-                finished = false;
-                break;
-            }
-            if problems.is_empty() {
-                records.push(Value::Record(fields));
-            }
         }
-        if !problems.is_empty() {
-            return Err(problems.into_error(finished));
-        }
-        if records.is_empty() {
-            return Err(self.empty(CSV_HELP));
-        }
-        Ok(records)
+        fields
     }
 
     /// Whether an empty cell is a value of the field itself (null or the empty string)

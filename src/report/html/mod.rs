@@ -23,6 +23,15 @@ use crate::scenario::units::format_number;
 
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
+    head(&mut o, r);
+    verdicts(&mut o, r);
+    charts(&mut o, r);
+    details(&mut o, r);
+    o
+}
+
+/// The page up to the title and the run's one-line description.
+fn head(o: &mut String, r: &Report) {
     let _ = write!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} — mbscenario report</title>\n<style>{CSS}</style></head><body>\n",
@@ -51,6 +60,10 @@ pub fn render(r: &Report) -> String {
             r.run.steering.len()
         );
     }
+}
+
+/// The assertions table, details under their verdict.
+fn verdicts(o: &mut String, r: &Report) {
     o.push_str("<h2>Assertions</h2>\n<table><tr><th>#</th><th>assertion</th><th>observed</th><th>bound</th><th>result</th></tr>\n");
     for v in &r.verdicts {
         let (class, text) = match v.status {
@@ -75,7 +88,10 @@ pub fn render(r: &Report) -> String {
         }
     }
     o.push_str("</table>\n");
+}
 
+/// The per-phase table and the time charts, a seek chart per seek phase.
+fn charts(o: &mut String, r: &Report) {
     o.push_str("<h2>Phases</h2>\n");
     o.push_str(&phase_table(r));
     let view = View::of(r);
@@ -93,6 +109,10 @@ pub fn render(r: &Report) -> String {
     }
     o.push_str("<h2>Failed and dropped per second</h2>\n");
     o.push_str(&view.failures(r));
+}
+
+/// The rest of the Markdown report, as HTML; closes the page.
+fn details(o: &mut String, r: &Report) {
     o.push_str("<h2>Details</h2>\n<div class=\"details\">");
     // The Markdown's title and verdict table are already at the top of the page.
     let md = super::markdown::render(r);
@@ -103,7 +123,6 @@ pub fn render(r: &Report) -> String {
         .unwrap_or("");
     o.push_str(&markdown_to_html(rest));
     o.push_str("</div>\n</body></html>\n");
-    o
 }
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:960px;color:#222}\

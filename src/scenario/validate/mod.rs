@@ -26,7 +26,9 @@ use std::sync::Arc;
 
 use super::avsc::{self, FieldLookup};
 use super::diagnostic::{Diagnostic, pointer_push};
-use super::model::{DEFAULT_SEED, FileRef, Import, Key, Override, Scenario, SeedOrigin, Stream};
+use super::model::{
+    DEFAULT_SEED, FileRef, Import, Key, Override, Phase, Scenario, SeedOrigin, Stream, Targets,
+};
 use super::schema_check::closest;
 use super::source::Document;
 use super::spec::{KeyKind, KeySpec, ScenarioSpec, SetupStepSpec, StreamSpec};
@@ -114,11 +116,7 @@ pub fn validate(
         vars,
         diags: Vec::new(),
     };
-    let (seed, seed_origin) = match (opts.seed, spec.seed) {
-        (Some(s), _) => (s, SeedOrigin::CommandLine),
-        (None, Some(s)) => (s, SeedOrigin::File),
-        (None, None) => (DEFAULT_SEED, SeedOrigin::Default),
-    };
+    let (seed, seed_origin) = seed(opts, spec);
     let uses_registry = spec.targets.schema_registry.is_some()
         || spec
             .setup
@@ -144,28 +142,10 @@ pub fn validate(
     let queues = infra::known_queues(&spec.setup, &spec.streams);
     let assertions = checks::assertions(&mut cx, spec, &queues);
     let report = checks::report(spec);
-    secrets::env_vars(&mut cx, spec);
-    targets.kafka_security = secrets::kafka(&mut cx, spec);
-    let (registry_ca, connect_access) = secrets::http_access(&mut cx, spec);
-    if let Some(r) = &mut targets.schema_registry {
-        r.ca_file = registry_ca;
-    }
-    targets.connect_access = connect_access;
-
+    access(&mut cx, spec, &mut targets);
     // Without a registry, Kafka payloads need a pinned schema id for the wire format.
     if !uses_registry && streams.len() == spec.streams.len() {
-        for (i, s) in streams.iter().enumerate() {
-            let on_kafka = phases
-                .iter()
-                .any(|p| p.mode == super::model::Mode::KafkaViaConnect && p.streams.contains(&i));
-            if on_kafka && s.schema_id.is_none() {
-                cx.error_at_key(
-                    &format!("/streams/{i}/name"),
-                    format!("stream `{}` is sent to Kafka but has no schema id", s.name),
-                    "no Schema Registry is configured: pin one with `schema_id: 1`, or add `targets.schema_registry` or a `register_schemas` setup step",
-                );
-            }
-        }
+        pinned_schema_ids(&mut cx, &streams, &phases);
     }
 
     if !cx.diags.is_empty() {
@@ -185,6 +165,50 @@ pub fn validate(
         report,
         base_dir: base_dir.to_path_buf(),
     };
+    evaluate(cx, scenario)
+}
+
+/// The seed: `--seed`, else the file's, else the default.
+fn seed(opts: &ValidateOptions, spec: &ScenarioSpec) -> (u64, SeedOrigin) {
+    match (opts.seed, spec.seed) {
+        (Some(s), _) => (s, SeedOrigin::CommandLine),
+        (None, Some(s)) => (s, SeedOrigin::File),
+        (None, None) => (DEFAULT_SEED, SeedOrigin::Default),
+    }
+}
+
+/// Credentials and trust: the variables `*_env` keys name, Kafka security,
+/// the registry's CA and Kafka Connect's access.
+fn access(cx: &mut Ctx<'_>, spec: &ScenarioSpec, targets: &mut Targets) {
+    secrets::env_vars(cx, spec);
+    targets.kafka_security = secrets::kafka(cx, spec);
+    let (registry_ca, connect_access) = secrets::http_access(cx, spec);
+    if let Some(r) = &mut targets.schema_registry {
+        r.ca_file = registry_ca;
+    }
+    targets.connect_access = connect_access;
+}
+
+/// Every stream sent to Kafka has a pinned schema id (for a scenario without
+/// a registry, whose streams all validated).
+fn pinned_schema_ids(cx: &mut Ctx<'_>, streams: &[Stream], phases: &[Phase]) {
+    for (i, s) in streams.iter().enumerate() {
+        let on_kafka = phases
+            .iter()
+            .any(|p| p.mode == super::model::Mode::KafkaViaConnect && p.streams.contains(&i));
+        if on_kafka && s.schema_id.is_none() {
+            cx.error_at_key(
+                &format!("/streams/{i}/name"),
+                format!("stream `{}` is sent to Kafka but has no schema id", s.name),
+                "no Schema Registry is configured: pin one with `schema_id: 1`, or add `targets.schema_registry` or a `register_schemas` setup step",
+            );
+        }
+    }
+}
+
+/// Generators, then overrides, run on sample records: the errors only
+/// running the scenario's code finds.
+fn evaluate(mut cx: Ctx<'_>, scenario: Scenario) -> Result<Scenario, Vec<Diagnostic>> {
     // Only a scenario valid so far is worth evaluating.
     dry_run::generators(&mut cx, &scenario);
     if cx.diags.is_empty() {
@@ -203,24 +227,7 @@ fn split_path(path: &str) -> Vec<String> {
 fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
     let ptr = format!("/streams/{i}");
     let schema_file = cx.file(&spec.schema);
-    let loaded = match avsc::load(&schema_file.resolved, &spec.schema) {
-        Ok(x) => Some(x),
-        Err(e) => {
-            let help = match &e {
-                avsc::AvscError::Read { .. } => {
-                    "paths are relative to the scenario file's folder; check the file name".to_string()
-                }
-                avsc::AvscError::Invalid { .. } => {
-                    "fix the schema file (see the Avro specification) and validate again".to_string()
-                }
-                avsc::AvscError::NotARecord { .. } => {
-                    "wrap the type in a record: {\"type\": \"record\", \"name\": …, \"fields\": […]}".to_string()
-                }
-            };
-            cx.error(&format!("{ptr}/schema"), e.to_string(), help);
-            None
-        }
-    };
+    let loaded = load_schema(cx, &ptr, spec, &schema_file);
     if matches!(spec.weight, Some(w) if w <= 0.0) {
         cx.error(
             &format!("{ptr}/weight"),
@@ -228,105 +235,15 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
             "leave the stream out of a phase with `phases[].streams` instead of giving it weight 0",
         );
     }
-    let imports = spec
-        .imports
-        .iter()
-        .enumerate()
-        .filter_map(|(j, written)| {
-            let file = cx.file(written);
-            let p = format!("{ptr}/imports/{j}");
-            if !written.ends_with(".rhai") {
-                cx.error(
-                    &p,
-                    format!("`{written}` is not a Rhai module"),
-                    "imports are `.rhai` files, e.g. `generators/pokemon.rhai`",
-                );
-                return None;
-            }
-            if !file.resolved.is_file() {
-                cx.error(
-                    &p,
-                    format!("cannot find Rhai module `{written}`"),
-                    "paths are relative to the scenario file's folder",
-                );
-                return None;
-            }
-            let module = Path::new(written)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Some(Import { module, file })
-        })
-        .collect();
+    let imports = imports(cx, &ptr, spec);
 
     let (schema, record_name) = loaded?;
-    let check_path = |cx: &mut Ctx<'_>, pointer: &str, path: &str| -> Option<String> {
-        match avsc::lookup_field(&schema, &split_path(path)) {
-            FieldLookup::Found(t) => Some(t),
-            FieldLookup::Missing { missing, available } => {
-                let help = match closest(&missing, &available) {
-                    Some(b) => format!("did you mean `{b}`? fields here: {}", available.join(", ")),
-                    None => format!("fields here: {}", available.join(", ")),
-                };
-                cx.error_at_key(
-                    pointer,
-                    format!("schema `{record_name}` has no field `{missing}` (in `{path}`)"),
-                    help,
-                );
-                None
-            }
-            FieldLookup::NotARecord { segment, found } => {
-                cx.error_at_key(
-                    pointer,
-                    format!("`{segment}` is a {found}, not a record, so `{path}` does not exist"),
-                    "only record fields can be addressed with `a.b` paths",
-                );
-                None
-            }
-        }
+    let record = RecordSchema {
+        schema: &schema,
+        name: &record_name,
     };
-    let overrides = spec
-        .overrides
-        .iter()
-        .filter_map(|(path, expr)| {
-            let p = pointer_push(&format!("{ptr}/overrides"), path);
-            if expr.trim().is_empty() {
-                cx.error(
-                    &p,
-                    format!("the override of `{path}` is empty"),
-                    "write a Rhai expression, e.g. `uniform(1, 100)`",
-                );
-                return None;
-            }
-            let field_type = check_path(cx, &p, path)?;
-            Some(Override {
-                path: split_path(path),
-                expr: expr.clone(),
-                field_type,
-                at: cx
-                    .doc
-                    .spans
-                    .value(&p)
-                    .map(|s| format!("{}:{}", s.line, s.col)),
-            })
-        })
-        .collect();
-    let key = match &spec.key {
-        None
-        | Some(KeySpec::Kind {
-            kind: KeyKind::None,
-        }) => Key::None,
-        Some(KeySpec::Kind {
-            kind: KeyKind::Random,
-        }) => Key::Random,
-        Some(KeySpec::Expr { expr }) => Key::Expr { expr: expr.clone() },
-        Some(KeySpec::Field { field }) => {
-            check_path(cx, &format!("{ptr}/key/field"), field);
-            Key::Field {
-                path: split_path(field),
-            }
-        }
-    };
+    let overrides = overrides(cx, &ptr, spec, &record);
+    let key = key(cx, &ptr, spec, &record);
     if let Some(t) = &spec.topic {
         names::kafka_topic(cx, &format!("{ptr}/topic"), t);
     }
@@ -361,19 +278,176 @@ fn stream(cx: &mut Ctx<'_>, i: usize, spec: &StreamSpec) -> Option<Stream> {
     if let Some(r) = &spec.replay {
         stream.replay = replay(cx, &ptr, r, &stream.schema);
     }
+    compile_overrides(cx, &ptr, spec, &mut stream);
+    Some(stream)
+}
+
+/// The stream's `.avsc` (schema, record name), or an error with how to fix it.
+fn load_schema(
+    cx: &mut Ctx<'_>,
+    ptr: &str,
+    spec: &StreamSpec,
+    schema_file: &FileRef,
+) -> Option<(apache_avro::Schema, String)> {
+    match avsc::load(&schema_file.resolved, &spec.schema) {
+        Ok(x) => Some(x),
+        Err(e) => {
+            let help = match &e {
+                avsc::AvscError::Read { .. } => {
+                    "paths are relative to the scenario file's folder; check the file name".to_string()
+                }
+                avsc::AvscError::Invalid { .. } => {
+                    "fix the schema file (see the Avro specification) and validate again".to_string()
+                }
+                avsc::AvscError::NotARecord { .. } => {
+                    "wrap the type in a record: {\"type\": \"record\", \"name\": …, \"fields\": […]}".to_string()
+                }
+            };
+            cx.error(&format!("{ptr}/schema"), e.to_string(), help);
+            None
+        }
+    }
+}
+
+/// The stream's Rhai modules: `.rhai` files that exist, named by their stem.
+fn imports(cx: &mut Ctx<'_>, ptr: &str, spec: &StreamSpec) -> Vec<Import> {
+    spec.imports
+        .iter()
+        .enumerate()
+        .filter_map(|(j, written)| {
+            let file = cx.file(written);
+            let p = format!("{ptr}/imports/{j}");
+            if !written.ends_with(".rhai") {
+                cx.error(
+                    &p,
+                    format!("`{written}` is not a Rhai module"),
+                    "imports are `.rhai` files, e.g. `generators/pokemon.rhai`",
+                );
+                return None;
+            }
+            if !file.resolved.is_file() {
+                cx.error(
+                    &p,
+                    format!("cannot find Rhai module `{written}`"),
+                    "paths are relative to the scenario file's folder",
+                );
+                return None;
+            }
+            let module = Path::new(written)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Some(Import { module, file })
+        })
+        .collect()
+}
+
+/// A stream's loaded schema and record name, against which field paths are checked.
+struct RecordSchema<'s> {
+    schema: &'s apache_avro::Schema,
+    name: &'s str,
+}
+
+impl RecordSchema<'_> {
+    /// The Avro type at field `path` (written at `pointer`), or an error
+    /// naming the nearest fields.
+    fn field_type(&self, cx: &mut Ctx<'_>, pointer: &str, path: &str) -> Option<String> {
+        let record_name = self.name;
+        match avsc::lookup_field(self.schema, &split_path(path)) {
+            FieldLookup::Found(t) => Some(t),
+            FieldLookup::Missing { missing, available } => {
+                let help = match closest(&missing, &available) {
+                    Some(b) => format!("did you mean `{b}`? fields here: {}", available.join(", ")),
+                    None => format!("fields here: {}", available.join(", ")),
+                };
+                cx.error_at_key(
+                    pointer,
+                    format!("schema `{record_name}` has no field `{missing}` (in `{path}`)"),
+                    help,
+                );
+                None
+            }
+            FieldLookup::NotARecord { segment, found } => {
+                cx.error_at_key(
+                    pointer,
+                    format!("`{segment}` is a {found}, not a record, so `{path}` does not exist"),
+                    "only record fields can be addressed with `a.b` paths",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The stream's overrides: non-empty expressions on fields the schema has.
+fn overrides(
+    cx: &mut Ctx<'_>,
+    ptr: &str,
+    spec: &StreamSpec,
+    record: &RecordSchema<'_>,
+) -> Vec<Override> {
+    spec.overrides
+        .iter()
+        .filter_map(|(path, expr)| {
+            let p = pointer_push(&format!("{ptr}/overrides"), path);
+            if expr.trim().is_empty() {
+                cx.error(
+                    &p,
+                    format!("the override of `{path}` is empty"),
+                    "write a Rhai expression, e.g. `uniform(1, 100)`",
+                );
+                return None;
+            }
+            let field_type = record.field_type(cx, &p, path)?;
+            Some(Override {
+                path: split_path(path),
+                expr: expr.clone(),
+                field_type,
+                at: cx
+                    .doc
+                    .spans
+                    .value(&p)
+                    .map(|s| format!("{}:{}", s.line, s.col)),
+            })
+        })
+        .collect()
+}
+
+/// The stream's Kafka key; a key field must exist in the schema.
+fn key(cx: &mut Ctx<'_>, ptr: &str, spec: &StreamSpec, record: &RecordSchema<'_>) -> Key {
+    match &spec.key {
+        None
+        | Some(KeySpec::Kind {
+            kind: KeyKind::None,
+        }) => Key::None,
+        Some(KeySpec::Kind {
+            kind: KeyKind::Random,
+        }) => Key::Random,
+        Some(KeySpec::Expr { expr }) => Key::Expr { expr: expr.clone() },
+        Some(KeySpec::Field { field }) => {
+            record.field_type(cx, &format!("{ptr}/key/field"), field);
+            Key::Field {
+                path: split_path(field),
+            }
+        }
+    }
+}
+
+/// Compiles the key expression and the overrides, once every override
+/// passed the checks above.
+fn compile_overrides(cx: &mut Ctx<'_>, ptr: &str, spec: &StreamSpec, stream: &mut Stream) {
     let key_expr = matches!(stream.key, Key::Expr { .. });
     if (key_expr || !stream.overrides.is_empty()) && stream.overrides.len() == spec.overrides.len()
     {
-        match CompiledOverrides::compile(&stream) {
+        match CompiledOverrides::compile(stream) {
             Ok(c) => stream.compiled = Some(Arc::new(c)),
             Err(errors) => {
                 for e in errors {
-                    expr_diagnostic(cx, &ptr, spec, e);
+                    expr_diagnostic(cx, ptr, spec, e);
                 }
             }
         }
     }
-    Some(stream)
 }
 
 /// Places a compile-time expression error at the override or import it is about.

@@ -8,8 +8,12 @@ use crate::scenario::model::{
     RateShape, Stream,
 };
 use crate::scenario::schema_check::closest;
-use crate::scenario::spec::{ModeSpec, PhaseSpec, RateShapeSpec, RateSpec, RateStr, ScenarioSpec};
-use crate::scenario::units::{DURATION_HELP, RATE_HELP, RateValue, parse_duration, parse_rate};
+use crate::scenario::spec::{
+    ModeSpec, PhaseSpec, RateShapeSpec, RateSpec, RateStr, ScenarioSpec, StepSpec,
+};
+use crate::scenario::units::{
+    Amount, DURATION_HELP, RATE_HELP, RateValue, parse_amount, parse_duration, parse_rate,
+};
 
 pub(super) fn phases(
     cx: &mut Ctx<'_>,
@@ -100,7 +104,27 @@ fn phase(
     streams: &[Stream],
 ) -> Option<Phase> {
     let ptr = format!("/phases/{i}");
-    let duration = match parse_duration(&p.duration.0) {
+    let duration = duration(cx, &ptr, p);
+    let load = load(cx, &format!("{ptr}/rate"), &p.rate, duration);
+    check_limits(cx, &ptr, workers, max_in_flight);
+    let active = active_streams(cx, &ptr, p, stream_names);
+    if mode == Mode::DirectSqs {
+        check_queues(cx, &ptr, p, &active, stream_names, streams);
+    }
+    Some(Phase {
+        name: p.name.clone(),
+        duration: duration?,
+        load: load?,
+        workers,
+        max_in_flight,
+        mode,
+        streams: active,
+    })
+}
+
+/// The phase's duration: longer than 0, at most the limit.
+fn duration(cx: &mut Ctx<'_>, ptr: &str, p: &PhaseSpec) -> Option<Duration> {
+    match parse_duration(&p.duration.0) {
         Ok(d) if d > crate::scenario::units::MAX_PHASE_DURATION => {
             cx.error(
                 &format!("{ptr}/duration"),
@@ -131,8 +155,11 @@ fn phase(
             );
             None
         }
-    };
-    let load = load(cx, &format!("{ptr}/rate"), &p.rate, duration);
+    }
+}
+
+/// Workers and the in-flight budget within their limits.
+fn check_limits(cx: &mut Ctx<'_>, ptr: &str, workers: u32, max_in_flight: u32) {
     if workers == 0 {
         cx.error(
             &format!("{ptr}/workers"),
@@ -153,8 +180,17 @@ fn phase(
             format!("the default is {DEFAULT_MAX_IN_FLIGHT}; a due message that finds the budget exhausted is counted as dropped"),
         );
     }
+}
 
-    let active: Vec<usize> = match &p.streams {
+/// Indices of the streams the phase sends (all without `streams:`); each
+/// listed stream must exist, once.
+fn active_streams(
+    cx: &mut Ctx<'_>,
+    ptr: &str,
+    p: &PhaseSpec,
+    stream_names: &[String],
+) -> Vec<usize> {
+    match &p.streams {
         None => (0..stream_names.len()).collect(),
         Some(list) => {
             let mut idx = Vec::new();
@@ -188,35 +224,35 @@ fn phase(
             }
             idx
         }
-    };
-    if mode == Mode::DirectSqs {
-        for &k in &active {
-            if let Some(s) = streams.iter().find(|s| s.name == stream_names[k])
-                && s.queue.is_none()
-            {
-                cx.error_at_key(
-                    &format!("{ptr}/name"),
-                    format!(
-                        "phase `{}` sends directly to SQS but stream `{}` has no queue",
-                        p.name, s.name
-                    ),
-                    format!(
-                        "add `queue: <name>` to stream `{}`, or use mode `kafka_via_connect` here",
-                        s.name
-                    ),
-                );
-            }
+    }
+}
+
+/// A phase that sends directly to SQS needs a queue on each of its streams.
+fn check_queues(
+    cx: &mut Ctx<'_>,
+    ptr: &str,
+    p: &PhaseSpec,
+    active: &[usize],
+    stream_names: &[String],
+    streams: &[Stream],
+) {
+    for &k in active {
+        if let Some(s) = streams.iter().find(|s| s.name == stream_names[k])
+            && s.queue.is_none()
+        {
+            cx.error_at_key(
+                &format!("{ptr}/name"),
+                format!(
+                    "phase `{}` sends directly to SQS but stream `{}` has no queue",
+                    p.name, s.name
+                ),
+                format!(
+                    "add `queue: <name>` to stream `{}`, or use mode `kafka_via_connect` here",
+                    s.name
+                ),
+            );
         }
     }
-    Some(Phase {
-        name: p.name.clone(),
-        duration: duration?,
-        load: load?,
-        workers,
-        max_in_flight,
-        mode,
-        streams: active,
-    })
 }
 
 fn rate(cx: &mut Ctx<'_>, pointer: &str, r: &RateStr) -> Option<RateValue> {
@@ -279,63 +315,72 @@ fn load(cx: &mut Ctx<'_>, ptr: &str, spec: &RateSpec, duration: Option<Duration>
             let t = numeric_rate(cx, &format!("{ptr}/to"), to);
             Some(Load::Rate(RateShape::Ramp { from: f?, to: t? }))
         }
-        RateSpec::Shape(RateShapeSpec::Steps { steps }) => {
-            let mut out = Vec::new();
-            let mut ok = true;
-            for (j, s) in steps.iter().enumerate() {
-                let sp = format!("{ptr}/steps/{j}");
-                let at = match parse_duration(&s.at.0) {
-                    Ok(d) => Some(d),
-                    Err(e) => {
-                        cx.error(
-                            &format!("{sp}/at"),
-                            format!("invalid duration: {e}"),
-                            DURATION_HELP,
-                        );
-                        None
-                    }
-                };
-                let r = numeric_rate(cx, &format!("{sp}/rate"), &s.rate);
-                let (Some(at), Some(r)) = (at, r) else {
-                    ok = false;
-                    continue;
-                };
-                if j == 0 && !at.is_zero() {
-                    cx.error(
-                        &format!("{sp}/at"),
-                        "the first step must start at `0s`",
-                        "add a step `{ at: 0s, rate: … }` (use `0/s` for a quiet start)",
-                    );
-                    ok = false;
-                }
-                if let Some(&(prev, _)) = out.last()
-                    && at <= prev
-                {
-                    cx.error(
-                        &format!("{sp}/at"),
-                        "steps must be in strictly increasing `at` order",
-                        "sort the steps by `at` and remove duplicates",
-                    );
-                    ok = false;
-                }
-                if let Some(d) = duration
-                    && at >= d
-                {
-                    cx.error(
-                        &format!("{sp}/at"),
-                        format!(
-                            "this step starts at or after the end of the phase ({})",
-                            crate::scenario::units::format_duration(d)
-                        ),
-                        "steps must start before the phase ends: shorten `at` or lengthen `duration`",
-                    );
-                    ok = false;
-                }
-                out.push((at, r));
-            }
-            ok.then_some(Load::Rate(RateShape::Steps { steps: out }))
-        }
+        RateSpec::Shape(RateShapeSpec::Steps { steps: list }) => steps(cx, ptr, list, duration),
     }
+}
+
+/// A `steps` rate: each step a valid `at` and rate, the first at 0s, in
+/// increasing order, all before the end of the phase.
+fn steps(
+    cx: &mut Ctx<'_>,
+    ptr: &str,
+    steps: &[StepSpec],
+    duration: Option<Duration>,
+) -> Option<Load> {
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (j, s) in steps.iter().enumerate() {
+        let sp = format!("{ptr}/steps/{j}");
+        let at = match parse_duration(&s.at.0) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                cx.error(
+                    &format!("{sp}/at"),
+                    format!("invalid duration: {e}"),
+                    DURATION_HELP,
+                );
+                None
+            }
+        };
+        let r = numeric_rate(cx, &format!("{sp}/rate"), &s.rate);
+        let (Some(at), Some(r)) = (at, r) else {
+            ok = false;
+            continue;
+        };
+        if j == 0 && !at.is_zero() {
+            cx.error(
+                &format!("{sp}/at"),
+                "the first step must start at `0s`",
+                "add a step `{ at: 0s, rate: … }` (use `0/s` for a quiet start)",
+            );
+            ok = false;
+        }
+        if let Some(&(prev, _)) = out.last()
+            && at <= prev
+        {
+            cx.error(
+                &format!("{sp}/at"),
+                "steps must be in strictly increasing `at` order",
+                "sort the steps by `at` and remove duplicates",
+            );
+            ok = false;
+        }
+        if let Some(d) = duration
+            && at >= d
+        {
+            cx.error(
+                &format!("{sp}/at"),
+                format!(
+                    "this step starts at or after the end of the phase ({})",
+                    crate::scenario::units::format_duration(d)
+                ),
+                "steps must start before the phase ends: shorten `at` or lengthen `duration`",
+            );
+            ok = false;
+        }
+        out.push((at, r));
+    }
+    ok.then_some(Load::Rate(RateShape::Steps { steps: out }))
 }
 
 /// A `seek` rate, every value checked and located.
@@ -348,10 +393,58 @@ fn seek(
     precision: Option<&str>,
     until: Option<&crate::scenario::spec::SeekUntilSpec>,
 ) -> Option<crate::scenario::model::Seek> {
-    use crate::scenario::units::{Amount, parse_amount};
     let f = numeric_rate(cx, &format!("{ptr}/from"), from);
     let m = numeric_rate(cx, &format!("{ptr}/max"), max);
     let (f, m) = (f?, m?);
+    let factor = factor.unwrap_or(2.0);
+    let ok = check_growth(cx, ptr, f, m, factor);
+    let hold = positive_duration(
+        cx,
+        ptr,
+        "hold",
+        hold.map(|h| h.0.as_str()),
+        Duration::from_secs(20),
+    );
+    let p99 = match until.and_then(|u| u.p99.as_ref()) {
+        Some(p) => Some(positive_duration(
+            cx,
+            ptr,
+            "until/p99",
+            Some(&p.0),
+            Duration::ZERO,
+        )?),
+        None => None,
+    };
+    let precision = seek_precision(cx, ptr, precision);
+    let dropped = until_amount(
+        cx,
+        ptr,
+        "dropped",
+        until.and_then(|u| u.dropped.as_ref()),
+        Amount::Percent(0.1),
+    );
+    let errors = until_amount(
+        cx,
+        ptr,
+        "errors",
+        until.and_then(|u| u.errors.as_ref()),
+        Amount::Count(0),
+    );
+    let (hold, precision, dropped, errors) = (hold?, precision?, dropped?, errors?);
+    ok.then_some(crate::scenario::model::Seek {
+        from: f,
+        max: m,
+        factor,
+        hold,
+        precision,
+        p99,
+        dropped,
+        errors,
+    })
+}
+
+/// `0 < from ≤ max` and a growth `factor` in (1, 10]; false when not.
+fn check_growth(cx: &mut Ctx<'_>, ptr: &str, f: f64, m: f64, factor: f64) -> bool {
     let mut ok = true;
     if f <= 0.0 || m < f {
         cx.error(
@@ -361,7 +454,6 @@ fn seek(
         );
         ok = false;
     }
-    let factor = factor.unwrap_or(2.0);
     if !(factor > 1.0 && factor <= 10.0) {
         cx.error(
             &format!("{ptr}/factor"),
@@ -370,7 +462,18 @@ fn seek(
         );
         ok = false;
     }
-    let mut duration = |key: &str, text: Option<&str>, default: Duration| match text {
+    ok
+}
+
+/// A seek duration at `{ptr}/{key}` (`default` when absent): longer than 0s.
+fn positive_duration(
+    cx: &mut Ctx<'_>,
+    ptr: &str,
+    key: &str,
+    text: Option<&str>,
+    default: Duration,
+) -> Option<Duration> {
+    match text {
         None => Some(default),
         Some(t) => match parse_duration(t) {
             Ok(d) if !d.is_zero() => Some(d),
@@ -391,13 +494,12 @@ fn seek(
                 None
             }
         },
-    };
-    let hold = duration("hold", hold.map(|h| h.0.as_str()), Duration::from_secs(20));
-    let p99 = match until.and_then(|u| u.p99.as_ref()) {
-        Some(p) => Some(duration("until/p99", Some(&p.0), Duration::ZERO)?),
-        None => None,
-    };
-    let precision = match precision.map(parse_amount) {
+    }
+}
+
+/// The seek's bisection precision: a percentage in (0%, 50%], 2.5% by default.
+fn seek_precision(cx: &mut Ctx<'_>, ptr: &str, precision: Option<&str>) -> Option<f64> {
+    match precision.map(parse_amount) {
         None => Some(0.025),
         Some(Ok(Amount::Percent(p))) if p > 0.0 && p <= 50.0 => Some(p / 100.0),
         Some(_) => {
@@ -408,43 +510,29 @@ fn seek(
             );
             None
         }
-    };
-    let mut amount =
-        |key: &str, a: Option<&crate::scenario::spec::AmountSpec>, default: Amount| match a
-            .map(|a| parse_amount(&a.as_text()))
-        {
-            None => Some(default),
-            Some(Ok(v)) => Some(v),
-            Some(Err(e)) => {
-                cx.error(
-                    &format!("{ptr}/until/{key}"),
-                    format!("invalid amount: {e}"),
-                    "write a count (`12`) or a percentage (`0.5%`)",
-                );
-                None
-            }
-        };
-    let dropped = amount(
-        "dropped",
-        until.and_then(|u| u.dropped.as_ref()),
-        Amount::Percent(0.1),
-    );
-    let errors = amount(
-        "errors",
-        until.and_then(|u| u.errors.as_ref()),
-        Amount::Count(0),
-    );
-    let (hold, precision, dropped, errors) = (hold?, precision?, dropped?, errors?);
-    ok.then_some(crate::scenario::model::Seek {
-        from: f,
-        max: m,
-        factor,
-        hold,
-        precision,
-        p99,
-        dropped,
-        errors,
-    })
+    }
+}
+
+/// A seek `until` amount (`default` when absent): a count or a percentage.
+fn until_amount(
+    cx: &mut Ctx<'_>,
+    ptr: &str,
+    key: &str,
+    a: Option<&crate::scenario::spec::AmountSpec>,
+    default: Amount,
+) -> Option<Amount> {
+    match a.map(|a| parse_amount(&a.as_text())) {
+        None => Some(default),
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            cx.error(
+                &format!("{ptr}/until/{key}"),
+                format!("invalid amount: {e}"),
+                "write a count (`12`) or a percentage (`0.5%`)",
+            );
+            None
+        }
+    }
 }
 
 fn dedup(names: &[String]) -> Vec<String> {

@@ -8,7 +8,10 @@ use super::Ctx;
 use std::path::PathBuf;
 
 use crate::scenario::model::{ConnectAccess, KafkaSecurity, Sasl};
-use crate::scenario::spec::{KafkaProtocolSpec, KafkaSaslSpec, ScenarioSpec};
+use crate::scenario::spec::{
+    KafkaProtocolSpec, KafkaSaslSpec, KafkaSecuritySpec, KafkaTargetSpec, KafkaTlsSpec,
+    ScenarioSpec,
+};
 
 pub(super) fn env_vars(cx: &mut Ctx<'_>, spec: &ScenarioSpec) {
     let t = &spec.targets;
@@ -127,6 +130,35 @@ const SECURITY_PROPS: [&str; 9] = [
 /// consistent protocol) and refuses secrets in `targets.kafka.producer`.
 pub(super) fn kafka(cx: &mut Ctx<'_>, spec: &ScenarioSpec) -> Option<KafkaSecurity> {
     let k = spec.targets.kafka.as_ref()?;
+    producer_props(cx, k);
+    let s = k.security.as_ref()?;
+    let base = "/targets/kafka/security";
+    let (protocol, sasl_on) = protocol(cx, base, s);
+    let tls = s.tls.clone().unwrap_or_default();
+    let (ca_file, cert_file, key_file) = tls_files(cx, base, &tls);
+    let sasl = s
+        .sasl
+        .as_ref()
+        .filter(|_| sasl_on)
+        .and_then(|sasl| self::sasl(cx, &format!("{base}/sasl"), sasl, protocol));
+    Some(KafkaSecurity {
+        protocol: match protocol {
+            KafkaProtocolSpec::Plaintext => "PLAINTEXT",
+            KafkaProtocolSpec::Ssl => "SSL",
+            KafkaProtocolSpec::SaslPlaintext => "SASL_PLAINTEXT",
+            KafkaProtocolSpec::SaslSsl => "SASL_SSL",
+        },
+        ca_file,
+        cert_file,
+        key_file,
+        key_password_env: tls.key_password_env.clone(),
+        verify_hostname: tls.verify_hostname.unwrap_or(true),
+        sasl,
+    })
+}
+
+/// No secret in `targets.kafka.producer`, nor what `security` sets.
+fn producer_props(cx: &mut Ctx<'_>, k: &KafkaTargetSpec) {
     for key in k.producer.keys() {
         let ptr = format!("/targets/kafka/producer/{key}");
         if SECRET_PROPS.contains(&key.as_str()) {
@@ -143,8 +175,12 @@ pub(super) fn kafka(cx: &mut Ctx<'_>, spec: &ScenarioSpec) -> Option<KafkaSecuri
             );
         }
     }
-    let s = k.security.as_ref()?;
-    let base = "/targets/kafka/security";
+}
+
+/// The protocol (given, or implied by the `sasl` and `tls` blocks) and
+/// whether it uses SASL; a block the protocol does not use, or a SASL
+/// protocol without its block, is an error.
+fn protocol(cx: &mut Ctx<'_>, base: &str, s: &KafkaSecuritySpec) -> (KafkaProtocolSpec, bool) {
     let protocol = match (s.protocol, &s.sasl, &s.tls) {
         (Some(p), ..) => p,
         (None, Some(_), _) => KafkaProtocolSpec::SaslSsl,
@@ -178,26 +214,19 @@ pub(super) fn kafka(cx: &mut Ctx<'_>, spec: &ScenarioSpec) -> Option<KafkaSecuri
             "use `protocol: ssl` or `sasl_ssl`, or remove `tls`",
         );
     }
-    let tls = s.tls.clone().unwrap_or_default();
-    // An empty path (e.g. `${KAFKA_CA_FILE:-}` with the variable unset) is no path.
-    let file = |cx: &mut Ctx<'_>, key: &str, written: &Option<String>| {
-        let written = written.as_ref().filter(|w| !w.trim().is_empty())?;
-        let f = cx.file(written);
-        match std::fs::File::open(&f.resolved) {
-            Ok(_) => Some(f.resolved),
-            Err(e) => {
-                cx.error(
-                    &format!("{base}/tls/{key}"),
-                    format!("cannot read `{written}`: {e}"),
-                    "paths are relative to the scenario file's folder; the file must be PEM",
-                );
-                None
-            }
-        }
-    };
-    let ca_file = file(cx, "ca_file", &tls.ca_file);
-    let cert_file = file(cx, "cert_file", &tls.cert_file);
-    let key_file = file(cx, "key_file", &tls.key_file);
+    (protocol, sasl_on)
+}
+
+/// The TLS files (CA, client certificate, client key), each readable;
+/// mutual TLS needs both of the last two, a key password needs the key.
+fn tls_files(
+    cx: &mut Ctx<'_>,
+    base: &str,
+    tls: &KafkaTlsSpec,
+) -> (Option<PathBuf>, Option<PathBuf>, Option<PathBuf>) {
+    let ca_file = pem_file(cx, base, "ca_file", &tls.ca_file);
+    let cert_file = pem_file(cx, base, "cert_file", &tls.cert_file);
+    let key_file = pem_file(cx, base, "key_file", &tls.key_file);
     let given = |w: &Option<String>| w.as_ref().is_some_and(|w| !w.trim().is_empty());
     if given(&tls.cert_file) != given(&tls.key_file) {
         cx.error(
@@ -216,25 +245,25 @@ pub(super) fn kafka(cx: &mut Ctx<'_>, spec: &ScenarioSpec) -> Option<KafkaSecuri
         }
         check(cx, &format!("{base}/tls/key_password_env"), v);
     }
-    let sasl = s
-        .sasl
-        .as_ref()
-        .filter(|_| sasl_on)
-        .and_then(|sasl| self::sasl(cx, &format!("{base}/sasl"), sasl, protocol));
-    Some(KafkaSecurity {
-        protocol: match protocol {
-            KafkaProtocolSpec::Plaintext => "PLAINTEXT",
-            KafkaProtocolSpec::Ssl => "SSL",
-            KafkaProtocolSpec::SaslPlaintext => "SASL_PLAINTEXT",
-            KafkaProtocolSpec::SaslSsl => "SASL_SSL",
-        },
-        ca_file,
-        cert_file,
-        key_file,
-        key_password_env: tls.key_password_env.clone(),
-        verify_hostname: tls.verify_hostname.unwrap_or(true),
-        sasl,
-    })
+    (ca_file, cert_file, key_file)
+}
+
+/// The TLS file `tls.{key}`, resolved, when given and readable.
+fn pem_file(cx: &mut Ctx<'_>, base: &str, key: &str, written: &Option<String>) -> Option<PathBuf> {
+    // An empty path (e.g. `${KAFKA_CA_FILE:-}` with the variable unset) is no path.
+    let written = written.as_ref().filter(|w| !w.trim().is_empty())?;
+    let f = cx.file(written);
+    match std::fs::File::open(&f.resolved) {
+        Ok(_) => Some(f.resolved),
+        Err(e) => {
+            cx.error(
+                &format!("{base}/tls/{key}"),
+                format!("cannot read `{written}`: {e}"),
+                "paths are relative to the scenario file's folder; the file must be PEM",
+            );
+            None
+        }
+    }
 }
 
 fn sasl(

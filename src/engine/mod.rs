@@ -134,6 +134,47 @@ pub async fn run_with(
         progress::spawn(steering.clone(), progress_done.clone());
     }
 
+    let (phases_started, seeks) = run_phases(
+        plan,
+        &shared,
+        &pool,
+        tx,
+        &steering,
+        &mut steer,
+        shutdown,
+        observe.as_deref(),
+    )
+    .await;
+    // Parked lanes must see the channel close too.
+    shared.set_lanes(usize::MAX);
+    steering.finish();
+    let interrupted = shutdown.stop.is_cancelled();
+    drain(&shared, &sinks, pool.take(), shutdown).await;
+    progress_done.cancel();
+    let ended = Ended {
+        elapsed: start.elapsed(),
+        interrupted: interrupted || shutdown.stop.is_cancelled(),
+        phases_started,
+        seeks,
+    };
+    summary_of(plan, &shared, &steering, ended)
+}
+
+/// Runs the phases in order, each on the plan's clock, until the last ends or
+/// the run is stopped; closes the job channel. Returns how many phases
+/// started and what seek phases found.
+#[allow(clippy::too_many_arguments)]
+async fn run_phases(
+    plan: &Plan,
+    shared: &Arc<Shared>,
+    pool: &pool::Pool,
+    tx: async_channel::Sender<worker::Work>,
+    steering: &Steering,
+    steer: &mut tokio::sync::watch::Receiver<steering::Overlay>,
+    shutdown: &Shutdown,
+    observe: Option<&crate::collect::Arrivals>,
+) -> (usize, Vec<seek::SeekResult>) {
+    let start = shared.start;
     let mut next_seq: Vec<u64> = vec![0; shared.streams.len()];
     let mut phases_started = 0;
     let mut seeks: Vec<seek::SeekResult> = Vec::new();
@@ -143,24 +184,16 @@ pub async fn run_with(
         }
         let phase_start = start + phase.offset;
         phases_started += 1;
-        let first = begin_phase(phase, &next_seq, &steering, &shared);
+        let first = begin_phase(phase, &next_seq, steering, shared);
         let ctx = schedule::Ctx {
-            shared: &shared,
-            pool: &pool,
+            shared,
+            pool,
             jobs: &tx,
             stop: &shutdown.stop,
-            steer: &mut steer,
+            steer,
             shard: plan.shard,
         };
-        let (counts, found) = run_phase(
-            ctx,
-            phase,
-            phase_start,
-            &first,
-            &steering,
-            observe.as_deref(),
-        )
-        .await;
+        let (counts, found) = run_phase(ctx, phase, phase_start, &first, steering, observe).await;
         seeks.extend(found);
         for (s, n) in phase.streams.iter().zip(counts) {
             next_seq[s.stream] += n;
@@ -172,21 +205,23 @@ pub async fn run_with(
         }
     }
     drop(tx);
-    // Parked lanes must see the channel close too.
-    shared.set_lanes(usize::MAX);
-    steering.finish();
-    let mut tasks = pool.take();
+    (phases_started, seeks)
+}
 
-    // Drain: lanes finish what they were given, then outstanding messages
-    // get the grace period for their answers, whether the run ended or was
-    // stopped; what is still unanswered then is reported as in flight (a
-    // dead broker must not hold the summary hostage for its 5-minute message
-    // timeout).
+/// Drain: lanes finish what they were given, then outstanding messages get
+/// the grace period for their answers, whether the run ended or was stopped;
+/// what is still unanswered then is reported as in flight (a dead broker must
+/// not hold the summary hostage for its 5-minute message timeout).
+async fn drain(
+    shared: &Shared,
+    sinks: &Sinks,
+    mut tasks: tokio::task::JoinSet<()>,
+    shutdown: &Shutdown,
+) {
     let drained = async {
         while tasks.join_next().await.is_some() {}
         shared.settled().await;
     };
-    let interrupted = shutdown.stop.is_cancelled();
     // One deadline for draining and flushing: `--grace` bounds both together,
     // and a second signal (abort) ends either at once.
     let deadline = Instant::now() + shutdown.grace;
@@ -206,16 +241,6 @@ pub async fn run_with(
             break;
         }
     }
-    progress_done.cancel();
-    let interrupted = interrupted || shutdown.stop.is_cancelled();
-    let elapsed = start.elapsed();
-    let ended = Ended {
-        elapsed,
-        interrupted,
-        phases_started,
-        seeks,
-    };
-    summary_of(plan, &shared, &steering, ended)
 }
 
 /// How the phase loop ended.

@@ -52,6 +52,21 @@ fn slope(points: &[(f64, f64)]) -> f64 {
     if var > 0.0 { cov / var } else { 0.0 }
 }
 
+/// The next level to try after `rate`, given the highest good and lowest bad
+/// levels so far; `None` when the search is over: `max` passed, the gap is
+/// within `precision`, or nothing passed down to `from / factor⁴`.
+fn next_level(k: &Seek, rate: f64, good: Option<f64>, bad: Option<f64>) -> Option<f64> {
+    match (good, bad) {
+        (Some(g), None) if g >= k.max => None,
+        (_, None) => Some((rate * k.factor).min(k.max)),
+        (Some(g), Some(b)) => ((b - g) / g > k.precision).then_some((g + b) / 2.0),
+        (None, Some(b)) => {
+            let next = b / k.factor;
+            (next >= k.from / k.factor.powi(4)).then_some(next)
+        }
+    }
+}
+
 /// One level tried.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct SeekLevel {
@@ -330,8 +345,6 @@ impl Controller<'_> {
         let mut bad: Option<(f64, String)> = None;
         let mut rate = k.from;
         let mut complete = false;
-        // The lowest level tried below `from` before giving up.
-        let floor = k.from / k.factor.powi(4);
         loop {
             let before = self.snapshot().backlog;
             let Some(level) = self.level(rate).await else {
@@ -357,28 +370,13 @@ impl Controller<'_> {
             if !passed {
                 self.recover(before).await;
             }
-            rate = match (good, &bad) {
-                (Some(g), None) if g >= k.max => {
+            match next_level(k, rate, good, bad.as_ref().map(|(b, _)| *b)) {
+                Some(next) => rate = next,
+                None => {
                     complete = true;
                     break;
                 }
-                (_, None) => (rate * k.factor).min(k.max),
-                (Some(g), Some((b, _))) => {
-                    if (b - g) / g <= k.precision {
-                        complete = true;
-                        break;
-                    }
-                    (g + b) / 2.0
-                }
-                (None, Some((b, _))) => {
-                    let next = b / k.factor;
-                    if next < floor {
-                        complete = true;
-                        break;
-                    }
-                    next
-                }
-            };
+            }
         }
         // The rest of the phase runs at what was found (paused when nothing
         // passed), and is judged on whether it held.

@@ -168,31 +168,16 @@ pub fn status(steering: &Steering) -> Status {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let ps = phase.and_then(|p| p.streams.iter().find(|x| x.stream == i));
-            let planned_rate = match (phase, ps, in_phase) {
-                (Some(p), Some(ps), Some(t)) if !matches!(p.load, Load::Max) => {
-                    Some(ps.curve.as_ref().map_or(0.0, |c| c.rate_at(t)))
-                }
-                _ => None,
-            };
-            let paused = overlay.paused[i];
-            let target_rate = if paused && ps.is_some() {
-                Some(0.0)
-            } else {
-                overlay.rate[i].or(planned_rate)
-            };
-            let mode = overlay.mode[i].or(phase.map(|p| p.mode));
-            StreamStatus {
-                name: s.name.clone(),
-                active: ps.is_some(),
-                paused,
-                mode: mode.map_or("-", Mode::as_str).to_string(),
-                mode_overridden: overlay.mode[i].is_some(),
-                target_rate,
-                rate_overridden: overlay.rate[i].is_some(),
-                achieved_rate: achieved.get(i).copied().unwrap_or(0.0),
-                counts: per_stream[i].clone(),
-            }
+            let achieved = achieved.get(i).copied().unwrap_or(0.0);
+            stream_status(
+                i,
+                &s.name,
+                phase,
+                in_phase,
+                &overlay,
+                achieved,
+                &per_stream[i],
+            )
         })
         .collect();
     let mut totals = LiveCounts::default();
@@ -222,5 +207,43 @@ pub fn status(steering: &Steering) -> Status {
         streams,
         totals,
         events,
+    }
+}
+
+/// Stream `i` now: active in the phase or not, its target rate (planned,
+/// steered or paused), mode, achieved rate and counts.
+fn stream_status(
+    i: usize,
+    name: &str,
+    phase: Option<&crate::plan::PlanPhase>,
+    in_phase: Option<Duration>,
+    overlay: &super::steering::Overlay,
+    achieved: f64,
+    counts: &LiveCounts,
+) -> StreamStatus {
+    let ps = phase.and_then(|p| p.streams.iter().find(|x| x.stream == i));
+    let planned_rate = match (phase, ps, in_phase) {
+        (Some(p), Some(ps), Some(t)) if !matches!(p.load, Load::Max) => {
+            Some(ps.curve.as_ref().map_or(0.0, |c| c.rate_at(t)))
+        }
+        _ => None,
+    };
+    let paused = overlay.paused[i];
+    let target_rate = if paused && ps.is_some() {
+        Some(0.0)
+    } else {
+        overlay.rate[i].or(planned_rate)
+    };
+    let mode = overlay.mode[i].or(phase.map(|p| p.mode));
+    StreamStatus {
+        name: name.to_string(),
+        active: ps.is_some(),
+        paused,
+        mode: mode.map_or("-", Mode::as_str).to_string(),
+        mode_overridden: overlay.mode[i].is_some(),
+        target_rate,
+        rate_overridden: overlay.rate[i].is_some(),
+        achieved_rate: achieved,
+        counts: counts.clone(),
     }
 }

@@ -87,34 +87,7 @@ pub async fn execute(
                     attributes,
                     dead_letter: dead_letter.as_ref(),
                 };
-                let endpoint = clients.sqs_endpoint();
-                let target = Target {
-                    service: "SQS",
-                    endpoint: &endpoint,
-                    step: &label,
-                };
-                let queues = clients.queues(&label).await?;
-                let existed = clients::sqs(&target, opts, || queues.url(name))
-                    .await?
-                    .is_some();
-                let got = clients::sqs(&target, opts, || queues.ensure(&spec)).await?;
-                opts.progress.line(&format!(
-                    "{label}: queue {name} {} ({})",
-                    if existed { "already exists" } else { "created" },
-                    got.url
-                ));
-                if let (Some(dl), Some(url)) = (dead_letter, &got.dead_letter_url) {
-                    opts.progress.line(&format!(
-                        "{label}: dead-letter queue {} after {} receives ({url})",
-                        dl.name, dl.max_receive_count
-                    ));
-                    out.queue_urls.insert(dl.name.clone(), url.clone());
-                }
-                if *purge {
-                    clients::sqs(&target, opts, || queues.purge(name)).await?;
-                    opts.progress.line(&format!("{label}: queue {name} purged"));
-                }
-                out.queue_urls.insert(name.clone(), got.url);
+                create_queue(&mut clients, opts, &label, &spec, *purge, &mut out).await?;
             }
             SetupStep::ApplyConnector { name, config, wait } => {
                 apply_connector(&mut clients, &label, name, config, wait.as_ref(), &mut out)
@@ -124,6 +97,48 @@ pub async fn execute(
     }
     out.schema_ids = stream_schema_ids(&mut clients, &registered, &strategies).await?;
     Ok(out)
+}
+
+/// Creates (or finds) a queue and its dead-letter queue, purges it when
+/// asked, and records their URLs.
+async fn create_queue(
+    clients: &mut Clients<'_>,
+    opts: &Options,
+    label: &str,
+    spec: &QueueSpec<'_>,
+    purge: bool,
+    out: &mut SetupOutcome,
+) -> Result<(), InfraError> {
+    let name = spec.name;
+    let endpoint = clients.sqs_endpoint();
+    let target = Target {
+        service: "SQS",
+        endpoint: &endpoint,
+        step: label,
+    };
+    let queues = clients.queues(label).await?;
+    let existed = clients::sqs(&target, opts, || queues.url(name))
+        .await?
+        .is_some();
+    let got = clients::sqs(&target, opts, || queues.ensure(spec)).await?;
+    opts.progress.line(&format!(
+        "{label}: queue {name} {} ({})",
+        if existed { "already exists" } else { "created" },
+        got.url
+    ));
+    if let (Some(dl), Some(url)) = (spec.dead_letter, &got.dead_letter_url) {
+        opts.progress.line(&format!(
+            "{label}: dead-letter queue {} after {} receives ({url})",
+            dl.name, dl.max_receive_count
+        ));
+        out.queue_urls.insert(dl.name.clone(), url.clone());
+    }
+    if purge {
+        clients::sqs(&target, opts, || queues.purge(name)).await?;
+        opts.progress.line(&format!("{label}: queue {name} purged"));
+    }
+    out.queue_urls.insert(name.to_string(), got.url);
+    Ok(())
 }
 
 pub fn step_type(step: &SetupStep) -> &'static str {

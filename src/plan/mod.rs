@@ -129,50 +129,7 @@ impl Plan {
             let streams: Vec<PhaseStream> = p
                 .streams
                 .iter()
-                .map(|&i| {
-                    let share = if total_weight > 0.0 {
-                        scenario.streams[i].weight / total_weight
-                    } else {
-                        0.0
-                    };
-                    let first_seq = next_seq[i];
-                    // A replay that stops at its end caps the stream's messages.
-                    let limit = scenario.streams[i]
-                        .record_limit()
-                        .map(|l| l.saturating_sub(first_seq.unwrap_or(0)));
-                    let curve = match &p.load {
-                        Load::Rate(shape) => {
-                            Some(RateCurve::new(shape, p.duration, share).with_limit(limit))
-                        }
-                        Load::Max => None,
-                    };
-                    let seeks = matches!(p.load, Load::Rate(RateShape::Seek(_)));
-                    next_seq[i] = match (&curve, first_seq) {
-                        // A seek phase sends as many as its levels need: like a
-                        // closed phase it reserves a fixed range, so what follows
-                        // is numbered the same in every run.
-                        (Some(_), Some(s))
-                            if seeks && scenario.streams[i].record_limit().is_none() =>
-                        {
-                            Some(s + shard::CLOSED_PHASE_SEQS)
-                        }
-                        (Some(c), Some(s)) => Some(s + c.event_count()),
-                        // A closed phase reserves a fixed range, so what
-                        // follows it is numbered the same in every run —
-                        // except for replays, which continue row by row.
-                        (None, Some(s)) if scenario.streams[i].record_limit().is_none() => {
-                            Some(s + shard::CLOSED_PHASE_SEQS)
-                        }
-                        _ => None,
-                    };
-                    PhaseStream {
-                        stream: i,
-                        name: scenario.streams[i].name.clone(),
-                        share,
-                        curve,
-                        first_seq,
-                    }
-                })
+                .map(|&i| phase_stream(scenario, p, i, total_weight, &mut next_seq[i]))
                 .collect();
             let expected_messages = match p.load {
                 // How many a search sends is what it finds out.
@@ -311,6 +268,54 @@ impl Plan {
     /// Looks a phase up by name.
     pub fn phase(&self, name: &str) -> Option<&PlanPhase> {
         self.phases.iter().find(|p| p.name == name)
+    }
+}
+/// Stream `i` in phase `p`: its share of the phase's rate, its curve, and its
+/// first record number (`next_seq`, advanced past what the phase reserves).
+fn phase_stream(
+    scenario: &Scenario,
+    p: &crate::scenario::model::Phase,
+    i: usize,
+    total_weight: f64,
+    next_seq: &mut Option<u64>,
+) -> PhaseStream {
+    let share = if total_weight > 0.0 {
+        scenario.streams[i].weight / total_weight
+    } else {
+        0.0
+    };
+    let first_seq = *next_seq;
+    // A replay that stops at its end caps the stream's messages.
+    let limit = scenario.streams[i]
+        .record_limit()
+        .map(|l| l.saturating_sub(first_seq.unwrap_or(0)));
+    let curve = match &p.load {
+        Load::Rate(shape) => Some(RateCurve::new(shape, p.duration, share).with_limit(limit)),
+        Load::Max => None,
+    };
+    let seeks = matches!(p.load, Load::Rate(RateShape::Seek(_)));
+    *next_seq = match (&curve, first_seq) {
+        // A seek phase sends as many as its levels need: like a closed phase
+        // it reserves a fixed range, so what follows is numbered the same in
+        // every run.
+        (Some(_), Some(s)) if seeks && scenario.streams[i].record_limit().is_none() => {
+            Some(s + shard::CLOSED_PHASE_SEQS)
+        }
+        (Some(c), Some(s)) => Some(s + c.event_count()),
+        // A closed phase reserves a fixed range, so what follows it is
+        // numbered the same in every run — except for replays, which
+        // continue row by row.
+        (None, Some(s)) if scenario.streams[i].record_limit().is_none() => {
+            Some(s + shard::CLOSED_PHASE_SEQS)
+        }
+        _ => None,
+    };
+    PhaseStream {
+        stream: i,
+        name: scenario.streams[i].name.clone(),
+        share,
+        curve,
+        first_seq,
     }
 }
 

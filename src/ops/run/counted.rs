@@ -72,24 +72,10 @@ pub(super) async fn run(
         steering,
     } = engine;
     shutdown.listen_for_signals();
-    let observe = counting.collector.as_ref().map(|c| c.arrivals().clone());
-    let extras = engine::Extras {
-        progress: true,
-        // A bitmap insert per message: only when arrivals are counted.
-        sends: observe.as_ref().map(|_| counting.sends.clone()),
-        echo: None,
-        observe,
-        steering: Some(steering),
-    };
     // The wall clock of the engine's start: the origin of the planned
     // instants (shard reports carry it for `report merge`).
     let run_start = SystemTime::now();
-    if let Some(c) = &counting.collector {
-        c.arrivals().set_origin_us(collect::sqs::now_us());
-        c.arrivals().set_timeline_step(crate::stats::timeline_step(
-            plan.total_duration.as_secs_f64().ceil() as u64,
-        ));
-    }
+    let extras = counting.engine_extras(plan, steering);
     let engine_done = CancellationToken::new();
     let engine_run = async {
         let summary = engine::run_with(plan, streams, sinks, &shutdown, extras).await;
@@ -122,19 +108,7 @@ pub(super) async fn run(
         watch.give_up.cancel(); // ends the watches
         (summary, snapshots, accounting)
     };
-    let watching = async {
-        let Some(health) = &health else {
-            return; // nothing is counted, so nothing waits
-        };
-        counting.watches(health, &watch.why, &watch.give_up).await;
-        if !engine_done.is_cancelled()
-            && let Some(why) = watch.why.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
-        {
-            crate::say!(
-                "warning: {why}; the messages that need it cannot arrive, so settling will not wait for them"
-            );
-        }
-    };
+    let watching = counting.watch_during(health.as_deref(), &watch, &engine_done);
     let ((summary, mut snapshots, accounting), ()) = tokio::join!(run_and_settle, watching);
     snapshots.push(counting.snapshot("end of run").await);
     Ok(Measured {
@@ -147,6 +121,47 @@ pub(super) async fn run(
 }
 
 impl Counting {
+    /// What the engine needs to count sends and feed seek phases: the send
+    /// ledger and the arrivals, with the arrivals' clock started now.
+    fn engine_extras(&self, plan: &Plan, steering: Arc<engine::Steering>) -> engine::Extras {
+        let observe = self.collector.as_ref().map(|c| c.arrivals().clone());
+        if let Some(a) = &observe {
+            a.set_origin_us(collect::sqs::now_us());
+            a.set_timeline_step(crate::stats::timeline_step(
+                plan.total_duration.as_secs_f64().ceil() as u64,
+            ));
+        }
+        engine::Extras {
+            progress: true,
+            // A bitmap insert per message: only when arrivals are counted.
+            sends: observe.as_ref().map(|_| self.sends.clone()),
+            echo: None,
+            observe,
+            steering: Some(steering),
+        }
+    }
+
+    /// Runs the watches (when arrivals are counted) until `watch.give_up`;
+    /// a cause found while the engine still sends is said at once.
+    async fn watch_during(
+        &self,
+        health: Option<&collect::sqs::PollStats>,
+        watch: &Watch,
+        engine_done: &CancellationToken,
+    ) {
+        let Some(health) = health else {
+            return; // nothing is counted, so nothing waits
+        };
+        self.watches(health, &watch.why, &watch.give_up).await;
+        if !engine_done.is_cancelled()
+            && let Some(why) = watch.why.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+        {
+            crate::say!(
+                "warning: {why}; the messages that need it cannot arrive, so settling will not wait for them"
+            );
+        }
+    }
+
     async fn open(
         scenario: &Scenario,
         plan: &Plan,

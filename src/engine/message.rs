@@ -16,6 +16,16 @@ use crate::encode;
 use crate::scenario::model::Key;
 use crate::sink::{OutMessage, Route};
 
+/// The due tick a message is built for.
+#[derive(Clone, Copy)]
+struct Tick {
+    phase: usize,
+    stream: usize,
+    seq: u64,
+    route: Route,
+    scheduled: Instant,
+}
+
 #[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the arguments
 pub(super) fn build(
     shared: &Shared,
@@ -28,66 +38,19 @@ pub(super) fn build(
     evaluators: &mut Evaluators,
 ) -> Result<(OutMessage, SystemTime), crate::sink::SendError> {
     let s = &shared.streams[stream];
-    let encode_error = |e: crate::datagen::EncodeError| crate::sink::SendError {
-        kind: "encode",
-        message: format!("stream {} record {seq}: {e:?}", s.name),
+    let tick = Tick {
+        phase,
+        stream,
+        seq,
+        route,
+        scheduled,
     };
     // Fast path: a schema-only record to Kafka is encoded as it is drawn,
     // with no Value tree (same bytes; see datagen::direct).
     if route == Route::Kafka && s.records.direct() && matches!(s.key, Key::None | Key::Random) {
-        let event_id = s.records.event_id(seq);
-        let sent_at = SystemTime::now();
-        let envelope = crate::datagen::direct::Envelope {
-            event_id,
-            sent_at,
-            schema_id: s.schema_id,
-            schema_subject: s.schema_subject.as_deref(),
-        };
-        buf.clear();
-        encode::confluent_header(s.schema_id, buf);
-        s.records
-            .write_direct(seq, &envelope, buf)
-            .map_err(encode_error)?;
-        let event_id = event_id.to_string();
-        let key = matches!(s.key, Key::Random).then(|| event_id.clone());
-        let msg = message(
-            s,
-            phase,
-            stream,
-            seq,
-            route,
-            scheduled,
-            event_id,
-            key,
-            sent_at,
-            buf.clone(),
-        );
-        return Ok((msg, sent_at));
+        return build_direct(s, tick, buf);
     }
-    let ctx = EvalCtx {
-        seq,
-        phase: &shared.phase_names[phase],
-        t_ms: i64::try_from(
-            scheduled
-                .saturating_duration_since(shared.start)
-                .as_millis(),
-        )
-        .unwrap_or(i64::MAX),
-    };
-    let mut record = match s.records.record_with(seq, stream, evaluators, &ctx) {
-        Ok(r) => r,
-        Err(e) => {
-            let mut fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner());
-            if fatal.is_none() {
-                *fatal = Some(e.clone());
-                shared.stop.cancel();
-            }
-            return Err(crate::sink::SendError {
-                kind: "expr",
-                message: e.to_string(),
-            });
-        }
-    };
+    let mut record = generate(shared, s, tick, evaluators)?;
     let sent_at = SystemTime::now();
     crate::datagen::direct::fill_envelope(
         &mut record.value,
@@ -109,7 +72,7 @@ pub(super) fn build(
         Route::Kafka => {
             buf.clear();
             encode::confluent_into(s.records.generator(), s.schema_id, &record.value, buf)
-                .map_err(encode_error)?;
+                .map_err(|e| encode_error(s, seq, e))?;
             buf.clone()
         }
         Route::Sqs => s
@@ -119,27 +82,96 @@ pub(super) fn build(
             .to_string()
             .into_bytes(),
     };
-    let msg = message(
-        s, phase, stream, seq, route, scheduled, event_id, key, sent_at, payload,
-    );
+    let msg = message(s, tick, event_id, key, sent_at, payload);
     Ok((msg, sent_at))
+}
+
+fn encode_error(
+    s: &StreamRuntime,
+    seq: u64,
+    e: crate::datagen::EncodeError,
+) -> crate::sink::SendError {
+    crate::sink::SendError {
+        kind: "encode",
+        message: format!("stream {} record {seq}: {e:?}", s.name),
+    }
+}
+
+/// A schema-only record to Kafka, encoded as it is drawn (no value tree).
+fn build_direct(
+    s: &StreamRuntime,
+    tick: Tick,
+    buf: &mut Vec<u8>,
+) -> Result<(OutMessage, SystemTime), crate::sink::SendError> {
+    let event_id = s.records.event_id(tick.seq);
+    let sent_at = SystemTime::now();
+    let envelope = crate::datagen::direct::Envelope {
+        event_id,
+        sent_at,
+        schema_id: s.schema_id,
+        schema_subject: s.schema_subject.as_deref(),
+    };
+    buf.clear();
+    encode::confluent_header(s.schema_id, buf);
+    s.records
+        .write_direct(tick.seq, &envelope, buf)
+        .map_err(|e| encode_error(s, tick.seq, e))?;
+    let event_id = event_id.to_string();
+    let key = matches!(s.key, Key::Random).then(|| event_id.clone());
+    let msg = message(s, tick, event_id, key, sent_at, buf.clone());
+    Ok((msg, sent_at))
+}
+
+/// The record of `tick` with the stream's overrides applied; an expression
+/// error is the run's fatal error (the first one stops the run).
+fn generate(
+    shared: &Shared,
+    s: &StreamRuntime,
+    tick: Tick,
+    evaluators: &mut Evaluators,
+) -> Result<crate::datagen::Record, crate::sink::SendError> {
+    let ctx = EvalCtx {
+        seq: tick.seq,
+        phase: &shared.phase_names[tick.phase],
+        t_ms: i64::try_from(
+            tick.scheduled
+                .saturating_duration_since(shared.start)
+                .as_millis(),
+        )
+        .unwrap_or(i64::MAX),
+    };
+    s.records
+        .record_with(tick.seq, tick.stream, evaluators, &ctx)
+        .map_err(|e| {
+            let mut fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner());
+            if fatal.is_none() {
+                *fatal = Some(e.clone());
+                shared.stop.cancel();
+            }
+            crate::sink::SendError {
+                kind: "expr",
+                message: e.to_string(),
+            }
+        })
 }
 
 /// The message around an encoded record: destination, envelope headers
 /// (event id, send time, schema) and the stream's own headers.
-#[allow(clippy::too_many_arguments)] // the fields of the message being built
 fn message(
     s: &StreamRuntime,
-    phase: usize,
-    stream: usize,
-    seq: u64,
-    route: Route,
-    scheduled: Instant,
+    tick: Tick,
     event_id: String,
     key: Option<String>,
     sent_at: SystemTime,
     payload: Vec<u8>,
 ) -> OutMessage {
+    let Tick {
+        phase,
+        stream,
+        seq,
+        route,
+        scheduled,
+    } = tick;
     let mut headers = Vec::with_capacity(5 + s.headers.len());
     headers.push((
         "content-type".to_string(),

@@ -16,9 +16,11 @@ use super::registry::schema_text;
 use super::retry::Target;
 use super::setup::SetupOutcome;
 use super::{InfraError, Options};
-use crate::plan::infra::schema_subjects;
+use crate::plan::infra::InfraStep;
 use crate::scenario::Scenario;
-use crate::scenario::model::{ConnectorState, SetupStep};
+use crate::scenario::model::{
+    ConnectorState, ConnectorWait, DeadLetter, SchemaFile, SetupStep, SubjectStrategy, Topic,
+};
 
 /// How often the followers look again.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
@@ -63,16 +65,25 @@ where
     }
 }
 
-/// Waits for shard 0's setup; returns what a run needs from it.
-pub async fn run(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, InfraError> {
-    walk(scenario, opts, Mode::Wait).await
+/// Waits for shard 0's setup of the planned `steps`; returns what a run
+/// needs from it.
+pub async fn run(
+    steps: &[InfraStep],
+    scenario: &Scenario,
+    opts: &Options,
+) -> Result<SetupOutcome, InfraError> {
+    walk(steps, scenario, opts, Mode::Wait).await
 }
 
 /// For `run --no-setup`: the schema ids of the streams whose schemas a
 /// `register_schemas` step names, looked up once (the run must send the ids
 /// the registry gave, not 0); nothing is created or waited for.
-pub async fn schema_ids(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, InfraError> {
-    walk(scenario, opts, Mode::SchemasOnce).await
+pub async fn schema_ids(
+    steps: &[InfraStep],
+    scenario: &Scenario,
+    opts: &Options,
+) -> Result<SetupOutcome, InfraError> {
+    walk(steps, scenario, opts, Mode::SchemasOnce).await
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -83,12 +94,25 @@ enum Mode {
     SchemasOnce,
 }
 
-async fn walk(scenario: &Scenario, opts: &Options, mode: Mode) -> Result<SetupOutcome, InfraError> {
+/// Schema ids found so far: (schema file, subject) → id, and each file's
+/// subject strategy, for the streams to pick theirs from.
+#[derive(Default)]
+struct Registered {
+    ids: BTreeMap<(PathBuf, String), u32>,
+    strategies: Vec<(PathBuf, SubjectStrategy)>,
+}
+
+async fn walk(
+    steps: &[InfraStep],
+    scenario: &Scenario,
+    opts: &Options,
+    mode: Mode,
+) -> Result<SetupOutcome, InfraError> {
     let mut clients = Clients::new(scenario, opts);
     let mut out = SetupOutcome::default();
-    let mut registered: BTreeMap<(PathBuf, String), u32> = BTreeMap::new();
-    let mut strategies = Vec::new();
-    for (i, step) in scenario.setup.iter().enumerate() {
+    let mut registered = Registered::default();
+    for (i, planned) in steps.iter().enumerate() {
+        let step = &planned.step;
         let label = match mode {
             Mode::Wait => format!("setup[{i}] {} (follower)", super::setup::step_type(step)),
             Mode::SchemasOnce => {
@@ -102,112 +126,172 @@ async fn walk(scenario: &Scenario, opts: &Options, mode: Mode) -> Result<SetupOu
                 ..
             } => {
                 for sf in schemas {
-                    let text = std::fs::read_to_string(&sf.file.resolved)
-                        .map_err(|e| format!("cannot read {}: {e}", sf.file.written))
-                        .and_then(|t| schema_text(&t))
-                        .map_err(|m| InfraError::rejected(&label, &m, None))?;
-                    for subject in schema_subjects(scenario, sf, *subject_strategy) {
-                        let registry = clients.registry(&label)?;
-                        let endpoint = registry.url().to_string();
-                        let target = Target {
-                            service: "Schema Registry",
-                            endpoint: &endpoint,
-                            step: &label,
-                        };
-                        let what = format!("{} under {subject}", sf.file.written);
-                        let lookup = || {
-                            clients::http(&target, opts, None, || registry.lookup(&subject, &text))
-                        };
-                        let id = match mode {
-                            Mode::Wait => until_present(&label, &what, opts, lookup).await?,
-                            Mode::SchemasOnce => lookup().await?.ok_or_else(|| {
-                                InfraError::rejected(
-                                    &label,
-                                    &format!("{what} is not registered"),
-                                    Some("run without --no-setup once (or `mbscenario setup FILE`) so the registry knows the schema".into()),
-                                )
-                            })?,
-                        };
-                        registered.insert((sf.file.resolved.clone(), subject), id);
+                    let subjects = planned
+                        .subjects
+                        .iter()
+                        .filter(|(f, _)| *f == sf.file.written)
+                        .map(|(_, subject)| subject.as_str());
+                    for subject in subjects {
+                        let id = schema_id(&mut clients, opts, mode, &label, sf, subject).await?;
+                        registered
+                            .ids
+                            .insert((sf.file.resolved.clone(), subject.to_string()), id);
                     }
-                    strategies.push((sf.file.resolved.clone(), *subject_strategy));
+                    registered
+                        .strategies
+                        .push((sf.file.resolved.clone(), *subject_strategy));
                 }
             }
             _ if mode == Mode::SchemasOnce => {}
             SetupStep::EnsureTopics { topics } => {
-                let admin = clients.topics(&label).await?;
-                let endpoint = admin.bootstrap().to_string();
-                let target = Target {
-                    service: "Kafka",
-                    endpoint: &endpoint,
-                    step: &label,
-                };
-                for t in topics {
-                    let what = format!("topic {} ({} partitions)", t.name, t.partitions);
-                    until_present(&label, &what, opts, || async {
-                        let n = clients::kafka(&target, opts, || admin.partitions(&t.name)).await?;
-                        Ok(n.filter(|&n| n >= t.partitions as usize))
-                    })
-                    .await?;
-                }
+                topics_in_place(&mut clients, opts, &label, topics).await?;
             }
             SetupStep::CreateQueue {
                 name, dead_letter, ..
             } => {
-                let endpoint = clients.sqs_endpoint();
-                let target = Target {
-                    service: "SQS",
-                    endpoint: &endpoint,
-                    step: &label,
-                };
-                let queues = clients.queues(&label).await?;
-                let mut names = vec![name.clone()];
-                names.extend(dead_letter.as_ref().map(|d| d.name.clone()));
-                for q in names {
-                    let url = until_present(&label, &format!("queue {q}"), opts, || {
-                        clients::sqs(&target, opts, || queues.url(&q))
-                    })
-                    .await?;
-                    out.queue_urls.insert(q, url);
-                }
+                queues_in_place(
+                    &mut clients,
+                    opts,
+                    &label,
+                    name,
+                    dead_letter.as_ref(),
+                    &mut out,
+                )
+                .await?;
             }
             SetupStep::ApplyConnector { name, wait, .. } => {
-                let connect = clients.connect(&label)?;
-                let endpoint = connect.url().to_string();
-                let target = Target {
-                    service: "Kafka Connect",
-                    endpoint: &endpoint,
-                    step: &label,
-                };
-                let wanted = wait.as_ref().map_or(ConnectorState::Running, |w| w.state);
-                let what = format!("connector {name}");
-                until_present(&label, &what, opts, || async {
-                    let Some(status) =
-                        clients::http(&target, opts, None, || connect.status(name)).await?
-                    else {
-                        return Ok(None);
-                    };
-                    match status.assess(wanted) {
-                        Progressing::Reached => Ok(Some(())),
-                        Progressing::Pending(_) => Ok(None),
-                        Progressing::Failed { what, trace } => Err(InfraError::rejected(
-                            &label,
-                            &format!(
-                                "connector {name}: {what} FAILED:\n    {}",
-                                trace_head(&trace, 8).replace('\n', "\n    ")
-                            ),
-                            Some(
-                                "shard 0 applied it; see its output and the Connect worker log"
-                                    .into(),
-                            ),
-                        )),
-                    }
-                })
-                .await?;
+                connector_in_place(&mut clients, opts, &label, name, wait.as_ref()).await?;
             }
         }
     }
     out.schema_ids =
-        super::setup::stream_schema_ids(&mut clients, &registered, &strategies).await?;
+        super::setup::stream_schema_ids(&mut clients, &registered.ids, &registered.strategies)
+            .await?;
     Ok(out)
+}
+
+/// The id the registry gave `sf` under `subject`: waited for (followers) or
+/// looked up once (`--no-setup`, where a missing schema is an error).
+async fn schema_id(
+    clients: &mut Clients<'_>,
+    opts: &Options,
+    mode: Mode,
+    label: &str,
+    sf: &SchemaFile,
+    subject: &str,
+) -> Result<u32, InfraError> {
+    let text = std::fs::read_to_string(&sf.file.resolved)
+        .map_err(|e| format!("cannot read {}: {e}", sf.file.written))
+        .and_then(|t| schema_text(&t))
+        .map_err(|m| InfraError::rejected(label, &m, None))?;
+    let registry = clients.registry(label)?;
+    let endpoint = registry.url().to_string();
+    let target = Target {
+        service: "Schema Registry",
+        endpoint: &endpoint,
+        step: label,
+    };
+    let what = format!("{} under {subject}", sf.file.written);
+    let lookup = || clients::http(&target, opts, None, || registry.lookup(subject, &text));
+    match mode {
+        Mode::Wait => until_present(label, &what, opts, lookup).await,
+        Mode::SchemasOnce => lookup().await?.ok_or_else(|| {
+            InfraError::rejected(
+                label,
+                &format!("{what} is not registered"),
+                Some("run without --no-setup once (or `mbscenario setup FILE`) so the registry knows the schema".into()),
+            )
+        }),
+    }
+}
+
+/// Waits until every topic exists with at least its partitions.
+async fn topics_in_place(
+    clients: &mut Clients<'_>,
+    opts: &Options,
+    label: &str,
+    topics: &[Topic],
+) -> Result<(), InfraError> {
+    let admin = clients.topics(label).await?;
+    let endpoint = admin.bootstrap().to_string();
+    let target = Target {
+        service: "Kafka",
+        endpoint: &endpoint,
+        step: label,
+    };
+    for t in topics {
+        let what = format!("topic {} ({} partitions)", t.name, t.partitions);
+        until_present(label, &what, opts, || async {
+            let n = clients::kafka(&target, opts, || admin.partitions(&t.name)).await?;
+            Ok(n.filter(|&n| n >= t.partitions as usize))
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Waits until the queue (and its dead-letter queue) exist; records their URLs.
+async fn queues_in_place(
+    clients: &mut Clients<'_>,
+    opts: &Options,
+    label: &str,
+    name: &str,
+    dead_letter: Option<&DeadLetter>,
+    out: &mut SetupOutcome,
+) -> Result<(), InfraError> {
+    let endpoint = clients.sqs_endpoint();
+    let target = Target {
+        service: "SQS",
+        endpoint: &endpoint,
+        step: label,
+    };
+    let queues = clients.queues(label).await?;
+    let mut names = vec![name.to_string()];
+    names.extend(dead_letter.map(|d| d.name.clone()));
+    for q in names {
+        let url = until_present(label, &format!("queue {q}"), opts, || {
+            clients::sqs(&target, opts, || queues.url(&q))
+        })
+        .await?;
+        out.queue_urls.insert(q, url);
+    }
+    Ok(())
+}
+
+/// Waits until the connector is in its wanted state; a FAILED one is an error.
+async fn connector_in_place(
+    clients: &mut Clients<'_>,
+    opts: &Options,
+    label: &str,
+    name: &str,
+    wait: Option<&ConnectorWait>,
+) -> Result<(), InfraError> {
+    let connect = clients.connect(label)?;
+    let endpoint = connect.url().to_string();
+    let target = Target {
+        service: "Kafka Connect",
+        endpoint: &endpoint,
+        step: label,
+    };
+    let wanted = wait.map_or(ConnectorState::Running, |w| w.state);
+    let what = format!("connector {name}");
+    until_present(label, &what, opts, || async {
+        let Some(status) = clients::http(&target, opts, None, || connect.status(name)).await?
+        else {
+            return Ok(None);
+        };
+        match status.assess(wanted) {
+            Progressing::Reached => Ok(Some(())),
+            Progressing::Pending(_) => Ok(None),
+            Progressing::Failed { what, trace } => Err(InfraError::rejected(
+                label,
+                &format!(
+                    "connector {name}: {what} FAILED:\n    {}",
+                    trace_head(&trace, 8).replace('\n', "\n    ")
+                ),
+                Some("shard 0 applied it; see its output and the Connect worker log".into()),
+            )),
+        }
+    })
+    .await
 }

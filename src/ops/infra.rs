@@ -65,14 +65,22 @@ pub async fn setup(
     }
 }
 
-/// Waits for shard 0's setup (shards 1..N).
-pub async fn follow(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, Failure> {
-    Ok(infra::follow::run(scenario, opts).await?)
+/// Waits for shard 0's setup of the planned steps (shards 1..N).
+pub async fn follow(
+    planned: &[crate::plan::infra::InfraStep],
+    scenario: &Scenario,
+    opts: &Options,
+) -> Result<SetupOutcome, Failure> {
+    Ok(infra::follow::run(planned, scenario, opts).await?)
 }
 
-/// `run --no-setup`: the registered schema ids, looked up once.
-pub async fn schema_ids(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, Failure> {
-    Ok(infra::follow::schema_ids(scenario, opts).await?)
+/// `run --no-setup`: the registered schema ids of the planned steps, looked up once.
+pub async fn schema_ids(
+    planned: &[crate::plan::infra::InfraStep],
+    scenario: &Scenario,
+    opts: &Options,
+) -> Result<SetupOutcome, Failure> {
+    Ok(infra::follow::schema_ids(planned, scenario, opts).await?)
 }
 
 /// Teardown with its errors printed.

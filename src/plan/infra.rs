@@ -41,11 +41,7 @@ pub fn steps(scenario: &Scenario) -> Vec<InfraStep> {
 }
 
 /// Subjects a schema file is registered under: one per topic of the streams using it.
-pub fn schema_subjects(
-    scenario: &Scenario,
-    sf: &SchemaFile,
-    strategy: SubjectStrategy,
-) -> Vec<String> {
+fn schema_subjects(scenario: &Scenario, sf: &SchemaFile, strategy: SubjectStrategy) -> Vec<String> {
     let topics: Vec<&str> = scenario
         .streams
         .iter()

@@ -106,7 +106,7 @@ async fn infra(
     }
     if !opts.setup {
         return Ok(if scenario.registers_schemas() {
-            Some(ops_infra::schema_ids(scenario, &opts.infra).await?)
+            Some(ops_infra::schema_ids(&plan.setup, scenario, &opts.infra).await?)
         } else {
             None
         });
@@ -123,5 +123,7 @@ async fn infra(
         "shard {}: shard 0 runs the setup; waiting until it is in place",
         plan.shard.map(|s| s.to_string()).unwrap_or_default()
     );
-    Ok(Some(ops_infra::follow(scenario, &opts.infra).await?))
+    Ok(Some(
+        ops_infra::follow(&plan.setup, scenario, &opts.infra).await?,
+    ))
 }

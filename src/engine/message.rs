@@ -98,6 +98,7 @@ fn encode_error(
 }
 
 /// A schema-only record to Kafka, encoded as it is drawn (no value tree).
+#[inline]
 fn build_direct(
     s: &StreamRuntime,
     tick: Tick,
@@ -157,6 +158,7 @@ fn generate(
 
 /// The message around an encoded record: destination, envelope headers
 /// (event id, send time, schema) and the stream's own headers.
+#[inline]
 fn message(
     s: &StreamRuntime,
     tick: Tick,

@@ -188,15 +188,7 @@ pub async fn open_phase(
     let mut next: Vec<u64> = vec![0; phase.streams.len()];
     let mut batch: Vec<Job> = Vec::new();
     loop {
-        // Earliest due tick across the phase's streams.
-        let mut best: Option<(usize, Instant)> = None;
-        for (i, ps) in phase.streams.iter().enumerate() {
-            if let Some(due) = cursors[i].due(ps, phase_start, phase_end)
-                && best.is_none_or(|(_, b)| due < b)
-            {
-                best = Some((i, due));
-            }
-        }
+        let best = earliest(&cursors, phase, phase_start, phase_end);
         // Before any wait: the lanes get what is due so far.
         let waits = best.is_none_or(|(_, due)| due > Instant::now());
         if (waits || batch.len() >= BATCH) && !flush(shared, jobs, &mut batch) {
@@ -250,25 +242,11 @@ pub async fn open_phase(
         let stream = phase.streams[i].stream;
         let at = due.saturating_duration_since(shared.start);
         shared.scheduled(phase.index, stream, at);
-        let permit = match budget.sem.clone().try_acquire_owned() {
-            Ok(p) => Ok(p),
-            // Timer wake-ups have ~1 ms granularity, so at high rates ticks
-            // are dispatched in bursts; budget that comes back within
-            // DISPATCH_SLACK of the tick's due instant would have been there
-            // on time. Exhausted longer than that is saturation: drop, never
-            // queue.
-            Err(_) => {
-                if !flush(shared, jobs, &mut batch) {
-                    break;
-                }
-                tokio::time::timeout_at(due + DISPATCH_SLACK, budget.sem.clone().acquire_owned())
-                    .await
-                    .map_err(|_| ())
-                    .and_then(|r| r.map_err(|_| ()))
-            }
+        let Some(permit) = acquire(&budget, due, shared, jobs, &mut batch).await else {
+            break;
         };
         match permit {
-            Ok(permit) => batch.push(Job {
+            Some(permit) => batch.push(Job {
                 phase: phase.index,
                 stream,
                 seq: first_seq[i] + next[i],
@@ -276,22 +254,78 @@ pub async fn open_phase(
                 scheduled: due,
                 permit,
             }),
-            Err(_) => shared.dropped(phase.index, stream, at),
+            None => shared.dropped(phase.index, stream, at),
         }
         next[i] += 1;
         cursors[i].advance();
     }
-    if !batch.is_empty() {
-        if stop.is_cancelled() {
-            for job in batch {
-                let at = job.scheduled.saturating_duration_since(shared.start);
-                shared.dropped(job.phase, job.stream, at);
-            }
-        } else {
-            flush(shared, jobs, &mut batch);
+    finish_batch(shared, jobs, stop, batch);
+    next
+}
+
+/// The stream whose next tick is due first, and when (`None`: no stream of
+/// the phase has a tick left).
+fn earliest(
+    cursors: &[Cursor],
+    phase: &PlanPhase,
+    phase_start: Instant,
+    phase_end: Instant,
+) -> Option<(usize, Instant)> {
+    let mut best: Option<(usize, Instant)> = None;
+    for (i, ps) in phase.streams.iter().enumerate() {
+        if let Some(due) = cursors[i].due(ps, phase_start, phase_end)
+            && best.is_none_or(|(_, b)| due < b)
+        {
+            best = Some((i, due));
         }
     }
-    next
+    best
+}
+
+/// A unit of the in-flight budget for a tick due at `due`: `Some(None)` when
+/// the budget stayed exhausted (the tick is dropped), `None` when the lanes
+/// are gone (the phase ends).
+async fn acquire(
+    budget: &Budget,
+    due: Instant,
+    shared: &Shared,
+    jobs: &async_channel::Sender<Work>,
+    batch: &mut Vec<Job>,
+) -> Option<Option<tokio::sync::OwnedSemaphorePermit>> {
+    if let Ok(p) = budget.sem.clone().try_acquire_owned() {
+        return Some(Some(p));
+    }
+    // Timer wake-ups have ~1 ms granularity, so at high rates ticks are
+    // dispatched in bursts; budget that comes back within DISPATCH_SLACK of
+    // the tick's due instant would have been there on time. Exhausted longer
+    // than that is saturation: drop, never queue.
+    if !flush(shared, jobs, batch) {
+        return None;
+    }
+    let waited =
+        tokio::time::timeout_at(due + DISPATCH_SLACK, budget.sem.clone().acquire_owned()).await;
+    Some(waited.ok().and_then(Result::ok))
+}
+
+/// The jobs still batched when the phase ends: sent to the lanes, or
+/// dropped when the run was stopped.
+fn finish_batch(
+    shared: &Shared,
+    jobs: &async_channel::Sender<Work>,
+    stop: &CancellationToken,
+    mut batch: Vec<Job>,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    if stop.is_cancelled() {
+        for job in batch {
+            let at = job.scheduled.saturating_duration_since(shared.start);
+            shared.dropped(job.phase, job.stream, at);
+        }
+    } else {
+        flush(shared, jobs, &mut batch);
+    }
 }
 
 /// Runs a closed-model phase until it ends: its lanes send flat out (see

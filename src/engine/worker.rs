@@ -59,8 +59,9 @@ pub struct Shared {
     pub echo: Option<Arc<crate::collect::Arrivals>>,
     /// Prometheus handles, when an exporter is installed.
     pub metrics: Option<crate::telemetry::metrics::EngineMetrics>,
-    /// Failed sends logged so far (logging is capped, see [`LOGGED_FAILURES`]).
-    pub failures_logged: AtomicU64,
+    /// Failed sends logged so far, by kind (logging is capped, see
+    /// [`LOGGED_FAILURES`] and [`LOGGED_PER_KIND`]).
+    pub failures_logged: Mutex<FailureLog>,
     /// Messages submitted to a sink and not answered yet.
     pub outstanding: AtomicU64,
     /// Woken when `outstanding` drops to zero (the end-of-run drain waits on it).
@@ -74,6 +75,38 @@ pub struct Shared {
 /// Send failures logged one by one before the log goes quiet (the counts in
 /// the summary, the status and the metrics keep counting all of them).
 pub const LOGGED_FAILURES: u64 = 20;
+/// Failures of one kind logged before that kind goes quiet: an open circuit
+/// fails every send the same way, and 20 identical lines would hide the
+/// first failure of another kind.
+pub const LOGGED_PER_KIND: u64 = 3;
+
+/// How many failures have been logged, in all and per kind.
+#[derive(Debug, Default)]
+pub struct FailureLog {
+    total: u64,
+    by_kind: std::collections::HashMap<&'static str, u64>,
+}
+
+impl FailureLog {
+    /// Whether a failure of `kind` is logged, and with which suffix: `None`
+    /// when it is not; `Some("")` when it is; a note when it is the last of
+    /// its kind or of all that will be logged.
+    pub fn admit(&mut self, kind: &'static str) -> Option<String> {
+        let n = self.by_kind.entry(kind).or_default();
+        if *n >= LOGGED_PER_KIND || self.total >= LOGGED_FAILURES {
+            return None;
+        }
+        *n += 1;
+        self.total += 1;
+        Some(if self.total == LOGGED_FAILURES {
+            " (further send failures are counted, not logged)".to_string()
+        } else if *n == LOGGED_PER_KIND {
+            format!(" (further `{kind}` failures are counted, not logged)")
+        } else {
+            String::new()
+        })
+    }
+}
 
 impl Shared {
     /// The state of a run about to start at `start`; `accounting` is where
@@ -102,7 +135,7 @@ impl Shared {
             start,
             sends,
             echo,
-            failures_logged: std::sync::atomic::AtomicU64::new(0),
+            failures_logged: Mutex::new(FailureLog::default()),
             outstanding: std::sync::atomic::AtomicU64::new(0),
             settled: tokio::sync::Notify::new(),
             lanes: std::sync::atomic::AtomicUsize::new(0),
@@ -327,8 +360,12 @@ impl Completion for Ticket {
 }
 
 fn log_failure(shared: &Shared, t: &Ticket, e: &SendError) {
-    let n = shared.failures_logged.fetch_add(1, Ordering::Relaxed);
-    if n < LOGGED_FAILURES {
+    let admitted = shared
+        .failures_logged
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .admit(e.kind);
+    if let Some(suffix) = admitted {
         tracing::warn!(
             event = "SendFailed",
             phase = %shared.phase_names[t.phase],
@@ -337,13 +374,44 @@ fn log_failure(shared: &Shared, t: &Ticket, e: &SendError) {
             worker = t.lane,
             seq = t.seq,
             error_kind = e.kind,
-            "{}{}",
+            "{}{suffix}",
             e.message,
-            if n + 1 == LOGGED_FAILURES {
-                " (further send failures are counted, not logged)"
-            } else {
-                ""
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_logged_a_few_per_kind_and_twenty_in_all() {
+        let mut log = FailureLog::default();
+        let said: Vec<Option<String>> = (0..5).map(|_| log.admit("circuit_open")).collect();
+        assert_eq!(said[0].as_deref(), Some(""));
+        assert_eq!(said[1].as_deref(), Some(""));
+        assert_eq!(
+            said[2].as_deref(),
+            Some(" (further `circuit_open` failures are counted, not logged)")
+        );
+        assert_eq!(said[3], None);
+        assert_eq!(said[4], None);
+        // Another kind still gets its first lines.
+        assert_eq!(log.admit("sqs").as_deref(), Some(""));
+        // Twenty in all, whatever the kinds.
+        let kinds: [&'static str; 10] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+        let mut logged = 4;
+        let mut last = None;
+        for k in kinds.iter().cycle().take(40) {
+            if let Some(s) = log.admit(k) {
+                logged += 1;
+                last = Some(s);
             }
+        }
+        assert_eq!(logged, LOGGED_FAILURES);
+        assert_eq!(
+            last.as_deref(),
+            Some(" (further send failures are counted, not logged)")
         );
     }
 }

@@ -12,6 +12,7 @@
 //!          else scope {default, record, seq, phase, t} ─▶ Rhai ─┴▶ coerce to the field's type
 //! ```
 //!
+//! - `compile`: the parts of compiling: imported modules, then each override
 //! - [`sandbox`]: the engine (limits, no I/O) and the built-in functions
 //! - `native`: the fast path — same functions, same draws, no interpreter
 //! - `fake`: the `fake::` module
@@ -23,6 +24,7 @@
 //! Expressions are user input: every failure (syntax, unknown function, runtime error,
 //! a limit, a type mismatch) is an [`ExprError`], never a panic.
 
+mod compile;
 mod fake;
 mod native;
 pub mod sandbox;
@@ -165,7 +167,7 @@ impl CompiledOverrides {
         })?;
 
         let slot = sandbox::idle_slot();
-        let (modules, sources) = compile_modules(stream, &slot, &mut errors);
+        let (modules, sources) = compile::modules(stream, &slot, &mut errors);
 
         let engine = sandbox::build_engine(&slot, &modules);
         let imports: Vec<native::Import<'_>> = modules
@@ -177,7 +179,7 @@ impl CompiledOverrides {
         let sources = stream.overrides();
         let mut overrides = Vec::with_capacity(sources.len());
         for (path, expr) in sources {
-            match compile_override(name, &types, &engine, &fast, path, expr) {
+            match compile::one_override(name, &types, &engine, &fast, path, expr) {
                 Ok(o) => overrides.push(o),
                 Err(e) => errors.push(e),
             }
@@ -245,96 +247,6 @@ impl CompiledOverrides {
     /// Whether the stream's Kafka key is an expression.
     pub fn has_key(&self) -> bool {
         self.key.is_some()
-    }
-}
-
-/// The stream's imported Rhai modules, each compiled by an engine that knows
-/// the modules imported before it (so later imports may build on earlier
-/// ones), with their sources and ASTs for the native fast path; problems go
-/// to `errors`.
-#[allow(clippy::type_complexity)]
-fn compile_modules(
-    stream: &impl OverrideSource,
-    slot: &sandbox::SharedRng,
-    errors: &mut Vec<ExprError>,
-) -> (Vec<(String, Arc<Module>)>, Vec<(String, AST)>) {
-    let name = stream.stream_name();
-    let mut modules: Vec<(String, Arc<Module>)> = Vec::new();
-    let mut sources: Vec<(String, AST)> = Vec::new();
-    for (module_name, written, resolved) in stream.imports() {
-        let fail = |message: String| ExprError::Module {
-            stream: name.to_string(),
-            module: module_name.to_string(),
-            file: written.to_string(),
-            message,
-        };
-        if module_name == "fake" || modules.iter().any(|(m, _)| *m == module_name) {
-            errors.push(fail(format!(
-                "the module name `{module_name}` is already taken (built-in or imported twice)"
-            )));
-            continue;
-        }
-        let source = match std::fs::read_to_string(resolved) {
-            Ok(s) => s,
-            Err(e) => {
-                errors.push(fail(format!("cannot read the file: {e}")));
-                continue;
-            }
-        };
-        let engine = sandbox::build_engine(slot, &modules);
-        let module = engine
-            .compile(&source)
-            .map_err(|e| e.to_string())
-            .and_then(|ast| {
-                Module::eval_ast_as_new(Scope::new(), &ast, &engine)
-                    .map(|m| (m, ast))
-                    .map_err(|e| describe_eval_error(&e))
-            });
-        match module {
-            Ok((m, ast)) => {
-                modules.push((module_name.to_string(), m.into()));
-                sources.push((source, ast));
-            }
-            Err(message) => errors.push(fail(message)),
-        }
-    }
-    (modules, sources)
-}
-
-/// One override: its field must exist in the schema, its expression must
-/// compile; `fast` finds its native form where there is one.
-fn compile_override(
-    stream: &str,
-    types: &Types,
-    engine: &Engine,
-    fast: &impl Fn(&AST) -> Option<native::Native>,
-    path: &[String],
-    expr: &str,
-) -> Result<CompiledOverride, ExprError> {
-    let field = path.join(".");
-    let Some(schema) = types.field(path) else {
-        return Err(ExprError::UnknownField {
-            stream: stream.to_string(),
-            field,
-        });
-    };
-    match engine.compile(expr) {
-        Ok(ast) => Ok(CompiledOverride {
-            native: fast(&ast),
-            path: path.to_vec(),
-            field,
-            uses_record: expr.contains("record"),
-            uses_default: expr.contains("default"),
-            expr: expr.to_string(),
-            ast,
-            schema: schema.clone(),
-        }),
-        Err(e) => Err(ExprError::Syntax {
-            stream: stream.to_string(),
-            field,
-            expr: expr.to_string(),
-            message: e.to_string(),
-        }),
     }
 }
 

@@ -150,7 +150,8 @@ fn write(
             Ok(())
         }
         (Node::String, Value::Uuid(u)) => {
-            write_bytes(out, u.hyphenated().to_string().as_bytes());
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            write_bytes(out, u.hyphenated().encode_lower(&mut text).as_bytes());
             Ok(())
         }
         (Node::Array(items), Value::Array(values)) => {
@@ -258,15 +259,7 @@ fn write(
                 }
                 _ => return Err(mismatch()),
             };
-            match schema {
-                apache_avro::Schema::Uuid(apache_avro::schema::UuidSchema::Fixed(_)) => {
-                    out.extend_from_slice(id.as_bytes());
-                }
-                apache_avro::Schema::Uuid(apache_avro::schema::UuidSchema::Bytes) => {
-                    write_bytes(out, id.as_bytes());
-                }
-                _ => write_bytes(out, id.hyphenated().to_string().as_bytes()),
-            }
+            write_uuid(schema, id, out);
             Ok(())
         }
         (Node::Duration, v) => {
@@ -304,6 +297,20 @@ fn as_long(value: &Value) -> Option<i64> {
         | Value::LocalTimestampMicros(n)
         | Value::LocalTimestampNanos(n) => Some(*n),
         _ => None,
+    }
+}
+
+/// A `uuid` in the representation its schema names: 16 raw bytes (`fixed`),
+/// length-prefixed bytes, or the hyphenated text (`string`).
+pub(crate) fn write_uuid(schema: &apache_avro::Schema, id: uuid::Uuid, out: &mut Vec<u8>) {
+    use apache_avro::schema::UuidSchema;
+    match schema {
+        apache_avro::Schema::Uuid(UuidSchema::Fixed(_)) => out.extend_from_slice(id.as_bytes()),
+        apache_avro::Schema::Uuid(UuidSchema::Bytes) => write_bytes(out, id.as_bytes()),
+        _ => {
+            let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            write_bytes(out, id.hyphenated().encode_lower(&mut text).as_bytes());
+        }
     }
 }
 

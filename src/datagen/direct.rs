@@ -7,15 +7,18 @@
 //! containers. The bytes are those of `generate` + the envelope fields +
 //! `encode` (tests compare both paths on every shipped schema).
 //!
-//! Maps (whose entries are written in key order, so they need all their keys
-//! first), decimals, dates/times, UUIDs and durations are rare and small: for
-//! those the walk builds that one subtree's `Value` and encodes it, which is
-//! still exactly what the slow path writes.
+//! Maps are written in key order, as the slow path's encoder writes them: their
+//! entries are drawn into a scratch buffer, sorted by key (a repeated key keeps
+//! its last value, as the slow path's `HashMap` does) and copied out. Decimals
+//! and UUIDs are drawn as their bytes. Dates/times and durations are rare and
+//! small: for those the walk builds that one subtree's `Value` and encodes it,
+//! which is still exactly what the slow path writes.
 //!
 //! The envelope: top-level fields named `event_id` (string / uuid),
 //! `sent_at` (long / timestamp-millis / timestamp-micros / string),
-//! `schema_id` (int / long) and `schema_subject` (string) are drawn as usual,
-//! then replaced by the message's values (see [`Envelope`]).
+//! `schema_id` (int / long) and `schema_subject` (string) are drawn as usual
+//! (so that the fields after them get the same draws), then replaced by the
+//! message's values (see [`Envelope`]).
 
 use std::time::SystemTime;
 
@@ -37,8 +40,9 @@ pub struct Envelope<'a> {
 }
 
 /// Replaces a top-level envelope field's generated value, by field name and
-/// the value's kind; other fields and kinds are left alone.
-pub fn fill_envelope_field(name: &str, v: &mut Value, env: &Envelope<'_>) {
+/// the value's kind; other fields and kinds are left alone. Says whether it
+/// replaced the value.
+pub fn fill_envelope_field(name: &str, v: &mut Value, env: &Envelope<'_>) -> bool {
     let since = env
         .sent_at
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -60,11 +64,12 @@ pub fn fill_envelope_field(name: &str, v: &mut Value, env: &Envelope<'_>) {
         ("schema_id", Value::Long(_)) => Value::Long(i64::from(env.schema_id)),
         ("schema_subject", Value::String(_)) => match env.schema_subject {
             Some(s) => Value::String(s.to_string()),
-            None => return,
+            None => return false,
         },
-        _ => return,
+        _ => return false,
     };
     *v = replacement;
+    true
 }
 
 /// Fills the envelope fields of a top-level record value (the slow path's
@@ -75,7 +80,7 @@ pub fn fill_envelope(value: &mut Value, env: &Envelope<'_>) {
     if let Value::Record(fields) = value {
         for (name, v) in fields.iter_mut() {
             if name != "event_id" {
-                fill_envelope_field(name, v, env);
+                let _ = fill_envelope_field(name, v, env);
             }
         }
     }
@@ -99,18 +104,101 @@ impl AvroGenerator {
         };
         for field in &record.fields {
             if ENVELOPE_FIELDS.contains(&field.name.as_str()) {
-                let mut value = match &field.default {
-                    Some(default) => default.clone(),
-                    None => self.value(field.node, 1, rng),
-                };
-                fill_envelope_field(&field.name, &mut value, env);
-                datum::encode(&self.graph, field.node, &value, out)?;
+                self.write_envelope_field(field, rng, env, out)?;
             } else if let Some(default) = &field.default {
                 datum::encode(&self.graph, field.node, default, out)?;
             } else {
                 self.write_node(field.node, 1, rng, out)?;
             }
         }
+        Ok(())
+    }
+
+    /// An envelope field: drawn like any other field, then its encoding
+    /// replaced by the message's value where [`fill_envelope_field`] would
+    /// replace it.
+    fn write_envelope_field<R: Rng + ?Sized>(
+        &self,
+        field: &super::compile::FieldNode,
+        rng: &mut R,
+        env: &Envelope<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let mut value = match (&field.default, self.placeholder(field.node)) {
+            (None, Some(placeholder)) => {
+                let drawn = out.len();
+                self.write_node(field.node, 1, rng, out)?;
+                let mut value = placeholder;
+                if fill_envelope_field(&field.name, &mut value, env) {
+                    out.truncate(drawn);
+                    return datum::encode(&self.graph, field.node, &value, out);
+                }
+                return Ok(());
+            }
+            (Some(default), _) => default.clone(),
+            (None, None) => self.value(field.node, 1, rng),
+        };
+        let _ = fill_envelope_field(&field.name, &mut value, env);
+        datum::encode(&self.graph, field.node, &value, out)
+    }
+
+    /// A value of the kind [`AvroGenerator::value`] makes for `id`, for the
+    /// kinds an envelope field can be replaced in (an allocation-free stand-in
+    /// for the drawn value, which is written directly instead).
+    fn placeholder(&self, id: NodeId) -> Option<Value> {
+        Some(match &self.graph.nodes[id] {
+            Node::Uuid => Value::Uuid(uuid::Uuid::nil()),
+            Node::String => Value::String(String::new()),
+            Node::TimestampMillis => Value::TimestampMillis(0),
+            Node::TimestampMicros => Value::TimestampMicros(0),
+            Node::Long => Value::Long(0),
+            Node::Int => Value::Int(0),
+            _ => return None,
+        })
+    }
+
+    /// A map of `values`, entries drawn as [`AvroGenerator::value`] draws them
+    /// and written in key order.
+    fn write_map<R: Rng + ?Sized>(
+        &self,
+        values: NodeId,
+        depth: usize,
+        rng: &mut R,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let (lo, hi) = self.config.map_len;
+        let len = draw::range_usize(rng, lo, hi);
+        // Each entry as drawn: its key's bytes, then its value's encoding
+        // (sized for a key and a short value, so it rarely grows).
+        let mut scratch = Vec::with_capacity(len * (self.config.string_len.1 + 24));
+        let mut entries = Vec::with_capacity(len);
+        for _ in 0..len {
+            let key = scratch.len();
+            let (lo, hi) = self.config.string_len;
+            let key_len = draw::range_usize(rng, lo, hi);
+            draw::alphanumeric_into(rng, key_len, &mut scratch);
+            let value = scratch.len();
+            self.write_node(values, depth + 1, rng, &mut scratch)?;
+            entries.push((key..value, value..scratch.len()));
+        }
+        // Stable: entries of a repeated key stay in draw order, and the last
+        // one's value is kept (the slow path's `HashMap::insert` overwrites).
+        entries.sort_by(|a, b| scratch[a.0.clone()].cmp(&scratch[b.0.clone()]));
+        entries.dedup_by(|later, kept| {
+            let same = scratch[later.0.clone()] == scratch[kept.0.clone()];
+            if same {
+                kept.1 = later.1.clone();
+            }
+            same
+        });
+        if !entries.is_empty() {
+            write_long(out, i64::try_from(entries.len()).unwrap_or(i64::MAX));
+            for (key, value) in entries {
+                write_bytes(out, &scratch[key]);
+                out.extend_from_slice(&scratch[value]);
+            }
+        }
+        write_long(out, 0);
         Ok(())
     }
 
@@ -186,12 +274,26 @@ impl AvroGenerator {
             Node::TimestampNanos | Node::LocalTimestampNanos => {
                 write_long(out, logical::instant(rng, 1_000_000_000));
             }
-            // Rare or order-sensitive kinds: this subtree through a Value.
+            Node::Map(values) => {
+                if deep {
+                    write_long(out, 0);
+                } else {
+                    self.write_map(*values, depth, rng, out)?;
+                }
+            }
+            Node::Decimal(decimal) => {
+                let bytes = logical::decimal_bytes(rng, decimal);
+                match decimal.fixed_size {
+                    Some(_) => out.extend_from_slice(&bytes),
+                    None => write_bytes(out, &bytes),
+                }
+            }
+            Node::Uuid => {
+                datum::write_uuid(&self.graph.schemas[id], logical::random_uuid(rng), out)
+            }
+            // Rare kinds: this subtree through a Value.
             Node::Pending
-            | Node::Map(_)
-            | Node::Decimal(_)
             | Node::BigDecimal
-            | Node::Uuid
             | Node::Date
             | Node::TimeMillis
             | Node::TimeMicros
@@ -253,7 +355,7 @@ mod tests {
                 let mut value = g.generate(&mut seed.record_rng(seq));
                 if let Value::Record(fields) = &mut value {
                     for (n, v) in fields.iter_mut() {
-                        fill_envelope_field(n, v, &env);
+                        let _ = fill_envelope_field(n, v, &env);
                     }
                 }
                 let Ok(want) = g.encode(&value) else { continue };
@@ -265,6 +367,55 @@ mod tests {
             }
         }
         assert!(checked > 5_000, "{checked}");
+    }
+
+    #[test]
+    fn maps_with_repeated_keys_keep_the_last_value_like_the_slow_path() {
+        // One-character keys, 20–40 entries: nearly every map repeats keys.
+        let schema = apache_avro::Schema::parse_str(
+            r#"{"type": "record", "name": "R", "fields": [
+                {"name": "tags", "type": {"type": "map", "values": "long"}},
+                {"name": "nested", "type": {"type": "map", "values": {"type": "map", "values": "string"}}},
+                {"name": "event_id", "type": {"type": "string", "logicalType": "uuid"}},
+                {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 30, "scale": 4}}
+            ]}"#,
+        )
+        .unwrap();
+        let config = GenConfig {
+            map_len: (20, 40),
+            string_len: (1, 1),
+            ..GenConfig::default()
+        };
+        let g = AvroGenerator::new(&schema, config).unwrap();
+        let seed = StreamSeed::new(11, "maps");
+        let env = Envelope {
+            event_id: seed.event_id(5),
+            sent_at: SystemTime::UNIX_EPOCH,
+            schema_id: 1,
+            schema_subject: None,
+        };
+        let mut repeated = 0;
+        for seq in 0..200u64 {
+            let mut value = g.generate(&mut seed.record_rng(seq));
+            if let Value::Record(fields) = &mut value {
+                // Every map draws 20 or more entries: fewer keys means a repeat.
+                if let Value::Map(m) = &fields[0].1 {
+                    repeated += usize::from(m.len() < 20);
+                }
+                for (n, v) in fields.iter_mut() {
+                    let _ = fill_envelope_field(n, v, &env);
+                }
+            }
+            let want = g.encode(&value).unwrap();
+            let mut got = Vec::new();
+            g.write_direct(&mut seed.record_rng(seq), &env, &mut got)
+                .unwrap();
+            assert_eq!(got, want, "record {seq}");
+        }
+        assert!(
+            repeated > 50,
+            "only {repeated} maps surely had repeated keys"
+        );
     }
 
     #[test]
@@ -297,7 +448,7 @@ mod tests {
             ("other", Value::Long(1), Value::Long(1)),
         ];
         for (name, mut v, want) in cases {
-            fill_envelope_field(name, &mut v, &env);
+            let _ = fill_envelope_field(name, &mut v, &env);
             assert_eq!(v, want, "{name}");
         }
     }

@@ -70,9 +70,14 @@ pub fn instant<R: Rng + ?Sized>(rng: &mut R, units_per_second: i64) -> i64 {
 }
 
 pub fn uuid<R: Rng + ?Sized>(rng: &mut R) -> Value {
+    Value::Uuid(random_uuid(rng))
+}
+
+/// A version-4 UUID from 16 drawn bytes (the draws of [`uuid`]).
+pub fn random_uuid<R: Rng + ?Sized>(rng: &mut R) -> uuid::Uuid {
     let mut bytes = [0u8; 16];
     rng.fill_bytes(&mut bytes);
-    Value::Uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
 pub fn duration<R: Rng + ?Sized>(rng: &mut R) -> Value {
@@ -137,12 +142,26 @@ pub(crate) fn decimal_node(
 }
 
 pub fn decimal<R: Rng + ?Sized>(rng: &mut R, node: &DecimalNode) -> Value {
+    Value::Decimal(Decimal::from(decimal_bytes(rng, node)))
+}
+
+/// The two's complement bytes of a drawn decimal's unscaled value: minimal on
+/// `bytes`, sign-extended to the size of a `fixed` (the draws of [`decimal`]).
+pub fn decimal_bytes<R: Rng + ?Sized>(rng: &mut R, node: &DecimalNode) -> Vec<u8> {
+    // Up to 36 digits (two 18-digit chunks) the value fits an i128: no big
+    // numbers on the common path (prices, amounts); wider ones take BigInt.
+    if node.digits <= 36 {
+        let unscaled = unscaled_small(rng, node.digits);
+        return match node.fixed_size {
+            Some(size) => sign_extend_i128(unscaled, size),
+            None => minimal_be(unscaled).to_vec(),
+        };
+    }
     let unscaled = unscaled_value(rng, node.digits);
-    let bytes = match node.fixed_size {
+    match node.fixed_size {
         Some(size) => sign_extend(&unscaled, size),
         None => unscaled.to_signed_bytes_be(),
-    };
-    Value::Decimal(Decimal::from(bytes))
+    }
 }
 
 /// apache-avro's own `big-decimal` logical type (bytes holding unscaled value and scale).
@@ -166,6 +185,54 @@ fn unscaled_value<R: Rng + ?Sized>(rng: &mut R, digits: usize) -> BigInt {
         remaining -= chunk;
     }
     if negative { -magnitude } else { magnitude }
+}
+
+/// [`unscaled_value`] for `digits ≤ 36`, in an i128: the same draws, the same value.
+fn unscaled_small<R: Rng + ?Sized>(rng: &mut R, digits: usize) -> i128 {
+    let negative = draw::chance(rng, NEGATIVE_DECIMAL);
+    let mut magnitude: i128 = 0;
+    let mut remaining = digits;
+    while remaining > 0 {
+        let chunk = remaining.min(18);
+        let bound = 10u64.pow(u32::try_from(chunk).unwrap_or(18));
+        // < 10^36 < 2^127 for the digits this takes: no overflow.
+        magnitude = magnitude * i128::from(bound) + i128::from(draw::below(rng, bound));
+        remaining -= chunk;
+    }
+    if negative { -magnitude } else { magnitude }
+}
+
+/// Minimal big-endian two's complement of `v` (what `BigInt::to_signed_bytes_be`
+/// gives: at least one byte, no redundant sign byte).
+fn minimal_be(v: i128) -> impl std::ops::Deref<Target = [u8]> {
+    struct Minimal([u8; 16], usize);
+    impl std::ops::Deref for Minimal {
+        type Target = [u8];
+        fn deref(&self) -> &[u8] {
+            &self.0[self.1..]
+        }
+    }
+    let bytes = v.to_be_bytes();
+    let mut start = 0;
+    // A leading byte can go when it only repeats the sign of the next one.
+    while start < 15
+        && ((bytes[start] == 0x00 && bytes[start + 1] & 0x80 == 0)
+            || (bytes[start] == 0xFF && bytes[start + 1] & 0x80 != 0))
+    {
+        start += 1;
+    }
+    Minimal(bytes, start)
+}
+
+/// [`sign_extend`] for an i128.
+fn sign_extend_i128(v: i128, size: usize) -> Vec<u8> {
+    let raw = minimal_be(v);
+    if raw.len() >= size {
+        return raw[raw.len() - size..].to_vec();
+    }
+    let mut out = vec![if v < 0 { 0xFF } else { 0x00 }; size - raw.len()];
+    out.extend_from_slice(&raw);
+    out
 }
 
 /// Big-endian two's complement of `value` in exactly `size` bytes. Callers only pass
@@ -244,6 +311,36 @@ mod tests {
         assert!(!fits_in_fixed(39, 16));
         assert!(fits_in_fixed(5, usize::MAX / 16));
         assert!(!fits_in_fixed(1, 0));
+    }
+
+    #[test]
+    fn small_decimals_encode_like_big_integers() {
+        let mut values: Vec<i128> = vec![0, 1, -1, 127, 128, -128, -129, 255, 256, -256];
+        for shift in 0..127 {
+            let p = 1i128 << shift;
+            values.extend([p, p - 1, -p, -p + 1, -p - 1]);
+        }
+        values.extend([10i128.pow(36) - 1, -(10i128.pow(36) - 1)]);
+        for v in values {
+            let big = BigInt::from(v);
+            assert_eq!(&*minimal_be(v), &big.to_signed_bytes_be()[..], "{v}");
+            for size in [1, 4, 8, 16, 17, 20] {
+                assert_eq!(
+                    sign_extend_i128(v, size),
+                    sign_extend(&big, size),
+                    "{v} in {size}"
+                );
+            }
+        }
+        // Same draws, same value as the big-number path, for every digit count it takes.
+        let seed = crate::datagen::StreamSeed::new(3, "decimals");
+        for digits in 0..=36 {
+            for n in 0..200 {
+                let small = unscaled_small(&mut seed.record_rng(n), digits);
+                let big = unscaled_value(&mut seed.record_rng(n), digits);
+                assert_eq!(BigInt::from(small), big, "{digits} digits, record {n}");
+            }
+        }
     }
 
     #[test]

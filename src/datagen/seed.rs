@@ -47,6 +47,9 @@ const EVENT_ID_KEY_LABEL: &[u8] = b"mbscenario/event-id/v1";
 pub struct StreamSeed {
     data_key: [u8; 32],
     id_key: [u8; 32],
+    /// The 48-bit tag of every event id: a keystream block of its own, worked
+    /// out once rather than for every id.
+    tag: u64,
 }
 
 impl std::fmt::Debug for StreamSeed {
@@ -68,9 +71,11 @@ impl std::fmt::Debug for StreamSeed {
 impl StreamSeed {
     /// Derives the keys of `stream_name` under the run's `seed`.
     pub fn new(seed: u64, stream_name: &str) -> Self {
+        let id_key = derive_key(EVENT_ID_KEY_LABEL, seed, stream_name);
         Self {
             data_key: derive_key(DATA_KEY_LABEL, seed, stream_name),
-            id_key: derive_key(EVENT_ID_KEY_LABEL, seed, stream_name),
+            tag: keystream(&id_key, u64::MAX).next_u64() >> 16,
+            id_key,
         }
     }
 
@@ -96,7 +101,7 @@ impl StreamSeed {
 
     /// The 48-bit tag every event id of this (seed, stream) starts with.
     pub fn tag(&self) -> u64 {
-        keystream(&self.id_key, u64::MAX).next_u64() >> 16
+        self.tag
     }
 
     fn check(&self, n: u64) -> u32 {

@@ -274,13 +274,8 @@ impl AvroGenerator {
             Node::TimestampNanos | Node::LocalTimestampNanos => {
                 write_long(out, logical::instant(rng, 1_000_000_000));
             }
-            Node::Map(values) => {
-                if deep {
-                    write_long(out, 0);
-                } else {
-                    self.write_map(*values, depth, rng, out)?;
-                }
-            }
+            Node::Map(_) if deep => write_long(out, 0),
+            Node::Map(values) => self.write_map(*values, depth, rng, out)?,
             Node::Decimal(decimal) => {
                 let bytes = logical::decimal_bytes(rng, decimal);
                 match decimal.fixed_size {

@@ -160,6 +160,104 @@ fn route_for(phase: &PlanPhase, ov: &Overlay, stream: usize) -> Route {
     route(ov.mode.get(stream).copied().flatten().unwrap_or(phase.mode))
 }
 
+/// Where an open phase's streams stand: each one's cursor, the records it
+/// took so far, and the steering overlay the cursors were aimed with.
+struct Ticks<'p> {
+    phase: &'p PlanPhase,
+    phase_start: Instant,
+    cursors: Vec<Cursor>,
+    /// Records taken per stream: stream `i`'s next one is `first_seq[i] + next[i]`.
+    next: Vec<u64>,
+    ov: Overlay,
+}
+
+impl<'p> Ticks<'p> {
+    fn new(phase: &'p PlanPhase, phase_start: Instant, ov: Overlay) -> Self {
+        let mut ticks = Self {
+            phase,
+            phase_start,
+            cursors: vec![Cursor::Plan { k: 0 }; phase.streams.len()],
+            next: vec![0; phase.streams.len()],
+            ov,
+        };
+        ticks.retarget(Instant::now().max(phase_start));
+        ticks
+    }
+
+    fn retarget(&mut self, now: Instant) {
+        for (c, ps) in self.cursors.iter_mut().zip(&self.phase.streams) {
+            c.retarget(ps, &self.ov, self.phase_start, now);
+        }
+    }
+
+    /// Takes stream `i`'s tick (sent or dropped) and moves on to its next one.
+    fn advance(&mut self, i: usize) {
+        self.next[i] += 1;
+        self.cursors[i].advance();
+    }
+
+    /// In a sharded run, whether stream `i`'s due tick is another shard's
+    /// (then it is passed over). An operator rate is this shard's own: the
+    /// tick stays, and takes the next record this shard owns.
+    fn passes_over(
+        &mut self,
+        i: usize,
+        shard: Option<&crate::plan::Shard>,
+        first_seq: &[u64],
+    ) -> bool {
+        let Some(sh) = shard else { return false };
+        let seq = first_seq[i] + self.next[i];
+        if sh.owns(seq) {
+            return false;
+        }
+        match self.cursors[i] {
+            Cursor::Plan { .. } => {
+                self.advance(i);
+                true
+            }
+            _ => {
+                self.next[i] = sh.next_owned(seq) - first_seq[i];
+                false
+            }
+        }
+    }
+}
+
+/// Why the dispatch loop stopped waiting.
+enum Wake {
+    /// The awaited tick is due.
+    Due,
+    /// Steering changed: re-aim before dispatching anything.
+    Steered,
+    /// The phase is over (or the run stops).
+    End,
+}
+
+/// Waits for the tick `best` (or, with none left, for the phase's end),
+/// for a steering change, or for the run to stop.
+async fn wait_for(
+    best: Option<(usize, Instant)>,
+    phase_end: Instant,
+    stop: &CancellationToken,
+    steer: &mut watch::Receiver<Overlay>,
+) -> Wake {
+    match best {
+        // Nothing more to send unless steering changes something.
+        None => tokio::select! {
+            _ = sleep_until(phase_end) => Wake::End,
+            _ = stop.cancelled() => Wake::End,
+            _ = Ctx::changed(steer) => Wake::Steered,
+        },
+        Some((_, due)) if due > Instant::now() => tokio::select! {
+            _ = sleep_until(due) => Wake::Due,
+            _ = stop.cancelled() => Wake::End,
+            _ = Ctx::changed(steer) => Wake::Steered,
+        },
+        Some(_) if stop.is_cancelled() => Wake::End,
+        Some(_) => Wake::Due,
+    }
+}
+
 /// Dispatches an open-model phase. `first_seq[i]` is the first sequence number
 /// of the phase's i-th stream. Returns how many ticks each stream scheduled.
 pub async fn open_phase(
@@ -177,67 +275,31 @@ pub async fn open_phase(
         shard,
     } = ctx;
     let phase_end = phase_start + phase.duration;
-    let mut ov = steer.borrow_and_update().clone();
     let budget = Budget::new(phase.max_in_flight);
-    set_lanes(shared, pool, ov.workers.unwrap_or(phase.workers));
-    let mut cursors: Vec<Cursor> = vec![Cursor::Plan { k: 0 }; phase.streams.len()];
-    let now = Instant::now().max(phase_start);
-    for (c, ps) in cursors.iter_mut().zip(&phase.streams) {
-        c.retarget(ps, &ov, phase_start, now);
-    }
-    let mut next: Vec<u64> = vec![0; phase.streams.len()];
+    let mut ticks = Ticks::new(phase, phase_start, steer.borrow_and_update().clone());
+    set_lanes(shared, pool, ticks.ov.workers.unwrap_or(phase.workers));
     let mut batch: Vec<Job> = Vec::new();
     loop {
-        let best = earliest(&cursors, phase, phase_start, phase_end);
+        let best = earliest(&ticks.cursors, phase, phase_start, phase_end);
         // Before any wait: the lanes get what is due so far.
         let waits = best.is_none_or(|(_, due)| due > Instant::now());
         if (waits || batch.len() >= BATCH) && !flush(shared, jobs, &mut batch) {
             break;
         }
-        let woke = match best {
-            // Nothing more to send unless steering changes something.
-            None => tokio::select! {
-                _ = sleep_until(phase_end) => break,
-                _ = stop.cancelled() => break,
-                _ = Ctx::changed(steer) => true,
-            },
-            Some((_, due)) if due > Instant::now() => tokio::select! {
-                _ = sleep_until(due) => false,
-                _ = stop.cancelled() => break,
-                _ = Ctx::changed(steer) => true,
-            },
-            Some(_) => {
-                if stop.is_cancelled() {
-                    break;
-                }
-                false
-            }
+        let woke = match wait_for(best, phase_end, stop, steer).await {
+            Wake::End => break,
+            Wake::Steered => true,
+            Wake::Due => false,
         };
         if woke || steer.has_changed().unwrap_or(false) {
-            ov = steer.borrow_and_update().clone();
-            set_lanes(shared, pool, ov.workers.unwrap_or(phase.workers));
-            let now = Instant::now();
-            for (c, ps) in cursors.iter_mut().zip(&phase.streams) {
-                c.retarget(ps, &ov, phase_start, now);
-            }
+            ticks.ov = steer.borrow_and_update().clone();
+            set_lanes(shared, pool, ticks.ov.workers.unwrap_or(phase.workers));
+            ticks.retarget(Instant::now());
             continue;
         }
         let Some((i, due)) = best else { break };
-        if let Some(sh) = shard {
-            let seq = first_seq[i] + next[i];
-            if !sh.owns(seq) {
-                match cursors[i] {
-                    // Another shard sends this tick.
-                    Cursor::Plan { .. } => {
-                        next[i] += 1;
-                        cursors[i].advance();
-                        continue;
-                    }
-                    // An operator rate is this shard's own: keep the tick,
-                    // take the next record this shard owns.
-                    _ => next[i] = sh.next_owned(seq) - first_seq[i],
-                }
-            }
+        if ticks.passes_over(i, shard.as_ref(), first_seq) {
+            continue;
         }
         let stream = phase.streams[i].stream;
         let at = due.saturating_duration_since(shared.start);
@@ -249,18 +311,17 @@ pub async fn open_phase(
             Some(permit) => batch.push(Job {
                 phase: phase.index,
                 stream,
-                seq: first_seq[i] + next[i],
-                route: route_for(phase, &ov, stream),
+                seq: first_seq[i] + ticks.next[i],
+                route: route_for(phase, &ticks.ov, stream),
                 scheduled: due,
                 permit,
             }),
             None => shared.dropped(phase.index, stream, at),
         }
-        next[i] += 1;
-        cursors[i].advance();
+        ticks.advance(i);
     }
     finish_batch(shared, jobs, stop, batch);
-    next
+    ticks.next
 }
 
 /// The stream whose next tick is due first, and when (`None`: no stream of

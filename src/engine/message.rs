@@ -61,7 +61,7 @@ pub(super) fn build(
             schema_subject: s.schema_subject.as_deref(),
         },
     );
-    let event_id = record.event_id.to_string();
+    let event_id = id_text(record.event_id);
     let key = match &s.key {
         Key::None => None,
         Key::Random => Some(event_id.clone()),
@@ -117,7 +117,7 @@ fn build_direct(
     s.records
         .write_direct(tick.seq, &envelope, buf)
         .map_err(|e| encode_error(s, tick.seq, e))?;
-    let event_id = event_id.to_string();
+    let event_id = id_text(event_id);
     let key = matches!(s.key, Key::Random).then(|| event_id.clone());
     let msg = message(s, tick, event_id, key, sent_at, buf.clone());
     Ok((msg, sent_at))
@@ -185,10 +185,7 @@ fn message(
     ));
     headers.push(("event_id".to_string(), event_id.clone()));
     // Microsecond RFC 3339: Connect's SimpleHeaderConverter keeps it a string.
-    headers.push((
-        "sent_at".to_string(),
-        humantime::format_rfc3339_micros(sent_at).to_string(),
-    ));
+    headers.push(("sent_at".to_string(), rfc3339_micros(sent_at)));
     headers.push(("schema_id".to_string(), s.schema_id.to_string()));
     if let Some(subject) = &s.schema_subject {
         headers.push(("schema_subject".to_string(), subject.clone()));
@@ -210,6 +207,47 @@ fn message(
         payload,
         scheduled,
     }
+}
+
+/// The event id's hyphenated text, as `Uuid::to_string` writes it but without
+/// the formatting machinery (per message, so it counts).
+fn id_text(id: uuid::Uuid) -> String {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut text).to_owned()
+}
+
+/// `sent_at` as humantime's `format_rfc3339_micros` writes it. Messages sent
+/// in the same second share the date and time of day, so each lane formats
+/// those once per second and appends the microseconds: the full format was
+/// a twentieth of a schema-only record's cost.
+fn rfc3339_micros(at: SystemTime) -> String {
+    use std::cell::RefCell;
+    thread_local! {
+        /// The last second formatted: (seconds since the epoch, "YYYY-MM-DDTHH:MM:SS").
+        static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let Ok(since) = at.duration_since(SystemTime::UNIX_EPOCH) else {
+        return humantime::format_rfc3339_micros(at).to_string();
+    };
+    SECOND.with_borrow_mut(|(secs, prefix)| {
+        if *secs != since.as_secs() {
+            let whole = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(since.as_secs());
+            *prefix = humantime::format_rfc3339_seconds(whole).to_string();
+            prefix.pop(); // the closing `Z`
+            *secs = since.as_secs();
+        }
+        let mut text = String::with_capacity(prefix.len() + 8);
+        text.push_str(prefix);
+        text.push('.');
+        // Six digits, zero-padded (`{:06}` through the formatting machinery
+        // cost more than the rest of this function).
+        let micros = since.subsec_micros();
+        for place in [100_000, 10_000, 1_000, 100, 10, 1] {
+            text.push(char::from(b'0' + ((micros / place) % 10) as u8));
+        }
+        text.push('Z');
+        text
+    })
 }
 
 /// The text of a (nested) field, for Kafka keys.
@@ -241,6 +279,27 @@ fn field_text(value: &Value, path: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn send_times_read_as_humantime_writes_them() {
+        let base = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_764_547_199);
+        // Within a second, across second, day and year boundaries, and whole seconds.
+        for micros in [
+            0,
+            1,
+            999_999,
+            1_000_000,
+            1_000_001,
+            86_400_000_000,
+            2_000_000_123_456,
+        ] {
+            let at = base + std::time::Duration::from_micros(micros);
+            assert_eq!(
+                rfc3339_micros(at),
+                humantime::format_rfc3339_micros(at).to_string()
+            );
+        }
+    }
 
     #[test]
     fn envelope_fields_are_filled_when_the_schema_has_them() {

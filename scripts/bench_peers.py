@@ -426,6 +426,78 @@ phases:
           f"peak RSS {rss / 1024:.0f} MiB ({wall:.0f} s wall)")
 
 
+def callgrind(cmd):
+    """Instructions (callgrind's Ir, every thread) cmd executes, and its stdout."""
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={d}/cg.%p", *cmd],
+                           capture_output=True, text=True)
+        if r.returncode not in (0, 1):
+            sys.exit(f"{cmd[0]} under callgrind failed ({r.returncode}):\n{r.stderr[-3000:]}")
+        return sum(int(x) for x in re.findall(r"Collected : (\d+)", r.stderr)), r.stdout
+
+
+def instructions_section():
+    """CPU per message as instructions, which a shared 2-core machine does not
+    blur (CPU seconds move ±25 % from run to run here). Each contender runs
+    twice, short and long, and the difference of instructions over the
+    difference of messages is its cost per message without start-up."""
+    if subprocess.run(["sh", "-c", "command -v valgrind"], capture_output=True).returncode != 0:
+        print("\n!!! instructions section SKIPPED: valgrind is not installed (apt-get install valgrind) !!!")
+        return
+    topic = f"bench.instructions.{RUN}"
+    create_topic(topic)
+
+    def per_message(overrides="", extra_args=()):
+        points = []
+        for secs in (3, 9):
+            path = scenario(f"""name: bench-instructions
+seed: 1
+targets: {{ kafka: {{ bootstrap: "{KAFKA}", producer: {{ linger.ms: 5, acks: "1" }} }} }}
+streams:
+  - name: cards
+    schema: ../../schemas/pokemon_card.avsc
+    schema_id: 1
+    topic: {topic}
+{overrides}phases:
+  - {{ name: max, duration: {secs}s, rate: max, mode: kafka_via_connect }}
+""")
+            out = tempfile.mktemp(suffix=".json")
+            try:
+                ir, _ = callgrind([BIN, "run", path, "--no-setup", "--no-arrivals", "--summary-json", out,
+                                   "--report-dir", tempfile.gettempdir(), *extra_args])
+                points.append((json.load(open(out))["totals"]["acked"], ir))
+            finally:
+                os.unlink(path)
+                if os.path.exists(out):
+                    os.unlink(out)
+        (n1, i1), (n2, i2) = points
+        return (i2 - i1) / (n2 - n1)
+
+    hex_payload = subprocess.run([BIN, "sample", os.path.join(ROOT, "scenarios", "ramp.yaml"), "-n", "1",
+                                  "--format", "hex"], capture_output=True, text=True, check=True).stdout
+    payload = re.search(r"[0-9a-f]{40,}", hex_payload).group(0)
+    bare = [callgrind([RAW, KAFKA, topic, payload, str(n)])[0] for n in (50_000, 150_000)]
+    rows = {
+        "mbscenario (rate: max)": per_message(),
+        "generation only (--sink null)": per_message(extra_args=("--sink", "null")),
+        "mbscenario, 5 Rhai overrides": per_message(RAMP_OVERRIDES),
+        "generation only, 5 overrides": per_message(RAMP_OVERRIDES, ("--sink", "null")),
+        "raw rdkafka, pre-encoded bytes": (bare[1] - bare[0]) / 100_000,
+    }
+    results["instructions"] = rows
+    print("\n## Instructions per message (callgrind, all threads of the process, start-up excluded)\n")
+    print("| contender | instructions/msg |")
+    print("|---|---|")
+    for name, ir in rows.items():
+        print(f"| {name} | {ir:,.0f} |")
+    b = rows["raw rdkafka, pre-encoded bytes"]
+    print("\n| mbscenario run | vs (generation only + bare producer) | bare producer / run (throughput bound when CPU-bound) |")
+    print("|---|---|---|")
+    for run, gen in [("mbscenario (rate: max)", "generation only (--sink null)"),
+                     ("mbscenario, 5 Rhai overrides", "generation only, 5 overrides")]:
+        print(f"| {run} | {rows[run] / (rows[gen] + b):.2f}× | {b / rows[run]:.0%} (generation alone: {b / (rows[gen] + b):.0%}) |")
+
+
 def table(title, rows, cpu_unit):
     print(f"\n## {title}\n")
     print(f"| contender | messages | msgs/s | {cpu_unit} | peak RSS | msgs/s vs mbscenario | CPU/msg vs mbscenario |")

@@ -43,18 +43,22 @@ pub struct Envelope<'a> {
 /// the value's kind; other fields and kinds are left alone. Says whether it
 /// replaced the value.
 pub fn fill_envelope_field(name: &str, v: &mut Value, env: &Envelope<'_>) -> bool {
-    let since = env
-        .sent_at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let millis = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
-    let micros = i64::try_from(since.as_micros()).unwrap_or(i64::MAX);
+    if !ENVELOPE_FIELDS.contains(&name) {
+        return false;
+    }
+    let since = || {
+        env.sent_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+    };
+    let millis = || i64::try_from(since().as_millis()).unwrap_or(i64::MAX);
+    let micros = || i64::try_from(since().as_micros()).unwrap_or(i64::MAX);
     let replacement = match (name, &*v) {
         ("event_id", Value::Uuid(_)) => Value::Uuid(env.event_id),
         ("event_id", Value::String(_)) => Value::String(env.event_id.to_string()),
-        ("sent_at", Value::TimestampMillis(_)) => Value::TimestampMillis(millis),
-        ("sent_at", Value::TimestampMicros(_)) => Value::TimestampMicros(micros),
-        ("sent_at", Value::Long(_)) => Value::Long(millis),
+        ("sent_at", Value::TimestampMillis(_)) => Value::TimestampMillis(millis()),
+        ("sent_at", Value::TimestampMicros(_)) => Value::TimestampMicros(micros()),
+        ("sent_at", Value::Long(_)) => Value::Long(millis()),
         ("sent_at", Value::String(_)) => {
             Value::String(humantime::format_rfc3339_micros(env.sent_at).to_string())
         }

@@ -1,4 +1,4 @@
-//! Service clients built on first use from `targets:`, so a scenario that
+//! Service clients built on first use from the plan's targets, so a scenario that
 //! only creates a queue never needs a broker, and retry wrappers that turn
 //! each client's errors into readiness decisions.
 
@@ -11,13 +11,13 @@ use super::registry::{Auth, RegistryClient};
 use super::retry::{Attempt, Target, until_ready};
 use super::topics::{Topics, is_transient};
 use super::{InfraError, Options};
-use crate::scenario::Scenario;
+use crate::plan::Plan;
 
 /// Per-request timeout of the HTTP clients (readiness retries around it).
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Clients<'a> {
-    pub scenario: &'a Scenario,
+    pub plan: &'a Plan,
     pub opts: &'a Options,
     registry: Option<RegistryClient>,
     connect: Option<ConnectClient>,
@@ -26,9 +26,9 @@ pub struct Clients<'a> {
 }
 
 impl<'a> Clients<'a> {
-    pub fn new(scenario: &'a Scenario, opts: &'a Options) -> Self {
+    pub fn new(plan: &'a Plan, opts: &'a Options) -> Self {
         Self {
-            scenario,
+            plan,
             opts,
             registry: None,
             connect: None,
@@ -41,7 +41,7 @@ impl<'a> Clients<'a> {
         let client = match self.registry.take() {
             Some(c) => c,
             None => {
-                let Some(r) = &self.scenario.targets.schema_registry else {
+                let Some(r) = &self.plan.targets.schema_registry else {
                     return Err(InfraError::rejected(
                         step,
                         "no Schema Registry is configured",
@@ -72,7 +72,7 @@ impl<'a> Clients<'a> {
     pub fn connect(&mut self, step: &str) -> Result<&ConnectClient, InfraError> {
         let client = match self.connect.take() {
             Some(c) => c,
-            None => connect_client(&self.scenario.targets, &self.opts.vars, HTTP_TIMEOUT)
+            None => connect_client(&self.plan.targets, &self.opts.vars, HTTP_TIMEOUT)
                 .map_err(|(m, h)| InfraError::rejected(step, &m, Some(h)))?,
         };
         Ok(self.connect.insert(client))
@@ -82,7 +82,7 @@ impl<'a> Clients<'a> {
         let client = match self.topics.take() {
             Some(c) => c,
             None => {
-                let t = &self.scenario.targets;
+                let t = &self.plan.targets;
                 Topics::for_target(t).await.map_err(|e| {
                     InfraError::rejected(
                         step,
@@ -99,7 +99,7 @@ impl<'a> Clients<'a> {
         let client = match self.queues.take() {
             Some(c) => c,
             None => {
-                let t = &self.scenario.targets;
+                let t = &self.plan.targets;
                 let settings = crate::sink::sqs::SqsSettings::of(t);
                 let client = crate::sink::sqs::client(&settings)
                     .await
@@ -111,7 +111,7 @@ impl<'a> Clients<'a> {
     }
 
     pub fn sqs_endpoint(&self) -> String {
-        let t = &self.scenario.targets;
+        let t = &self.plan.targets;
         t.sqs_endpoint.clone().unwrap_or_else(|| {
             format!(
                 "AWS SQS {}",

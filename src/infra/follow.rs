@@ -16,8 +16,7 @@ use super::registry::schema_text;
 use super::retry::Target;
 use super::setup::SetupOutcome;
 use super::{InfraError, Options};
-use crate::plan::infra::InfraStep;
-use crate::scenario::Scenario;
+use crate::plan::Plan;
 use crate::scenario::model::{
     ConnectorState, ConnectorWait, DeadLetter, SchemaFile, SetupStep, SubjectStrategy, Topic,
 };
@@ -65,25 +64,17 @@ where
     }
 }
 
-/// Waits for shard 0's setup of the planned `steps`; returns what a run
+/// Waits for shard 0's setup of the planned steps; returns what a run
 /// needs from it.
-pub async fn run(
-    steps: &[InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-) -> Result<SetupOutcome, InfraError> {
-    walk(steps, scenario, opts, Mode::Wait).await
+pub async fn run(plan: &Plan, opts: &Options) -> Result<SetupOutcome, InfraError> {
+    walk(plan, opts, Mode::Wait).await
 }
 
 /// For `run --no-setup`: the schema ids of the streams whose schemas a
 /// `register_schemas` step names, looked up once (the run must send the ids
 /// the registry gave, not 0); nothing is created or waited for.
-pub async fn schema_ids(
-    steps: &[InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-) -> Result<SetupOutcome, InfraError> {
-    walk(steps, scenario, opts, Mode::SchemasOnce).await
+pub async fn schema_ids(plan: &Plan, opts: &Options) -> Result<SetupOutcome, InfraError> {
+    walk(plan, opts, Mode::SchemasOnce).await
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -102,16 +93,11 @@ struct Registered {
     strategies: Vec<(PathBuf, SubjectStrategy)>,
 }
 
-async fn walk(
-    steps: &[InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-    mode: Mode,
-) -> Result<SetupOutcome, InfraError> {
-    let mut clients = Clients::new(scenario, opts);
+async fn walk(plan: &Plan, opts: &Options, mode: Mode) -> Result<SetupOutcome, InfraError> {
+    let mut clients = Clients::new(plan, opts);
     let mut out = SetupOutcome::default();
     let mut registered = Registered::default();
-    for (i, planned) in steps.iter().enumerate() {
+    for (i, planned) in plan.setup.iter().enumerate() {
         let step = &planned.step;
         let label = match mode {
             Mode::Wait => format!("setup[{i}] {} (follower)", super::setup::step_type(step)),

@@ -15,7 +15,8 @@ use super::retry::Target;
 use super::template::{self, TemplateVars};
 use super::topics::TopicOutcome;
 use super::{InfraError, Options};
-use crate::plan::infra::{InfraStep, subjects};
+use crate::plan::Plan;
+use crate::plan::infra::subjects;
 use crate::scenario::Scenario;
 use crate::scenario::model::{
     ConnectorConfig, ConnectorState, ConnectorWait, SchemaFile, SetupStep, SubjectStrategy,
@@ -31,25 +32,21 @@ pub struct SetupOutcome {
     pub queue_urls: BTreeMap<String, String>,
 }
 
-/// Plans the scenario's setup steps and runs them (see [`execute`]).
+/// Plans the scenario and runs its setup steps (see [`execute`]).
 pub async fn run(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, InfraError> {
-    execute(&crate::plan::infra::steps(scenario), scenario, opts).await
+    execute(&Plan::compile(scenario), opts).await
 }
 
 /// Runs the planned setup steps (`Plan::setup`, what `mbscenario plan`
 /// prints) in order, registering each schema under the subjects the plan
 /// resolved; stops at the first step that fails.
-pub async fn execute(
-    steps: &[InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-) -> Result<SetupOutcome, InfraError> {
-    let mut clients = Clients::new(scenario, opts);
+pub async fn execute(plan: &Plan, opts: &Options) -> Result<SetupOutcome, InfraError> {
+    let mut clients = Clients::new(plan, opts);
     let mut out = SetupOutcome::default();
     // (schema file, subject) → id, for streams to pick theirs from.
     let mut registered: BTreeMap<(PathBuf, String), u32> = BTreeMap::new();
     let mut strategies: Vec<(PathBuf, SubjectStrategy)> = Vec::new();
-    for (i, planned) in steps.iter().enumerate() {
+    for (i, planned) in plan.setup.iter().enumerate() {
         let step = &planned.step;
         let label = format!("setup[{i}] {}", step_type(step));
         match step {
@@ -278,9 +275,8 @@ async fn apply_connector(
     out: &mut SetupOutcome,
 ) -> Result<(), InfraError> {
     let opts = clients.opts;
-    let scenario = clients.scenario;
     let raw = connector_config(config);
-    let mut vars = TemplateVars::for_scenario(scenario, name);
+    let mut vars = TemplateVars::for_plan(clients.plan, name);
     let mut wanted = template::referenced_queues(&raw);
     if raw.values().any(|v| v.contains("${queue.url}")) {
         wanted.extend(vars.only_queue.clone());
@@ -404,10 +400,10 @@ pub(crate) async fn stream_schema_ids(
     registered: &BTreeMap<(PathBuf, String), u32>,
     strategies: &[(PathBuf, SubjectStrategy)],
 ) -> Result<Vec<Option<(u32, String)>>, InfraError> {
-    let scenario = clients.scenario;
+    let plan = clients.plan;
     let opts = clients.opts;
     let mut out = Vec::new();
-    for s in &scenario.streams {
+    for s in plan.specs.iter() {
         let strategy = strategies
             .iter()
             .find(|(p, _)| *p == s.schema_file.resolved)
@@ -428,7 +424,7 @@ pub(crate) async fn stream_schema_ids(
             out.push(Some((*id, subject)));
             continue;
         }
-        if s.schema_id.is_some() || scenario.targets.schema_registry.is_none() {
+        if s.schema_id.is_some() || plan.targets.schema_registry.is_none() {
             out.push(None);
             continue;
         }

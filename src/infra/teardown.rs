@@ -5,14 +5,14 @@
 use super::clients::{self, Clients};
 use super::retry::Target;
 use super::{InfraError, Options};
-use crate::scenario::Scenario;
+use crate::plan::Plan;
 use crate::scenario::model::TeardownStep;
 
-/// Runs every teardown step; returns the errors of those that failed.
-pub async fn run(scenario: &Scenario, opts: &Options) -> Vec<InfraError> {
-    let mut clients = Clients::new(scenario, opts);
+/// Runs every planned teardown step; returns the errors of those that failed.
+pub async fn run(plan: &Plan, opts: &Options) -> Vec<InfraError> {
+    let mut clients = Clients::new(plan, opts);
     let mut errors = Vec::new();
-    for (i, step) in scenario.teardown.iter().enumerate() {
+    for (i, step) in plan.teardown.iter().enumerate() {
         let label = format!("teardown[{i}] {}", step_type(step));
         if let Err(e) = one(&mut clients, &label, step).await {
             opts.progress.line(&format!("error: {e}"));

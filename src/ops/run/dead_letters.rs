@@ -2,10 +2,10 @@
 //! topic will not arrive, so waiting for them is pointless.
 //!
 //! ```text
-//!   DeadLetters::before_run(scenario, queues)   depth of every SQS dead-letter queue
-//!                                               (create_queue … dead_letter) and end
-//!                                               offset of every Connect DLQ topic
-//!                                               (errors.deadletterqueue.topic.name)
+//!   DeadLetters::before_run(plan, queues)   depth of every SQS dead-letter queue
+//!                                           (planned create_queue … dead_letter) and end
+//!                                           offset of every Connect DLQ topic (planned
+//!                                           errors.deadletterqueue.topic.name)
 //!   watch(…)  every 2 s while settling: one grew → the reason, and settling ends
 //! ```
 
@@ -14,8 +14,8 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::infra::queue::Queues;
+use crate::plan::Plan;
 use crate::report::backend::read_queue;
-use crate::scenario::Scenario;
 use crate::scenario::model::{ConnectorConfig, SetupStep};
 
 const DLQ_TOPIC: &str = "errors.deadletterqueue.topic.name";
@@ -30,14 +30,14 @@ pub(super) struct DeadLetters {
 }
 
 impl DeadLetters {
-    pub(super) async fn before_run(scenario: &Scenario, queues: Option<&Queues>) -> Self {
+    pub(super) async fn before_run(plan: &Plan, queues: Option<&Queues>) -> Self {
         let mut out = DeadLetters {
             queues: Vec::new(),
             topics: Vec::new(),
             kafka: None,
         };
-        for step in &scenario.setup {
-            match step {
+        for planned in &plan.setup {
+            match &planned.step {
                 SetupStep::CreateQueue {
                     dead_letter: Some(dl),
                     ..
@@ -61,7 +61,7 @@ impl DeadLetters {
             }
         }
         if !out.topics.is_empty() {
-            out.kafka = crate::sink::kafka_auth::client_config(&scenario.targets)
+            out.kafka = crate::sink::kafka_auth::client_config(&plan.targets)
                 .ok()
                 .map(|mut c| {
                     c.set("group.id", "mbscenario-dead-letters");

@@ -60,6 +60,11 @@ phases:
     )
 }
 
+/// Teardown of the scenario's plan, as `mbscenario teardown` runs it.
+async fn teardown(s: &Scenario, opts: &Options) -> Vec<InfraError> {
+    infra::teardown::run(&Plan::compile(s), opts).await
+}
+
 fn has_line(lines: &[String], parts: &[&str]) -> bool {
     lines.iter().any(|l| parts.iter().all(|p| l.contains(p)))
 }
@@ -130,16 +135,8 @@ teardown:
 
     // Teardown deletes; a second teardown finds it gone and still succeeds.
     let opts = options(&stack);
-    assert!(
-        infra::teardown::run(&Plan::compile(&s), &opts)
-            .await
-            .is_empty()
-    );
-    assert!(
-        infra::teardown::run(&Plan::compile(&s), &opts)
-            .await
-            .is_empty()
-    );
+    assert!(teardown(&s, &opts).await.is_empty());
+    assert!(teardown(&s, &opts).await.is_empty());
     let lines = opts.progress.lines();
     assert!(has_line(&lines, &[&topic, "deleted"]), "{lines:?}");
     assert!(has_line(&lines, &[&topic, "already gone"]), "{lines:?}");
@@ -248,16 +245,8 @@ teardown:
     );
 
     let opts = options(&stack);
-    assert!(
-        infra::teardown::run(&Plan::compile(&s), &opts)
-            .await
-            .is_empty()
-    );
-    assert!(
-        infra::teardown::run(&Plan::compile(&s), &opts)
-            .await
-            .is_empty()
-    );
+    assert!(teardown(&s, &opts).await.is_empty());
+    assert!(teardown(&s, &opts).await.is_empty());
     assert_eq!(queues.url(&q).await.unwrap(), None);
     assert_eq!(queues.url(&fifo).await.unwrap(), None);
     assert!(has_line(&opts.progress.lines(), &[&dlq, "already gone"]));
@@ -329,11 +318,7 @@ teardown:
 
     // Teardown pauses then deletes; the connector is gone afterwards.
     let opts = options(&stack);
-    assert!(
-        infra::teardown::run(&Plan::compile(&s), &opts)
-            .await
-            .is_empty()
-    );
+    assert!(teardown(&s, &opts).await.is_empty());
     let lines = opts.progress.lines();
     assert!(has_line(&lines, &[&name, "paused"]), "{lines:?}");
     assert!(has_line(&lines, &[&name, "deleted"]), "{lines:?}");
@@ -399,11 +384,7 @@ teardown:
             .iter()
             .any(|l| l.starts_with("waiting for"))
     );
-    assert!(
-        infra::teardown::run(&Plan::compile(&s), &options(&stack))
-            .await
-            .is_empty()
-    );
+    assert!(teardown(&s, &options(&stack)).await.is_empty());
 }
 
 /// No stack needed: nothing listens on port 1.

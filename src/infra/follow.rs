@@ -13,7 +13,6 @@ use tokio::time::Instant;
 use super::clients::{self, Clients};
 use super::connect::{Progressing, trace_head};
 use super::registry::schema_text;
-use super::retry::Target;
 use super::setup::SetupOutcome;
 use super::{InfraError, Options};
 use crate::plan::Plan;
@@ -170,13 +169,7 @@ async fn schema_id(
         .map_err(|e| format!("cannot read {}: {e}", sf.file.written))
         .and_then(|t| schema_text(&t))
         .map_err(|m| InfraError::rejected(label, &m, None))?;
-    let registry = clients.registry(label)?;
-    let endpoint = registry.url().to_string();
-    let target = Target {
-        service: "Schema Registry",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (registry, target) = clients.registry(label)?;
     let what = format!("{} under {subject}", sf.file.written);
     let lookup = || clients::http(&target, opts, None, || registry.lookup(subject, &text));
     match mode {
@@ -198,13 +191,7 @@ async fn topics_in_place(
     label: &str,
     topics: &[Topic],
 ) -> Result<(), InfraError> {
-    let admin = clients.topics(label).await?;
-    let endpoint = admin.bootstrap().to_string();
-    let target = Target {
-        service: "Kafka",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (admin, target) = clients.topics(label).await?;
     for t in topics {
         let what = format!("topic {} ({} partitions)", t.name, t.partitions);
         until_present(label, &what, opts, || async {
@@ -225,13 +212,7 @@ async fn queues_in_place(
     dead_letter: Option<&DeadLetter>,
     out: &mut SetupOutcome,
 ) -> Result<(), InfraError> {
-    let endpoint = clients.sqs_endpoint();
-    let target = Target {
-        service: "SQS",
-        endpoint: &endpoint,
-        step: label,
-    };
-    let queues = clients.queues(label).await?;
+    let (queues, target) = clients.queues(label).await?;
     let mut names = vec![name.to_string()];
     names.extend(dead_letter.map(|d| d.name.clone()));
     for q in names {
@@ -252,13 +233,7 @@ async fn connector_in_place(
     name: &str,
     wait: Option<&ConnectorWait>,
 ) -> Result<(), InfraError> {
-    let connect = clients.connect(label)?;
-    let endpoint = connect.url().to_string();
-    let target = Target {
-        service: "Kafka Connect",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (connect, target) = clients.connect(label)?;
     let wanted = wait.map_or(ConnectorState::Running, |w| w.state);
     let what = format!("connector {name}");
     until_present(label, &what, opts, || async {

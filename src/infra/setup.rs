@@ -11,7 +11,6 @@ use super::clients::{self, Clients};
 use super::connect::{POLL_EVERY, Progressing, trace_head};
 use super::queue::QueueSpec;
 use super::registry::{Compat, level_name, schema_text};
-use super::retry::Target;
 use super::template::{self, TemplateVars};
 use super::topics::TopicOutcome;
 use super::{InfraError, Options};
@@ -107,13 +106,7 @@ async fn create_queue(
     out: &mut SetupOutcome,
 ) -> Result<(), InfraError> {
     let name = spec.name;
-    let endpoint = clients.sqs_endpoint();
-    let target = Target {
-        service: "SQS",
-        endpoint: &endpoint,
-        step: label,
-    };
-    let queues = clients.queues(label).await?;
+    let (queues, target) = clients.queues(label).await?;
     let existed = clients::sqs(&target, opts, || queues.url(name))
         .await?
         .is_some();
@@ -159,13 +152,7 @@ async fn register(
         .map_err(|e| format!("cannot read {}: {e}", sf.file.written))
         .and_then(|t| schema_text(&t).map_err(|e| format!("{}: {e}", sf.file.written)))
         .map_err(|m| InfraError::rejected(label, &m, None))?;
-    let registry = clients.registry(label)?;
-    let endpoint = registry.url().to_string();
-    let target = Target {
-        service: "Schema Registry",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (registry, target) = clients.registry(label)?;
     if let Some(level) = compatibility {
         clients::http(&target, opts, None, || {
             registry.set_compatibility(subject, level)
@@ -222,13 +209,7 @@ async fn ensure_topics(
     topics: &[crate::scenario::model::Topic],
 ) -> Result<(), InfraError> {
     let opts = clients.opts;
-    let admin = clients.topics(label).await?;
-    let endpoint = admin.bootstrap().to_string();
-    let target = Target {
-        service: "Kafka",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (admin, target) = clients.topics(label).await?;
     clients::kafka(&target, opts, || admin.ping()).await?;
     let mut mismatches = Vec::new();
     for topic in topics {
@@ -286,13 +267,7 @@ async fn apply_connector(
             vars.queue_urls.insert(q, url.clone());
             continue;
         }
-        let endpoint = clients.sqs_endpoint();
-        let target = Target {
-            service: "SQS",
-            endpoint: &endpoint,
-            step: label,
-        };
-        let queues = clients.queues(label).await?;
+        let (queues, target) = clients.queues(label).await?;
         if let Some(url) = clients::sqs(&target, opts, || queues.url(&q)).await? {
             out.queue_urls.insert(q.clone(), url.clone());
             vars.queue_urls.insert(q, url);
@@ -308,13 +283,7 @@ async fn apply_connector(
             None,
         )
     })?;
-    let connect = clients.connect(label)?;
-    let endpoint = connect.url().to_string();
-    let target = Target {
-        service: "Kafka Connect",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (connect, target) = clients.connect(label)?;
     let help = "Connect refused the config: check `connector.class` is installed on the worker (GET /connector-plugins) and the keys it names";
     let created = clients::http(&target, opts, Some(help), || {
         connect.put_config(name, &resolved)
@@ -338,13 +307,7 @@ async fn wait_for(
     wait: &ConnectorWait,
 ) -> Result<(), InfraError> {
     let opts = clients.opts;
-    let connect = clients.connect(label)?;
-    let endpoint = connect.url().to_string();
-    let target = Target {
-        service: "Kafka Connect",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (connect, target) = clients.connect(label)?;
     let want = match wait.state {
         ConnectorState::Running => "RUNNING",
         ConnectorState::Paused => "PAUSED",
@@ -371,7 +334,7 @@ async fn wait_for(
                         ),
                         Some(format!(
                             "fix the connector config and re-run; the full trace is in GET {}/connectors/{name}/status and the worker log",
-                            endpoint.trim_end_matches('/')
+                            target.endpoint.trim_end_matches('/')
                         )),
                     ));
                 }
@@ -433,13 +396,7 @@ pub(crate) async fn stream_schema_ids(
             .ok()
             .and_then(|t| schema_text(&t).ok())
             .unwrap_or_default();
-        let registry = clients.registry(&label)?;
-        let endpoint = registry.url().to_string();
-        let target = Target {
-            service: "Schema Registry",
-            endpoint: &endpoint,
-            step: &label,
-        };
+        let (registry, target) = clients.registry(&label)?;
         match clients::http(&target, opts, None, || registry.lookup(&subject, &text)).await? {
             Some(id) => out.push(Some((id, subject))),
             None => {

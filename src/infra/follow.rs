@@ -4,8 +4,6 @@
 //! its wanted state) and collect what they need from it (schema ids, queue
 //! URLs) — without creating, changing or purging anything themselves.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -13,11 +11,11 @@ use tokio::time::Instant;
 use super::clients::{self, Clients};
 use super::connect::{Progressing, trace_head};
 use super::registry::schema_text;
-use super::setup::SetupOutcome;
+use super::setup::{Registered, SetupOutcome};
 use super::{InfraError, Options};
 use crate::plan::Plan;
 use crate::scenario::model::{
-    ConnectorState, ConnectorWait, DeadLetter, SchemaFile, SetupStep, SubjectStrategy, Topic,
+    ConnectorState, ConnectorWait, DeadLetter, SchemaFile, SetupStep, Topic,
 };
 
 /// How often the followers look again.
@@ -84,14 +82,6 @@ enum Mode {
     SchemasOnce,
 }
 
-/// Schema ids found so far: (schema file, subject) → id, and each file's
-/// subject strategy, for the streams to pick theirs from.
-#[derive(Default)]
-struct Registered {
-    ids: BTreeMap<(PathBuf, String), u32>,
-    strategies: Vec<(PathBuf, SubjectStrategy)>,
-}
-
 async fn walk(plan: &Plan, opts: &Options, mode: Mode) -> Result<SetupOutcome, InfraError> {
     let mut clients = Clients::new(plan, opts);
     let mut out = SetupOutcome::default();
@@ -111,20 +101,11 @@ async fn walk(plan: &Plan, opts: &Options, mode: Mode) -> Result<SetupOutcome, I
                 ..
             } => {
                 for sf in schemas {
-                    let subjects = planned
-                        .subjects
-                        .iter()
-                        .filter(|(f, _)| *f == sf.file.written)
-                        .map(|(_, subject)| subject.as_str());
-                    for subject in subjects {
+                    for subject in planned.subjects_of(sf) {
                         let id = schema_id(&mut clients, opts, mode, &label, sf, subject).await?;
-                        registered
-                            .ids
-                            .insert((sf.file.resolved.clone(), subject.to_string()), id);
+                        registered.id(sf, subject, id);
                     }
-                    registered
-                        .strategies
-                        .push((sf.file.resolved.clone(), *subject_strategy));
+                    registered.strategy(sf, *subject_strategy);
                 }
             }
             _ if mode == Mode::SchemasOnce => {}
@@ -149,9 +130,7 @@ async fn walk(plan: &Plan, opts: &Options, mode: Mode) -> Result<SetupOutcome, I
             }
         }
     }
-    out.schema_ids =
-        super::setup::stream_schema_ids(&mut clients, &registered.ids, &registered.strategies)
-            .await?;
+    out.schema_ids = super::setup::stream_schema_ids(&mut clients, &registered).await?;
     Ok(out)
 }
 

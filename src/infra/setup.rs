@@ -36,15 +36,33 @@ pub async fn run(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, In
     execute(&Plan::compile(scenario), opts).await
 }
 
+/// Schema ids found so far (registered by setup, or found by followers):
+/// (schema file, subject) → id, and each file's subject strategy, for the
+/// streams to pick theirs from.
+#[derive(Default)]
+pub(crate) struct Registered {
+    ids: BTreeMap<(PathBuf, String), u32>,
+    strategies: Vec<(PathBuf, SubjectStrategy)>,
+}
+
+impl Registered {
+    pub(crate) fn id(&mut self, sf: &SchemaFile, subject: &str, id: u32) {
+        self.ids
+            .insert((sf.file.resolved.clone(), subject.to_string()), id);
+    }
+
+    pub(crate) fn strategy(&mut self, sf: &SchemaFile, strategy: SubjectStrategy) {
+        self.strategies.push((sf.file.resolved.clone(), strategy));
+    }
+}
+
 /// Runs the planned setup steps (`Plan::setup`, what `mbscenario plan`
 /// prints) in order, registering each schema under the subjects the plan
 /// resolved; stops at the first step that fails.
 pub async fn execute(plan: &Plan, opts: &Options) -> Result<SetupOutcome, InfraError> {
     let mut clients = Clients::new(plan, opts);
     let mut out = SetupOutcome::default();
-    // (schema file, subject) → id, for streams to pick theirs from.
-    let mut registered: BTreeMap<(PathBuf, String), u32> = BTreeMap::new();
-    let mut strategies: Vec<(PathBuf, SubjectStrategy)> = Vec::new();
+    let mut registered = Registered::default();
     for (i, planned) in plan.setup.iter().enumerate() {
         let step = &planned.step;
         let label = format!("setup[{i}] {}", step_type(step));
@@ -55,16 +73,12 @@ pub async fn execute(plan: &Plan, opts: &Options) -> Result<SetupOutcome, InfraE
                 compatibility,
             } => {
                 for sf in schemas {
-                    let subjects = planned
-                        .subjects
-                        .iter()
-                        .filter(|(f, _)| *f == sf.file.written);
-                    for (_, subject) in subjects {
+                    for subject in planned.subjects_of(sf) {
                         let id =
                             register(&mut clients, &label, sf, subject, *compatibility).await?;
-                        registered.insert((sf.file.resolved.clone(), subject.clone()), id);
+                        registered.id(sf, subject, id);
                     }
-                    strategies.push((sf.file.resolved.clone(), *subject_strategy));
+                    registered.strategy(sf, *subject_strategy);
                 }
             }
             SetupStep::EnsureTopics { topics } => {
@@ -91,7 +105,7 @@ pub async fn execute(plan: &Plan, opts: &Options) -> Result<SetupOutcome, InfraE
             }
         }
     }
-    out.schema_ids = stream_schema_ids(&mut clients, &registered, &strategies).await?;
+    out.schema_ids = stream_schema_ids(&mut clients, &registered).await?;
     Ok(out)
 }
 
@@ -360,14 +374,14 @@ async fn wait_for(
 /// configured and the stream pins no id.
 pub(crate) async fn stream_schema_ids(
     clients: &mut Clients<'_>,
-    registered: &BTreeMap<(PathBuf, String), u32>,
-    strategies: &[(PathBuf, SubjectStrategy)],
+    registered: &Registered,
 ) -> Result<Vec<Option<(u32, String)>>, InfraError> {
     let plan = clients.plan;
     let opts = clients.opts;
     let mut out = Vec::new();
     for s in plan.specs.iter() {
-        let strategy = strategies
+        let strategy = registered
+            .strategies
             .iter()
             .find(|(p, _)| *p == s.schema_file.resolved)
             .map(|(_, st)| *st);
@@ -377,7 +391,10 @@ pub(crate) async fn stream_schema_ids(
             &[s.topic.as_str()],
         )
         .remove(0);
-        if let Some(id) = registered.get(&(s.schema_file.resolved.clone(), subject.clone())) {
+        if let Some(id) = registered
+            .ids
+            .get(&(s.schema_file.resolved.clone(), subject.clone()))
+        {
             if let Some(pinned) = s.schema_id.filter(|p| p != id) {
                 opts.progress.line(&format!(
                     "warning: stream {} pins schema_id {pinned}, the registry says {id} for {subject}; using {id}",

@@ -233,31 +233,37 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Picks the alternative the user meant and reports only its errors.
+/// Picks the alternative the user meant and reports only its errors. In
+/// turn: a value of a documented list, the branches that take this JSON type
+/// (and tag), a `type:` tag no branch has, and last what types would do.
 fn narrow_alternatives(
     pointer: &str,
     instance: &Value,
     context: &[Vec<ValidationError<'static>>],
     out: &mut Vec<Diagnostic>,
 ) {
-    let tag_ptr = format!("{pointer}/type");
-    let tag_failed = |errs: &Vec<ValidationError<'_>>| {
-        errs.iter().any(|e| {
-            e.instance_path().as_str() == tag_ptr
-                && matches!(
-                    e.kind(),
-                    ValidationErrorKind::Constant { .. } | ValidationErrorKind::Enum { .. }
-                )
-        })
-    };
-    let root_type_failed = |errs: &Vec<ValidationError<'_>>| {
-        errs.iter().any(|e| {
-            e.instance_path().as_str() == pointer
-                && matches!(e.kind(), ValidationErrorKind::Type { .. })
-        })
-    };
-    // An enum written as `oneOf` of `const`s (documented variants): every
-    // branch fails on a constant at this very node.
+    if let Some(d) = not_a_listed_value(pointer, instance, context) {
+        return out.push(d);
+    }
+    if let Some(best) = meant_branch(pointer, instance, context) {
+        for e in best {
+            convert(e, out);
+        }
+        return;
+    }
+    if let Some(d) = unknown_tag(pointer, instance, context) {
+        return out.push(d);
+    }
+    out.push(wrong_type(pointer, instance, context));
+}
+
+/// An enum written as `oneOf` of `const`s (documented variants): every
+/// branch fails on a constant at this very node.
+fn not_a_listed_value(
+    pointer: &str,
+    instance: &Value,
+    context: &[Vec<ValidationError<'static>>],
+) -> Option<Diagnostic> {
     let root_consts: Vec<String> = context
         .iter()
         .filter_map(|errs| {
@@ -275,60 +281,115 @@ fn narrow_alternatives(
             })
         })
         .collect();
-    if !root_consts.is_empty() && root_consts.len() == context.len() {
-        let found = instance
-            .as_str()
-            .map_or_else(|| instance.to_string(), String::from);
-        let help = match closest(&found, &root_consts) {
-            Some(best) => format!(
-                "did you mean `{best}`? (one of: {})",
-                root_consts.join(", ")
-            ),
-            None => format!("use one of: {}", root_consts.join(", ")),
-        };
-        out.push(
-            Diagnostic::error(pointer, format!("`{found}` is not a valid value here"))
-                .with_help(help),
-        );
-        return;
+    if root_consts.is_empty() || root_consts.len() != context.len() {
+        return None;
     }
-    // Branches that accept this JSON type (and, for tagged objects, this tag).
-    let candidates: Vec<&Vec<ValidationError<'static>>> = context
+    let found = instance
+        .as_str()
+        .map_or_else(|| instance.to_string(), String::from);
+    Some(
+        Diagnostic::error(pointer, format!("`{found}` is not a valid value here"))
+            .with_help(choice_help(&found, &root_consts)),
+    )
+}
+
+/// `did you mean …? (one of: …)`, or only the list when nothing is close.
+fn choice_help(found: &str, options: &[String]) -> String {
+    match closest(found, options) {
+        Some(best) => format!("did you mean `{best}`? (one of: {})", options.join(", ")),
+        None => format!("use one of: {}", options.join(", ")),
+    }
+}
+
+/// Of the branches that accept this JSON type (and, for tagged objects,
+/// this tag), the one with the fewest errors.
+fn meant_branch<'c>(
+    pointer: &str,
+    instance: &Value,
+    context: &'c [Vec<ValidationError<'static>>],
+) -> Option<&'c Vec<ValidationError<'static>>> {
+    let tag_ptr = format!("{pointer}/type");
+    let tag_failed = |errs: &Vec<ValidationError<'_>>| {
+        errs.iter().any(|e| {
+            e.instance_path().as_str() == tag_ptr
+                && matches!(
+                    e.kind(),
+                    ValidationErrorKind::Constant { .. } | ValidationErrorKind::Enum { .. }
+                )
+        })
+    };
+    let root_type_failed = |errs: &Vec<ValidationError<'_>>| {
+        errs.iter().any(|e| {
+            e.instance_path().as_str() == pointer
+                && matches!(e.kind(), ValidationErrorKind::Type { .. })
+        })
+    };
+    context
         .iter()
         .filter(|errs| {
             !(root_type_failed(errs) || (instance.get("type").is_some() && tag_failed(errs)))
         })
+        .min_by_key(|errs| errs.len())
+}
+
+/// A `type:` tag that matches no variant.
+fn unknown_tag(
+    pointer: &str,
+    instance: &Value,
+    context: &[Vec<ValidationError<'static>>],
+) -> Option<Diagnostic> {
+    let tag = instance.get("type").and_then(Value::as_str)?;
+    let tag_ptr = format!("{pointer}/type");
+    let options: Vec<String> = context
+        .iter()
+        .flat_map(|errs| errs.iter())
+        .filter(|e| e.instance_path().as_str() == tag_ptr)
+        .filter_map(|e| match e.kind() {
+            ValidationErrorKind::Constant { expected_value } => {
+                expected_value.as_str().map(String::from)
+            }
+            _ => None,
+        })
         .collect();
-    if let Some(best) = candidates.iter().min_by_key(|errs| errs.len()) {
-        for e in best.iter() {
-            convert(e, out);
-        }
-        return;
+    if options.is_empty() {
+        return None;
     }
-    // A `type:` tag that matches no variant.
-    if let Some(tag) = instance.get("type").and_then(Value::as_str) {
-        let options: Vec<String> = context
-            .iter()
-            .flat_map(|errs| errs.iter())
-            .filter(|e| e.instance_path().as_str() == tag_ptr)
-            .filter_map(|e| match e.kind() {
-                ValidationErrorKind::Constant { expected_value } => {
-                    expected_value.as_str().map(String::from)
-                }
-                _ => None,
-            })
-            .collect();
-        if !options.is_empty() {
-            let help = match closest(tag, &options) {
-                Some(best) => format!("did you mean `{best}`? (one of: {})", options.join(", ")),
-                None => format!("use one of: {}", options.join(", ")),
-            };
-            out.push(Diagnostic::error(tag_ptr, format!("unknown type `{tag}`")).with_help(help));
-            return;
-        }
+    Some(
+        Diagnostic::error(tag_ptr, format!("unknown type `{tag}`"))
+            .with_help(choice_help(tag, &options)),
+    )
+}
+
+/// No branch takes this JSON type at all: say what would be accepted (for a
+/// bare number where a rate belongs, which unit to add).
+fn wrong_type(
+    pointer: &str,
+    instance: &Value,
+    context: &[Vec<ValidationError<'static>>],
+) -> Diagnostic {
+    if let Some(n) = instance.as_f64().filter(|_| instance.is_number())
+        && (pointer.ends_with("/rate") || pointer.contains("/rate/"))
+    {
+        return Diagnostic::error(
+            pointer,
+            format!("a rate needs a unit, found the bare number `{instance}`"),
+        )
+        .with_help(format!(
+            "write `{n}/s` (or `{n}/min`, `{n}/h`); {}",
+            crate::scenario::units::RATE_HELP
+        ));
     }
-    // No branch takes this JSON type at all: say what would be accepted.
-    let kinds: Vec<String> = context
+    let expected = one_of_types(&accepted_types(pointer, context));
+    Diagnostic::error(
+        pointer,
+        format!("expected {expected}, found {}", show_value(instance)),
+    )
+    .with_help("see `mbscenario schema` or the format reference, docs/scenario-format.md")
+}
+
+/// The JSON types the branches expect at `pointer`, first seen first.
+fn accepted_types(pointer: &str, context: &[Vec<ValidationError<'static>>]) -> Vec<String> {
+    context
         .iter()
         .flat_map(|errs| errs.iter())
         .filter(|e| e.instance_path().as_str() == pointer)
@@ -347,31 +408,7 @@ fn narrow_alternatives(
                 acc.push(t);
             }
             acc
-        });
-    // A bare number where a rate belongs: say which unit to add.
-    if let Some(n) = instance.as_f64().filter(|_| instance.is_number())
-        && (pointer.ends_with("/rate") || pointer.contains("/rate/"))
-    {
-        out.push(
-            Diagnostic::error(
-                pointer,
-                format!("a rate needs a unit, found the bare number `{instance}`"),
-            )
-            .with_help(format!(
-                "write `{n}/s` (or `{n}/min`, `{n}/h`); {}",
-                crate::scenario::units::RATE_HELP
-            )),
-        );
-        return;
-    }
-    let expected = one_of_types(&kinds);
-    out.push(
-        Diagnostic::error(
-            pointer,
-            format!("expected {expected}, found {}", show_value(instance)),
-        )
-        .with_help("see `mbscenario schema` or the format reference, docs/scenario-format.md"),
-    );
+        })
 }
 
 fn plural(n: u64) -> &'static str {

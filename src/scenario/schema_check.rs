@@ -99,28 +99,11 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
     let instance = error.instance();
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let allowed = allowed_keys(&schema_path);
-            for key in unexpected {
-                let mut d =
-                    Diagnostic::error(pointer_push(&pointer, key), format!("unknown key `{key}`"));
-                d.help = Some(match closest(key, &allowed) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None if allowed.is_empty() => "remove this key".to_string(),
-                    None => format!("allowed keys here: {}", allowed.join(", ")),
-                });
-                out.push(d);
-            }
+            unknown_keys(&pointer, &schema_path, unexpected, out);
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            let mut d =
-                Diagnostic::error(pointer.clone(), format!("missing required key `{name}`"));
-            let desc = describe_property(&schema_path, name);
-            d.help = Some(match desc {
-                Some(desc) => format!("add `{name}`: {desc}"),
-                None => format!("add `{name}`"),
-            });
-            out.push(d);
+            out.push(missing_key(&pointer, &schema_path, name));
         }
         ValidationErrorKind::Type { kind } => {
             let expected = type_names(kind);
@@ -134,31 +117,7 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
                 ),
             );
         }
-        ValidationErrorKind::Enum { options } => {
-            let opts: Vec<String> = options
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let found = instance
-                .as_str()
-                .map(String::from)
-                .unwrap_or_else(|| instance.to_string());
-            let help = match closest(&found, &opts) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => format!("use one of: {}", opts.join(", ")),
-            };
-            out.push(
-                Diagnostic::error(
-                    pointer.clone(),
-                    format!("`{found}` is not a valid value here"),
-                )
-                .with_help(help),
-            );
-        }
+        ValidationErrorKind::Enum { options } => out.push(not_in_enum(&pointer, instance, options)),
         ValidationErrorKind::Constant { expected_value } => {
             out.push(
                 Diagnostic::error(
@@ -175,27 +134,7 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
             );
         }
         ValidationErrorKind::Pattern { pattern } => {
-            let text = instance.as_str().unwrap_or_default();
-            let (what, help) = if pattern == RATE_PATTERN {
-                ("rate", RATE_HELP)
-            } else if pattern == DURATION_PATTERN {
-                ("duration", DURATION_HELP)
-            } else {
-                (
-                    "amount",
-                    "write a count such as `12` or a percentage such as `0.5%`",
-                )
-            };
-            let reason = match what {
-                "rate" => super::units::parse_rate(text).err(),
-                "duration" => super::units::parse_duration(text).err(),
-                _ => None,
-            };
-            let message = match reason {
-                Some(r) => format!("invalid {what}: {r}"),
-                None => format!("invalid {what} `{text}`"),
-            };
-            out.push(Diagnostic::error(pointer.clone(), message).with_help(help));
+            out.push(bad_pattern(&pointer, instance, pattern));
         }
         ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
             narrow_alternatives(&pointer, instance, context, out);
@@ -231,6 +170,81 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
             ),
         ),
     }
+}
+
+/// Keys the schema does not allow here, each with the closest allowed key.
+fn unknown_keys(
+    pointer: &str,
+    schema_path: &str,
+    unexpected: &[String],
+    out: &mut Vec<Diagnostic>,
+) {
+    let allowed = allowed_keys(schema_path);
+    for key in unexpected {
+        let mut d = Diagnostic::error(pointer_push(pointer, key), format!("unknown key `{key}`"));
+        d.help = Some(match closest(key, &allowed) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None if allowed.is_empty() => "remove this key".to_string(),
+            None => format!("allowed keys here: {}", allowed.join(", ")),
+        });
+        out.push(d);
+    }
+}
+
+/// A required key that is missing, with what the schema says it is.
+fn missing_key(pointer: &str, schema_path: &str, name: &str) -> Diagnostic {
+    let mut d = Diagnostic::error(pointer, format!("missing required key `{name}`"));
+    d.help = Some(match describe_property(schema_path, name) {
+        Some(desc) => format!("add `{name}`: {desc}"),
+        None => format!("add `{name}`"),
+    });
+    d
+}
+
+/// A value outside an `enum`, with the closest allowed one.
+fn not_in_enum(pointer: &str, instance: &Value, options: &Value) -> Diagnostic {
+    let opts: Vec<String> = options
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let found = instance
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| instance.to_string());
+    let help = match closest(&found, &opts) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!("use one of: {}", opts.join(", ")),
+    };
+    Diagnostic::error(pointer, format!("`{found}` is not a valid value here")).with_help(help)
+}
+
+/// A rate, duration or amount that does not parse: why, when the parser says.
+fn bad_pattern(pointer: &str, instance: &Value, pattern: &str) -> Diagnostic {
+    let text = instance.as_str().unwrap_or_default();
+    let (what, help) = if pattern == RATE_PATTERN {
+        ("rate", RATE_HELP)
+    } else if pattern == DURATION_PATTERN {
+        ("duration", DURATION_HELP)
+    } else {
+        (
+            "amount",
+            "write a count such as `12` or a percentage such as `0.5%`",
+        )
+    };
+    let reason = match what {
+        "rate" => super::units::parse_rate(text).err(),
+        "duration" => super::units::parse_duration(text).err(),
+        _ => None,
+    };
+    let message = match reason {
+        Some(r) => format!("invalid {what}: {r}"),
+        None => format!("invalid {what} `{text}`"),
+    };
+    Diagnostic::error(pointer, message).with_help(help)
 }
 
 /// Picks the alternative the user meant and reports only its errors. In

@@ -2,7 +2,7 @@
 //! id for the wire format, destinations and key rule.
 
 use crate::datagen::{GenError, StreamRecords};
-use crate::scenario::model::{Key, Scenario};
+use crate::scenario::model::{Key, Scenario, Stream};
 
 /// Everything a worker needs to turn `seq` into a message for one stream.
 #[derive(Debug)]
@@ -27,8 +27,17 @@ pub fn streams(
     seed: u64,
     schema_ids: Option<&[Option<(u32, String)>]>,
 ) -> Result<Vec<StreamRuntime>, (String, GenError)> {
-    scenario
-        .streams
+    of_specs(&scenario.streams, seed, schema_ids)
+}
+
+/// Like [`streams`], from the validated streams alone (a run has them from
+/// its plan, `Plan::specs`).
+pub fn of_specs(
+    specs: &[Stream],
+    seed: u64,
+    schema_ids: Option<&[Option<(u32, String)>]>,
+) -> Result<Vec<StreamRuntime>, (String, GenError)> {
+    specs
         .iter()
         .enumerate()
         .map(|(i, s)| {

@@ -1,4 +1,4 @@
-//! Service clients built on first use from `targets:`, so a scenario that
+//! Service clients built on first use from the plan's targets, so a scenario that
 //! only creates a queue never needs a broker, and retry wrappers that turn
 //! each client's errors into readiness decisions.
 
@@ -11,37 +11,55 @@ use super::registry::{Auth, RegistryClient};
 use super::retry::{Attempt, Target, until_ready};
 use super::topics::{Topics, is_transient};
 use super::{InfraError, Options};
-use crate::scenario::Scenario;
+use crate::plan::Plan;
 
 /// Per-request timeout of the HTTP clients (readiness retries around it).
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The service clients of one setup, follow or teardown walk. Each accessor
+/// returns its client with the [`Target`] that the retries around a call
+/// name in progress lines and errors (service, endpoint, step).
 pub struct Clients<'a> {
-    pub scenario: &'a Scenario,
+    pub plan: &'a Plan,
     pub opts: &'a Options,
     registry: Option<RegistryClient>,
     connect: Option<ConnectClient>,
     topics: Option<Topics>,
     queues: Option<Queues>,
+    /// SQS has no URL of its own without an endpoint: the region stands in.
+    sqs_endpoint: String,
 }
 
+/// A client and the target its calls retry against.
+pub type At<'s, C> = (&'s C, Target<'s>);
+
 impl<'a> Clients<'a> {
-    pub fn new(scenario: &'a Scenario, opts: &'a Options) -> Self {
+    pub fn new(plan: &'a Plan, opts: &'a Options) -> Self {
+        let t = &plan.targets;
+        let sqs_endpoint = t.sqs_endpoint.clone().unwrap_or_else(|| {
+            format!(
+                "AWS SQS {}",
+                t.sqs_region
+                    .as_deref()
+                    .unwrap_or("(region from the AWS config)")
+            )
+        });
         Self {
-            scenario,
+            plan,
             opts,
             registry: None,
             connect: None,
             topics: None,
             queues: None,
+            sqs_endpoint,
         }
     }
 
-    pub fn registry(&mut self, step: &str) -> Result<&RegistryClient, InfraError> {
+    pub fn registry<'s>(&'s mut self, step: &'s str) -> Result<At<'s, RegistryClient>, InfraError> {
         let client = match self.registry.take() {
             Some(c) => c,
             None => {
-                let Some(r) = &self.scenario.targets.schema_registry else {
+                let Some(r) = &self.plan.targets.schema_registry else {
                     return Err(InfraError::rejected(
                         step,
                         "no Schema Registry is configured",
@@ -66,60 +84,56 @@ impl<'a> Clients<'a> {
                 )?
             }
         };
-        Ok(self.registry.insert(client))
+        let client = &*self.registry.insert(client);
+        Ok((client, at("Schema Registry", client.url(), step)))
     }
 
-    pub fn connect(&mut self, step: &str) -> Result<&ConnectClient, InfraError> {
+    pub fn connect<'s>(&'s mut self, step: &'s str) -> Result<At<'s, ConnectClient>, InfraError> {
         let client = match self.connect.take() {
             Some(c) => c,
-            None => connect_client(&self.scenario.targets, &self.opts.vars, HTTP_TIMEOUT)
+            None => connect_client(&self.plan.targets, &self.opts.vars, HTTP_TIMEOUT)
                 .map_err(|(m, h)| InfraError::rejected(step, &m, Some(h)))?,
         };
-        Ok(self.connect.insert(client))
+        let client = &*self.connect.insert(client);
+        Ok((client, at("Kafka Connect", client.url(), step)))
     }
 
-    pub async fn topics(&mut self, step: &str) -> Result<&Topics, InfraError> {
+    pub async fn topics<'s>(&'s mut self, step: &'s str) -> Result<At<'s, Topics>, InfraError> {
         let client = match self.topics.take() {
             Some(c) => c,
-            None => {
-                let t = &self.scenario.targets;
-                Topics::for_target(t).await.map_err(|e| {
-                    InfraError::rejected(
-                        step,
-                        &e,
-                        Some("check `targets.kafka.producer` and `targets.kafka.security`".into()),
-                    )
-                })?
-            }
+            None => Topics::for_target(&self.plan.targets).await.map_err(|e| {
+                InfraError::rejected(
+                    step,
+                    &e,
+                    Some("check `targets.kafka.producer` and `targets.kafka.security`".into()),
+                )
+            })?,
         };
-        Ok(self.topics.insert(client))
+        let client = &*self.topics.insert(client);
+        Ok((client, at("Kafka", client.bootstrap(), step)))
     }
 
-    pub async fn queues(&mut self, step: &str) -> Result<&Queues, InfraError> {
+    pub async fn queues<'s>(&'s mut self, step: &'s str) -> Result<At<'s, Queues>, InfraError> {
         let client = match self.queues.take() {
             Some(c) => c,
             None => {
-                let t = &self.scenario.targets;
-                let settings = crate::sink::sqs::SqsSettings::of(t);
+                let settings = crate::sink::sqs::SqsSettings::of(&self.plan.targets);
                 let client = crate::sink::sqs::client(&settings)
                     .await
                     .map_err(|e: String| InfraError::rejected(step, &e, None))?;
                 Queues::new(client)
             }
         };
-        Ok(self.queues.insert(client))
+        let client = &*self.queues.insert(client);
+        Ok((client, at("SQS", &self.sqs_endpoint, step)))
     }
+}
 
-    pub fn sqs_endpoint(&self) -> String {
-        let t = &self.scenario.targets;
-        t.sqs_endpoint.clone().unwrap_or_else(|| {
-            format!(
-                "AWS SQS {}",
-                t.sqs_region
-                    .as_deref()
-                    .unwrap_or("(region from the AWS config)")
-            )
-        })
+fn at<'s>(service: &'s str, endpoint: &'s str, step: &'s str) -> Target<'s> {
+    Target {
+        service,
+        endpoint,
+        step,
     }
 }
 

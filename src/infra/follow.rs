@@ -4,8 +4,6 @@
 //! its wanted state) and collect what they need from it (schema ids, queue
 //! URLs) — without creating, changing or purging anything themselves.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -13,13 +11,11 @@ use tokio::time::Instant;
 use super::clients::{self, Clients};
 use super::connect::{Progressing, trace_head};
 use super::registry::schema_text;
-use super::retry::Target;
-use super::setup::SetupOutcome;
+use super::setup::{Registered, SetupOutcome};
 use super::{InfraError, Options};
-use crate::plan::infra::InfraStep;
-use crate::scenario::Scenario;
+use crate::plan::Plan;
 use crate::scenario::model::{
-    ConnectorState, ConnectorWait, DeadLetter, SchemaFile, SetupStep, SubjectStrategy, Topic,
+    ConnectorState, ConnectorWait, DeadLetter, SchemaFile, SetupStep, Topic,
 };
 
 /// How often the followers look again.
@@ -65,25 +61,17 @@ where
     }
 }
 
-/// Waits for shard 0's setup of the planned `steps`; returns what a run
+/// Waits for shard 0's setup of the planned steps; returns what a run
 /// needs from it.
-pub async fn run(
-    steps: &[InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-) -> Result<SetupOutcome, InfraError> {
-    walk(steps, scenario, opts, Mode::Wait).await
+pub async fn run(plan: &Plan, opts: &Options) -> Result<SetupOutcome, InfraError> {
+    walk(plan, opts, Mode::Wait).await
 }
 
 /// For `run --no-setup`: the schema ids of the streams whose schemas a
 /// `register_schemas` step names, looked up once (the run must send the ids
 /// the registry gave, not 0); nothing is created or waited for.
-pub async fn schema_ids(
-    steps: &[InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-) -> Result<SetupOutcome, InfraError> {
-    walk(steps, scenario, opts, Mode::SchemasOnce).await
+pub async fn schema_ids(plan: &Plan, opts: &Options) -> Result<SetupOutcome, InfraError> {
+    walk(plan, opts, Mode::SchemasOnce).await
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -94,24 +82,11 @@ enum Mode {
     SchemasOnce,
 }
 
-/// Schema ids found so far: (schema file, subject) → id, and each file's
-/// subject strategy, for the streams to pick theirs from.
-#[derive(Default)]
-struct Registered {
-    ids: BTreeMap<(PathBuf, String), u32>,
-    strategies: Vec<(PathBuf, SubjectStrategy)>,
-}
-
-async fn walk(
-    steps: &[InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-    mode: Mode,
-) -> Result<SetupOutcome, InfraError> {
-    let mut clients = Clients::new(scenario, opts);
+async fn walk(plan: &Plan, opts: &Options, mode: Mode) -> Result<SetupOutcome, InfraError> {
+    let mut clients = Clients::new(plan, opts);
     let mut out = SetupOutcome::default();
     let mut registered = Registered::default();
-    for (i, planned) in steps.iter().enumerate() {
+    for (i, planned) in plan.setup.iter().enumerate() {
         let step = &planned.step;
         let label = match mode {
             Mode::Wait => format!("setup[{i}] {} (follower)", super::setup::step_type(step)),
@@ -126,20 +101,11 @@ async fn walk(
                 ..
             } => {
                 for sf in schemas {
-                    let subjects = planned
-                        .subjects
-                        .iter()
-                        .filter(|(f, _)| *f == sf.file.written)
-                        .map(|(_, subject)| subject.as_str());
-                    for subject in subjects {
+                    for subject in planned.subjects_of(sf) {
                         let id = schema_id(&mut clients, opts, mode, &label, sf, subject).await?;
-                        registered
-                            .ids
-                            .insert((sf.file.resolved.clone(), subject.to_string()), id);
+                        registered.id(sf, subject, id);
                     }
-                    registered
-                        .strategies
-                        .push((sf.file.resolved.clone(), *subject_strategy));
+                    registered.strategy(sf, *subject_strategy);
                 }
             }
             _ if mode == Mode::SchemasOnce => {}
@@ -164,9 +130,7 @@ async fn walk(
             }
         }
     }
-    out.schema_ids =
-        super::setup::stream_schema_ids(&mut clients, &registered.ids, &registered.strategies)
-            .await?;
+    out.schema_ids = super::setup::stream_schema_ids(&mut clients, &registered).await?;
     Ok(out)
 }
 
@@ -184,13 +148,7 @@ async fn schema_id(
         .map_err(|e| format!("cannot read {}: {e}", sf.file.written))
         .and_then(|t| schema_text(&t))
         .map_err(|m| InfraError::rejected(label, &m, None))?;
-    let registry = clients.registry(label)?;
-    let endpoint = registry.url().to_string();
-    let target = Target {
-        service: "Schema Registry",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (registry, target) = clients.registry(label)?;
     let what = format!("{} under {subject}", sf.file.written);
     let lookup = || clients::http(&target, opts, None, || registry.lookup(subject, &text));
     match mode {
@@ -212,13 +170,7 @@ async fn topics_in_place(
     label: &str,
     topics: &[Topic],
 ) -> Result<(), InfraError> {
-    let admin = clients.topics(label).await?;
-    let endpoint = admin.bootstrap().to_string();
-    let target = Target {
-        service: "Kafka",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (admin, target) = clients.topics(label).await?;
     for t in topics {
         let what = format!("topic {} ({} partitions)", t.name, t.partitions);
         until_present(label, &what, opts, || async {
@@ -239,13 +191,7 @@ async fn queues_in_place(
     dead_letter: Option<&DeadLetter>,
     out: &mut SetupOutcome,
 ) -> Result<(), InfraError> {
-    let endpoint = clients.sqs_endpoint();
-    let target = Target {
-        service: "SQS",
-        endpoint: &endpoint,
-        step: label,
-    };
-    let queues = clients.queues(label).await?;
+    let (queues, target) = clients.queues(label).await?;
     let mut names = vec![name.to_string()];
     names.extend(dead_letter.map(|d| d.name.clone()));
     for q in names {
@@ -266,13 +212,7 @@ async fn connector_in_place(
     name: &str,
     wait: Option<&ConnectorWait>,
 ) -> Result<(), InfraError> {
-    let connect = clients.connect(label)?;
-    let endpoint = connect.url().to_string();
-    let target = Target {
-        service: "Kafka Connect",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (connect, target) = clients.connect(label)?;
     let wanted = wait.map_or(ConnectorState::Running, |w| w.state);
     let what = format!("connector {name}");
     until_present(label, &what, opts, || async {

@@ -11,11 +11,11 @@ use super::clients::{self, Clients};
 use super::connect::{POLL_EVERY, Progressing, trace_head};
 use super::queue::QueueSpec;
 use super::registry::{Compat, level_name, schema_text};
-use super::retry::Target;
 use super::template::{self, TemplateVars};
 use super::topics::TopicOutcome;
 use super::{InfraError, Options};
-use crate::plan::infra::{InfraStep, subjects};
+use crate::plan::Plan;
+use crate::plan::infra::subjects;
 use crate::scenario::Scenario;
 use crate::scenario::model::{
     ConnectorConfig, ConnectorState, ConnectorWait, SchemaFile, SetupStep, SubjectStrategy,
@@ -31,25 +31,39 @@ pub struct SetupOutcome {
     pub queue_urls: BTreeMap<String, String>,
 }
 
-/// Plans the scenario's setup steps and runs them (see [`execute`]).
+/// Plans the scenario and runs its setup steps (see [`execute`]).
 pub async fn run(scenario: &Scenario, opts: &Options) -> Result<SetupOutcome, InfraError> {
-    execute(&crate::plan::infra::steps(scenario), scenario, opts).await
+    execute(&Plan::compile(scenario), opts).await
+}
+
+/// Schema ids found so far (registered by setup, or found by followers):
+/// (schema file, subject) → id, and each file's subject strategy, for the
+/// streams to pick theirs from.
+#[derive(Default)]
+pub(crate) struct Registered {
+    ids: BTreeMap<(PathBuf, String), u32>,
+    strategies: Vec<(PathBuf, SubjectStrategy)>,
+}
+
+impl Registered {
+    pub(crate) fn id(&mut self, sf: &SchemaFile, subject: &str, id: u32) {
+        self.ids
+            .insert((sf.file.resolved.clone(), subject.to_string()), id);
+    }
+
+    pub(crate) fn strategy(&mut self, sf: &SchemaFile, strategy: SubjectStrategy) {
+        self.strategies.push((sf.file.resolved.clone(), strategy));
+    }
 }
 
 /// Runs the planned setup steps (`Plan::setup`, what `mbscenario plan`
 /// prints) in order, registering each schema under the subjects the plan
 /// resolved; stops at the first step that fails.
-pub async fn execute(
-    steps: &[InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-) -> Result<SetupOutcome, InfraError> {
-    let mut clients = Clients::new(scenario, opts);
+pub async fn execute(plan: &Plan, opts: &Options) -> Result<SetupOutcome, InfraError> {
+    let mut clients = Clients::new(plan, opts);
     let mut out = SetupOutcome::default();
-    // (schema file, subject) → id, for streams to pick theirs from.
-    let mut registered: BTreeMap<(PathBuf, String), u32> = BTreeMap::new();
-    let mut strategies: Vec<(PathBuf, SubjectStrategy)> = Vec::new();
-    for (i, planned) in steps.iter().enumerate() {
+    let mut registered = Registered::default();
+    for (i, planned) in plan.setup.iter().enumerate() {
         let step = &planned.step;
         let label = format!("setup[{i}] {}", step_type(step));
         match step {
@@ -59,16 +73,12 @@ pub async fn execute(
                 compatibility,
             } => {
                 for sf in schemas {
-                    let subjects = planned
-                        .subjects
-                        .iter()
-                        .filter(|(f, _)| *f == sf.file.written);
-                    for (_, subject) in subjects {
+                    for subject in planned.subjects_of(sf) {
                         let id =
                             register(&mut clients, &label, sf, subject, *compatibility).await?;
-                        registered.insert((sf.file.resolved.clone(), subject.clone()), id);
+                        registered.id(sf, subject, id);
                     }
-                    strategies.push((sf.file.resolved.clone(), *subject_strategy));
+                    registered.strategy(sf, *subject_strategy);
                 }
             }
             SetupStep::EnsureTopics { topics } => {
@@ -95,7 +105,7 @@ pub async fn execute(
             }
         }
     }
-    out.schema_ids = stream_schema_ids(&mut clients, &registered, &strategies).await?;
+    out.schema_ids = stream_schema_ids(&mut clients, &registered).await?;
     Ok(out)
 }
 
@@ -110,13 +120,7 @@ async fn create_queue(
     out: &mut SetupOutcome,
 ) -> Result<(), InfraError> {
     let name = spec.name;
-    let endpoint = clients.sqs_endpoint();
-    let target = Target {
-        service: "SQS",
-        endpoint: &endpoint,
-        step: label,
-    };
-    let queues = clients.queues(label).await?;
+    let (queues, target) = clients.queues(label).await?;
     let existed = clients::sqs(&target, opts, || queues.url(name))
         .await?
         .is_some();
@@ -162,13 +166,7 @@ async fn register(
         .map_err(|e| format!("cannot read {}: {e}", sf.file.written))
         .and_then(|t| schema_text(&t).map_err(|e| format!("{}: {e}", sf.file.written)))
         .map_err(|m| InfraError::rejected(label, &m, None))?;
-    let registry = clients.registry(label)?;
-    let endpoint = registry.url().to_string();
-    let target = Target {
-        service: "Schema Registry",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (registry, target) = clients.registry(label)?;
     if let Some(level) = compatibility {
         clients::http(&target, opts, None, || {
             registry.set_compatibility(subject, level)
@@ -225,13 +223,7 @@ async fn ensure_topics(
     topics: &[crate::scenario::model::Topic],
 ) -> Result<(), InfraError> {
     let opts = clients.opts;
-    let admin = clients.topics(label).await?;
-    let endpoint = admin.bootstrap().to_string();
-    let target = Target {
-        service: "Kafka",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (admin, target) = clients.topics(label).await?;
     clients::kafka(&target, opts, || admin.ping()).await?;
     let mut mismatches = Vec::new();
     for topic in topics {
@@ -278,9 +270,8 @@ async fn apply_connector(
     out: &mut SetupOutcome,
 ) -> Result<(), InfraError> {
     let opts = clients.opts;
-    let scenario = clients.scenario;
     let raw = connector_config(config);
-    let mut vars = TemplateVars::for_scenario(scenario, name);
+    let mut vars = TemplateVars::for_plan(clients.plan, name);
     let mut wanted = template::referenced_queues(&raw);
     if raw.values().any(|v| v.contains("${queue.url}")) {
         wanted.extend(vars.only_queue.clone());
@@ -290,13 +281,7 @@ async fn apply_connector(
             vars.queue_urls.insert(q, url.clone());
             continue;
         }
-        let endpoint = clients.sqs_endpoint();
-        let target = Target {
-            service: "SQS",
-            endpoint: &endpoint,
-            step: label,
-        };
-        let queues = clients.queues(label).await?;
+        let (queues, target) = clients.queues(label).await?;
         if let Some(url) = clients::sqs(&target, opts, || queues.url(&q)).await? {
             out.queue_urls.insert(q.clone(), url.clone());
             vars.queue_urls.insert(q, url);
@@ -312,13 +297,7 @@ async fn apply_connector(
             None,
         )
     })?;
-    let connect = clients.connect(label)?;
-    let endpoint = connect.url().to_string();
-    let target = Target {
-        service: "Kafka Connect",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (connect, target) = clients.connect(label)?;
     let help = "Connect refused the config: check `connector.class` is installed on the worker (GET /connector-plugins) and the keys it names";
     let created = clients::http(&target, opts, Some(help), || {
         connect.put_config(name, &resolved)
@@ -342,13 +321,7 @@ async fn wait_for(
     wait: &ConnectorWait,
 ) -> Result<(), InfraError> {
     let opts = clients.opts;
-    let connect = clients.connect(label)?;
-    let endpoint = connect.url().to_string();
-    let target = Target {
-        service: "Kafka Connect",
-        endpoint: &endpoint,
-        step: label,
-    };
+    let (connect, target) = clients.connect(label)?;
     let want = match wait.state {
         ConnectorState::Running => "RUNNING",
         ConnectorState::Paused => "PAUSED",
@@ -375,7 +348,7 @@ async fn wait_for(
                         ),
                         Some(format!(
                             "fix the connector config and re-run; the full trace is in GET {}/connectors/{name}/status and the worker log",
-                            endpoint.trim_end_matches('/')
+                            target.endpoint.trim_end_matches('/')
                         )),
                     ));
                 }
@@ -401,14 +374,14 @@ async fn wait_for(
 /// configured and the stream pins no id.
 pub(crate) async fn stream_schema_ids(
     clients: &mut Clients<'_>,
-    registered: &BTreeMap<(PathBuf, String), u32>,
-    strategies: &[(PathBuf, SubjectStrategy)],
+    registered: &Registered,
 ) -> Result<Vec<Option<(u32, String)>>, InfraError> {
-    let scenario = clients.scenario;
+    let plan = clients.plan;
     let opts = clients.opts;
     let mut out = Vec::new();
-    for s in &scenario.streams {
-        let strategy = strategies
+    for s in plan.specs.iter() {
+        let strategy = registered
+            .strategies
             .iter()
             .find(|(p, _)| *p == s.schema_file.resolved)
             .map(|(_, st)| *st);
@@ -418,7 +391,10 @@ pub(crate) async fn stream_schema_ids(
             &[s.topic.as_str()],
         )
         .remove(0);
-        if let Some(id) = registered.get(&(s.schema_file.resolved.clone(), subject.clone())) {
+        if let Some(id) = registered
+            .ids
+            .get(&(s.schema_file.resolved.clone(), subject.clone()))
+        {
             if let Some(pinned) = s.schema_id.filter(|p| p != id) {
                 opts.progress.line(&format!(
                     "warning: stream {} pins schema_id {pinned}, the registry says {id} for {subject}; using {id}",
@@ -428,7 +404,7 @@ pub(crate) async fn stream_schema_ids(
             out.push(Some((*id, subject)));
             continue;
         }
-        if s.schema_id.is_some() || scenario.targets.schema_registry.is_none() {
+        if s.schema_id.is_some() || plan.targets.schema_registry.is_none() {
             out.push(None);
             continue;
         }
@@ -437,13 +413,7 @@ pub(crate) async fn stream_schema_ids(
             .ok()
             .and_then(|t| schema_text(&t).ok())
             .unwrap_or_default();
-        let registry = clients.registry(&label)?;
-        let endpoint = registry.url().to_string();
-        let target = Target {
-            service: "Schema Registry",
-            endpoint: &endpoint,
-            step: &label,
-        };
+        let (registry, target) = clients.registry(&label)?;
         match clients::http(&target, opts, None, || registry.lookup(&subject, &text)).await? {
             Some(id) => out.push(Some((id, subject))),
             None => {

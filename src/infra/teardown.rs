@@ -3,16 +3,15 @@
 //! "already gone" counts as done so teardown can be re-run.
 
 use super::clients::{self, Clients};
-use super::retry::Target;
 use super::{InfraError, Options};
-use crate::scenario::Scenario;
+use crate::plan::Plan;
 use crate::scenario::model::TeardownStep;
 
-/// Runs every teardown step; returns the errors of those that failed.
-pub async fn run(scenario: &Scenario, opts: &Options) -> Vec<InfraError> {
-    let mut clients = Clients::new(scenario, opts);
+/// Runs every planned teardown step; returns the errors of those that failed.
+pub async fn run(plan: &Plan, opts: &Options) -> Vec<InfraError> {
+    let mut clients = Clients::new(plan, opts);
     let mut errors = Vec::new();
-    for (i, step) in scenario.teardown.iter().enumerate() {
+    for (i, step) in plan.teardown.iter().enumerate() {
         let label = format!("teardown[{i}] {}", step_type(step));
         if let Err(e) = one(&mut clients, &label, step).await {
             opts.progress.line(&format!("error: {e}"));
@@ -46,13 +45,7 @@ async fn one(
     };
     match step {
         TeardownStep::DeleteConnector { name } | TeardownStep::PauseConnector { name } => {
-            let connect = clients.connect(label)?;
-            let endpoint = connect.url().to_string();
-            let target = Target {
-                service: "Kafka Connect",
-                endpoint: &endpoint,
-                step: label,
-            };
+            let (connect, target) = clients.connect(label)?;
             if matches!(step, TeardownStep::DeleteConnector { .. }) {
                 let existed = clients::http(&target, opts, None, || connect.delete(name)).await?;
                 done(&format!("connector {name}"), existed, "deleted");
@@ -62,25 +55,13 @@ async fn one(
             }
         }
         TeardownStep::DeleteTopics { topics } => {
-            let admin = clients.topics(label).await?;
-            let endpoint = admin.bootstrap().to_string();
-            let target = Target {
-                service: "Kafka",
-                endpoint: &endpoint,
-                step: label,
-            };
+            let (admin, target) = clients.topics(label).await?;
             for (name, existed) in clients::kafka(&target, opts, || admin.delete(topics)).await? {
                 done(&format!("topic {name}"), existed, "deleted");
             }
         }
         TeardownStep::DeleteQueue { name } | TeardownStep::PurgeQueue { name } => {
-            let endpoint = clients.sqs_endpoint();
-            let queues = clients.queues(label).await?;
-            let target = Target {
-                service: "SQS",
-                endpoint: &endpoint,
-                step: label,
-            };
+            let (queues, target) = clients.queues(label).await?;
             if matches!(step, TeardownStep::DeleteQueue { .. }) {
                 let existed = clients::sqs(&target, opts, || queues.delete(name)).await?;
                 done(&format!("queue {name}"), existed, "deleted");

@@ -17,8 +17,9 @@ use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 
+use crate::plan::Plan;
 use crate::scenario::interpolate::{Vars, interpolate_with, is_identifier};
-use crate::scenario::model::{Mode, Scenario};
+use crate::scenario::model::Mode;
 
 /// Values of the run variables; environment variables come from `vars`.
 #[derive(Debug, Clone, Default)]
@@ -33,16 +34,16 @@ pub struct TemplateVars {
 }
 
 impl TemplateVars {
-    /// Run variables for `connector` in `scenario`; queue URLs are added by the caller.
-    pub fn for_scenario(scenario: &Scenario, connector: &str) -> Self {
-        let via_kafka: Vec<usize> = scenario
+    /// Run variables for `connector` in `plan`; queue URLs are added by the caller.
+    pub fn for_plan(plan: &Plan, connector: &str) -> Self {
+        let via_kafka: Vec<usize> = plan
             .phases
             .iter()
             .filter(|p| p.mode == Mode::KafkaViaConnect)
-            .flat_map(|p| p.streams.iter().copied())
+            .flat_map(|p| p.streams.iter().map(|ps| ps.stream))
             .collect();
         let mut topics: Vec<&str> = Vec::new();
-        for (i, s) in scenario.streams.iter().enumerate() {
+        for (i, s) in plan.streams.iter().enumerate() {
             if (via_kafka.is_empty() || via_kafka.contains(&i))
                 && !topics.contains(&s.topic.as_str())
             {
@@ -52,20 +53,16 @@ impl TemplateVars {
         Self {
             topics: topics.join(","),
             queue_urls: BTreeMap::new(),
-            only_queue: only_queue(scenario),
+            only_queue: only_queue(plan),
             connector: connector.to_string(),
-            registry_url: scenario
-                .targets
-                .schema_registry
-                .as_ref()
-                .map(|r| r.url.clone()),
+            registry_url: plan.targets.schema_registry.as_ref().map(|r| r.url.clone()),
         }
     }
 }
 
 /// The queue the streams write to, when there is exactly one.
-fn only_queue(scenario: &Scenario) -> Option<String> {
-    let mut queues: Vec<&str> = scenario
+fn only_queue(plan: &Plan) -> Option<String> {
+    let mut queues: Vec<&str> = plan
         .streams
         .iter()
         .filter_map(|s| s.queue.as_deref())

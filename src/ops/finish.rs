@@ -9,7 +9,6 @@ use crate::engine::RunSummary;
 use crate::exit::Exit;
 use crate::plan::Plan;
 use crate::report::{self, Report, backend::Snapshot};
-use crate::scenario::Scenario;
 
 /// Everything measured in a run.
 pub struct Measured {
@@ -21,7 +20,7 @@ pub struct Measured {
 }
 
 /// Builds the report: assertions are evaluated against what was measured.
-pub fn report(scenario: &Scenario, plan: &Plan, m: Measured) -> Report {
+pub fn report(plan: &Plan, m: Measured) -> Report {
     let depths = report::backend::final_depths(&m.backend);
     let verdicts = check::evaluate(
         plan,
@@ -34,7 +33,7 @@ pub fn report(scenario: &Scenario, plan: &Plan, m: Measured) -> Report {
     );
     Report::new(report::Parts {
         plan,
-        description: scenario.description.clone(),
+        description: plan.description.clone(),
         started_at: m.started_at,
         sink: &m.sink,
         summary: m.summary,
@@ -65,13 +64,14 @@ pub fn read_report(path: &Path) -> Result<serde_json::Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
 }
 
-/// Writes the report files and prints the verdicts; returns the exit code.
-pub fn publish(report: &Report, scenario: &Scenario, dir_override: Option<&Path>) -> Exit {
+/// Writes the report files (where and in which formats `plan.report` says,
+/// unless `dir_override`) and prints the verdicts; returns the exit code.
+pub fn publish(report: &Report, plan: &Plan, dir_override: Option<&Path>) -> Exit {
     let dir = dir_override.map_or_else(
-        || Path::new(&scenario.report.dir).to_path_buf(),
+        || Path::new(&plan.report.dir).to_path_buf(),
         Path::to_path_buf,
     );
-    let written = match report::files::write(report, &dir, &scenario.report.formats) {
+    let written = match report::files::write(report, &dir, &plan.report.formats) {
         Ok(paths) => {
             for p in paths {
                 crate::say!("report: {}", p.display());

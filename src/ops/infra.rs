@@ -1,9 +1,12 @@
-//! `mbscenario setup` / `teardown`, and the setup that `run` performs first.
+//! `mbscenario setup` / `teardown`, and the setup that `run` performs first
+//! (or awaits, or only looks schema ids up for) and its teardown: each works
+//! on the compiled plan's steps and targets.
 
 use crate::cli::{InfraArgs, ScenarioArgs};
 use crate::exit::Exit;
 use crate::failure::{Failure, Outcome};
 use crate::infra::{self, Options, Progress, SetupOutcome};
+use crate::plan::Plan;
 use crate::scenario::Scenario;
 use std::time::Duration;
 
@@ -24,38 +27,35 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub fn setup_cmd(scenario: &Scenario, opts: &Options) -> Outcome {
-    if scenario.setup.is_empty() {
-        crate::say!("{}: no setup steps", scenario.name);
+    let plan = Plan::compile(scenario);
+    if plan.setup.is_empty() {
+        crate::say!("{}: no setup steps", plan.scenario);
         return Ok(Exit::Passed);
     }
     let rt = runtime()?;
-    let plan = crate::plan::Plan::compile(scenario);
-    rt.block_on(setup(&plan.setup, scenario, opts))?;
+    rt.block_on(setup(&plan, opts))?;
     Ok(Exit::Passed)
 }
 
 pub fn teardown_cmd(scenario: &Scenario, opts: &Options) -> Outcome {
-    if scenario.teardown.is_empty() {
-        crate::say!("{}: no teardown steps", scenario.name);
+    let plan = Plan::compile(scenario);
+    if plan.teardown.is_empty() {
+        crate::say!("{}: no teardown steps", plan.scenario);
         return Ok(Exit::Passed);
     }
     let rt = runtime()?;
-    Ok(rt.block_on(teardown(scenario, opts)))
+    Ok(rt.block_on(teardown(&plan, opts)))
 }
 
 /// The planned setup steps, timed; a failure is exit 3.
-pub async fn setup(
-    planned: &[crate::plan::infra::InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-) -> Result<SetupOutcome, Failure> {
+pub async fn setup(plan: &Plan, opts: &Options) -> Result<SetupOutcome, Failure> {
     let t0 = std::time::Instant::now();
-    match infra::setup::execute(planned, scenario, opts).await {
+    match infra::setup::execute(plan, opts).await {
         Ok(out) => {
-            if !scenario.setup.is_empty() {
+            if !plan.setup.is_empty() {
                 opts.progress.line(&format!(
                     "setup done: {} step(s) in {}",
-                    scenario.setup.len(),
+                    plan.setup.len(),
                     crate::scenario::units::format_elapsed(t0.elapsed())
                 ));
             }
@@ -66,26 +66,18 @@ pub async fn setup(
 }
 
 /// Waits for shard 0's setup of the planned steps (shards 1..N).
-pub async fn follow(
-    planned: &[crate::plan::infra::InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-) -> Result<SetupOutcome, Failure> {
-    Ok(infra::follow::run(planned, scenario, opts).await?)
+pub async fn follow(plan: &Plan, opts: &Options) -> Result<SetupOutcome, Failure> {
+    Ok(infra::follow::run(plan, opts).await?)
 }
 
 /// `run --no-setup`: the registered schema ids of the planned steps, looked up once.
-pub async fn schema_ids(
-    planned: &[crate::plan::infra::InfraStep],
-    scenario: &Scenario,
-    opts: &Options,
-) -> Result<SetupOutcome, Failure> {
-    Ok(infra::follow::schema_ids(planned, scenario, opts).await?)
+pub async fn schema_ids(plan: &Plan, opts: &Options) -> Result<SetupOutcome, Failure> {
+    Ok(infra::follow::schema_ids(plan, opts).await?)
 }
 
 /// Teardown with its errors printed.
-pub async fn teardown(scenario: &Scenario, opts: &Options) -> Exit {
-    let errors = infra::teardown::run(scenario, opts).await;
+pub async fn teardown(plan: &Plan, opts: &Options) -> Exit {
+    let errors = infra::teardown::run(plan, opts).await;
     for e in &errors {
         if let Some(h) = e.help() {
             crate::say!("  = help: {h}");
@@ -105,16 +97,12 @@ pub const TEARDOWN_STEP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Teardown within a bound: each step [`TEARDOWN_STEP_TIMEOUT`], the whole of it
 /// `--grace` after an interrupt, and a Ctrl-C/SIGTERM during it stops at once.
-pub fn bounded_teardown(
-    scenario: &Scenario,
-    opts: &super::run::RunOptions,
-    interrupted: bool,
-) -> Outcome {
+pub fn bounded_teardown(plan: &Plan, opts: &super::run::RunOptions, interrupted: bool) -> Outcome {
     let infra = crate::infra::Options {
         timeout: opts.infra.timeout.min(TEARDOWN_STEP_TIMEOUT),
         ..opts.infra.clone()
     };
-    let steps = u32::try_from(scenario.teardown.len())
+    let steps = u32::try_from(plan.teardown.len())
         .unwrap_or(u32::MAX)
         .max(1);
     let budget = if interrupted {
@@ -128,7 +116,7 @@ pub fn bounded_teardown(
         .map_err(|e| Failure::infra(format!("cannot start the async runtime: {e}")))?;
     Ok(rt.block_on(async {
         tokio::select! {
-            exit = teardown(scenario, &infra) => exit,
+            exit = teardown(plan, &infra) => exit,
             () = tokio::time::sleep(budget) => {
                 crate::say!(
                     "error: teardown did not finish within {}; what it had not removed is left in place",

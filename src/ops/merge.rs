@@ -69,5 +69,5 @@ pub fn merge(
         "{}",
         crate::telemetry::secrets::mask(&report.run.render_text())
     );
-    super::finish::publish(&report, &scenario, report_dir)
+    super::finish::publish(&report, &plan, report_dir)
 }

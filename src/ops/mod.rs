@@ -276,9 +276,10 @@ fn plan(
 }
 
 /// `  --> FILE:LINE:COL` for an override failing at run time, when known.
+/// `specs`: the validated streams (`Plan::specs`, or a scenario's streams).
 pub(crate) fn expr_location(
     file: &Path,
-    scenario: &Scenario,
+    specs: &[crate::scenario::model::Stream],
     err: &crate::datagen::expr::ExprError,
 ) -> Option<String> {
     use crate::datagen::expr::ExprError;
@@ -287,8 +288,7 @@ pub(crate) fn expr_location(
         ExprError::TypeMismatch(m) => (m.stream.as_str(), m.field.as_str()),
         _ => return None,
     };
-    let at = scenario
-        .streams
+    let at = specs
         .iter()
         .find(|s| s.name == stream)?
         .override_location(field)?;

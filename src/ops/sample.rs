@@ -63,7 +63,7 @@ fn write_records(
             .record_with(seq, index, &mut evaluators, &context(&plan, index, seq))
             .map_err(|e| {
                 eprintln!("error: {e}");
-                if let Some(at) = super::expr_location(file, scenario, &e) {
+                if let Some(at) = super::expr_location(file, &scenario.streams, &e) {
                     eprintln!("{at}");
                 }
                 Exit::Invalid

@@ -45,15 +45,16 @@ pub fn virtual_messages(plan: &Plan, ack: std::time::Duration, capacity: Option<
         .fold(0u64, u64::saturating_add)
 }
 
-/// Runs `scenario` on the virtual clock and returns its report.
+/// Runs `scenario` on the virtual clock and returns its report: compiles
+/// the plan, and from there works on the plan alone.
 pub fn report(scenario: &Scenario) -> Result<Report, String> {
     let plan = Plan::compile(scenario);
-    let measured = measure(scenario, &plan)?;
-    Ok(super::finish::report(scenario, &plan, measured))
+    let measured = measure(&plan)?;
+    Ok(super::finish::report(&plan, measured))
 }
 
-pub fn measure(scenario: &Scenario, plan: &Plan) -> Result<Measured, String> {
-    measure_with(scenario, plan, VIRTUAL_ACK)
+pub fn measure(plan: &Plan) -> Result<Measured, String> {
+    measure_with(plan, VIRTUAL_ACK)
 }
 
 /// The modelled pipeline of a virtual run.
@@ -77,13 +78,8 @@ impl Default for Model {
 
 /// Like [`measure`] with a chosen send→ack time (slower acks lower the
 /// throughput of closed-model phases: how tests make a "slowed" run).
-pub fn measure_with(
-    scenario: &Scenario,
-    plan: &Plan,
-    ack: std::time::Duration,
-) -> Result<Measured, String> {
+pub fn measure_with(plan: &Plan, ack: std::time::Duration) -> Result<Measured, String> {
     measure_model(
-        scenario,
         plan,
         Model {
             ack,
@@ -93,7 +89,7 @@ pub fn measure_with(
 }
 
 /// A virtual run against a modelled pipeline.
-pub fn measure_model(scenario: &Scenario, plan: &Plan, model: Model) -> Result<Measured, String> {
+pub fn measure_model(plan: &Plan, model: Model) -> Result<Measured, String> {
     let ack = model.ack;
     let n = virtual_messages(plan, ack, model.capacity);
     if n > MAX_VIRTUAL_MESSAGES {
@@ -103,7 +99,7 @@ pub fn measure_model(scenario: &Scenario, plan: &Plan, model: Model) -> Result<M
              for a preview; `mbscenario plan` shows the whole schedule"
         ));
     }
-    let streams = engine::prepare::streams(scenario, scenario.seed, None)
+    let streams = engine::prepare::of_specs(&plan.specs, plan.seed, None)
         .map_err(|(s, e)| format!("stream `{s}` cannot generate records: {e}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -141,7 +137,7 @@ pub fn measure_model(scenario: &Scenario, plan: &Plan, model: Model) -> Result<M
         )
         .await
     });
-    let layout = layout(scenario);
+    let layout = layout(plan);
     let accounting = crate::collect::account(&layout, &arrivals, Vec::new());
     Ok(Measured {
         summary,
@@ -153,10 +149,10 @@ pub fn measure_model(scenario: &Scenario, plan: &Plan, model: Model) -> Result<M
 }
 
 /// Phase names and each stream's counting queue.
-pub fn layout(scenario: &Scenario) -> Layout {
+pub fn layout(plan: &Plan) -> Layout {
     Layout {
-        phases: scenario.phases.iter().map(|p| p.name.clone()).collect(),
-        streams: scenario
+        phases: plan.phases.iter().map(|p| p.name.clone()).collect(),
+        streams: plan
             .streams
             .iter()
             .map(|s| (s.name.clone(), s.queue.clone()))

@@ -15,6 +15,16 @@ pub struct InfraStep {
     pub subjects: Vec<(String, String)>,
 }
 
+impl InfraStep {
+    /// The subjects schema file `sf` of this step is registered under.
+    pub fn subjects_of<'s>(&'s self, sf: &'s SchemaFile) -> impl Iterator<Item = &'s str> + 's {
+        self.subjects
+            .iter()
+            .filter(move |(f, _)| *f == sf.file.written)
+            .map(|(_, subject)| subject.as_str())
+    }
+}
+
 pub fn steps(scenario: &Scenario) -> Vec<InfraStep> {
     scenario
         .setup

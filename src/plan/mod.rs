@@ -8,6 +8,13 @@
 //! bounds they resolve to. The plan never changes while running; run state
 //! lives in the engine.
 //!
+//! After compiling, a run works from the plan alone: besides what `plan`
+//! prints it carries, unserialized, the validated streams
+//! ([`Plan::specs`]) the engine generates records from. Connection
+//! settings are [`Plan::targets`] (credentials only as the names of the
+//! variables holding them); setup, teardown, modes and queues are the
+//! plan's own steps, phases and streams.
+//!
 //! - [`rate`]: closed-form arrival times for every rate shape
 //! - [`infra`]: setup steps with resolved subjects
 //! - [`describe`]: the text form printed by `mbscenario plan`
@@ -19,6 +26,7 @@ pub mod rate;
 pub mod shard;
 pub mod steps_text;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -56,6 +64,12 @@ pub struct Plan {
     /// of one run agree on it, and `report merge` checks it against the scenario.
     #[serde(skip)]
     pub digest: String,
+    /// The validated streams (scenario order, like [`Plan::streams`]): schemas,
+    /// compiled overrides and replay sources that the engine, the `--sink
+    /// avro` files and the schema-id lookups work from. Shared between clones
+    /// of the plan; not part of its text or JSON form.
+    #[serde(skip)]
+    pub specs: Arc<[Stream]>,
 }
 
 /// A stream as the plan shows it.
@@ -178,6 +192,7 @@ impl Plan {
             report: scenario.report.clone(),
             shard: None,
             digest: String::new(),
+            specs: scenario.streams.clone().into(),
         }
         .with_digest()
     }
@@ -263,6 +278,29 @@ impl Plan {
             let n = seq.checked_sub(first)?;
             curve.arrival_offset(n).map(|off| (p, p.offset + off))
         })
+    }
+
+    /// Whether a setup step registers schemas (so streams take their schema
+    /// ids from the registry rather than a pinned `schema_id`).
+    pub fn registers_schemas(&self) -> bool {
+        self.setup.iter().any(|s| {
+            matches!(
+                s.step,
+                crate::scenario::model::SetupStep::RegisterSchemas { .. }
+            )
+        })
+    }
+
+    /// The first seek phase, if any.
+    pub fn seek_phase(&self) -> Option<&PlanPhase> {
+        self.phases
+            .iter()
+            .find(|p| matches!(p.load, Load::Rate(RateShape::Seek(_))))
+    }
+
+    /// Whether a phase sends in `mode`.
+    pub fn uses(&self, mode: Mode) -> bool {
+        self.phases.iter().any(|p| p.mode == mode)
     }
 
     /// Looks a phase up by name.

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use crate::infra::connect::{ConnectClient, trace_head};
 use crate::infra::queue::Queues;
-use crate::scenario::Scenario;
 use crate::scenario::model::SetupStep;
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -50,10 +49,12 @@ pub struct Targets {
 }
 
 impl Targets {
-    pub fn of(scenario: &Scenario) -> Self {
+    /// The connectors and queues of the planned setup steps, and the queues
+    /// the planned streams are counted at.
+    pub fn of(plan: &crate::plan::Plan) -> Self {
         let mut t = Self::default();
-        for step in &scenario.setup {
-            match step {
+        for planned in &plan.setup {
+            match &planned.step {
                 SetupStep::ApplyConnector { name, .. } => t.connectors.push(name.clone()),
                 SetupStep::CreateQueue {
                     name, dead_letter, ..
@@ -66,7 +67,7 @@ impl Targets {
                 _ => {}
             }
         }
-        for s in &scenario.streams {
+        for s in &plan.streams {
             if let Some(q) = &s.queue
                 && !t.queues.iter().any(|(n, _)| n == q)
             {

@@ -45,16 +45,6 @@ pub struct Scenario {
     pub base_dir: PathBuf,
 }
 
-impl Scenario {
-    /// Whether a setup step registers schemas (so streams take their schema
-    /// ids from the registry rather than a pinned `schema_id`).
-    pub fn registers_schemas(&self) -> bool {
-        self.setup
-            .iter()
-            .any(|s| matches!(s, SetupStep::RegisterSchemas { .. }))
-    }
-}
-
 /// Where the seed came from (shown in the plan so runs can be reproduced).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

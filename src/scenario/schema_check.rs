@@ -99,28 +99,11 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
     let instance = error.instance();
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let allowed = allowed_keys(&schema_path);
-            for key in unexpected {
-                let mut d =
-                    Diagnostic::error(pointer_push(&pointer, key), format!("unknown key `{key}`"));
-                d.help = Some(match closest(key, &allowed) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None if allowed.is_empty() => "remove this key".to_string(),
-                    None => format!("allowed keys here: {}", allowed.join(", ")),
-                });
-                out.push(d);
-            }
+            unknown_keys(&pointer, &schema_path, unexpected, out);
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            let mut d =
-                Diagnostic::error(pointer.clone(), format!("missing required key `{name}`"));
-            let desc = describe_property(&schema_path, name);
-            d.help = Some(match desc {
-                Some(desc) => format!("add `{name}`: {desc}"),
-                None => format!("add `{name}`"),
-            });
-            out.push(d);
+            out.push(missing_key(&pointer, &schema_path, name));
         }
         ValidationErrorKind::Type { kind } => {
             let expected = type_names(kind);
@@ -134,31 +117,7 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
                 ),
             );
         }
-        ValidationErrorKind::Enum { options } => {
-            let opts: Vec<String> = options
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let found = instance
-                .as_str()
-                .map(String::from)
-                .unwrap_or_else(|| instance.to_string());
-            let help = match closest(&found, &opts) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => format!("use one of: {}", opts.join(", ")),
-            };
-            out.push(
-                Diagnostic::error(
-                    pointer.clone(),
-                    format!("`{found}` is not a valid value here"),
-                )
-                .with_help(help),
-            );
-        }
+        ValidationErrorKind::Enum { options } => out.push(not_in_enum(&pointer, instance, options)),
         ValidationErrorKind::Constant { expected_value } => {
             out.push(
                 Diagnostic::error(
@@ -175,27 +134,7 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
             );
         }
         ValidationErrorKind::Pattern { pattern } => {
-            let text = instance.as_str().unwrap_or_default();
-            let (what, help) = if pattern == RATE_PATTERN {
-                ("rate", RATE_HELP)
-            } else if pattern == DURATION_PATTERN {
-                ("duration", DURATION_HELP)
-            } else {
-                (
-                    "amount",
-                    "write a count such as `12` or a percentage such as `0.5%`",
-                )
-            };
-            let reason = match what {
-                "rate" => super::units::parse_rate(text).err(),
-                "duration" => super::units::parse_duration(text).err(),
-                _ => None,
-            };
-            let message = match reason {
-                Some(r) => format!("invalid {what}: {r}"),
-                None => format!("invalid {what} `{text}`"),
-            };
-            out.push(Diagnostic::error(pointer.clone(), message).with_help(help));
+            out.push(bad_pattern(&pointer, instance, pattern));
         }
         ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
             narrow_alternatives(&pointer, instance, context, out);
@@ -233,31 +172,112 @@ fn convert(error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Picks the alternative the user meant and reports only its errors.
+/// Keys the schema does not allow here, each with the closest allowed key.
+fn unknown_keys(
+    pointer: &str,
+    schema_path: &str,
+    unexpected: &[String],
+    out: &mut Vec<Diagnostic>,
+) {
+    let allowed = allowed_keys(schema_path);
+    for key in unexpected {
+        let mut d = Diagnostic::error(pointer_push(pointer, key), format!("unknown key `{key}`"));
+        d.help = Some(match closest(key, &allowed) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None if allowed.is_empty() => "remove this key".to_string(),
+            None => format!("allowed keys here: {}", allowed.join(", ")),
+        });
+        out.push(d);
+    }
+}
+
+/// A required key that is missing, with what the schema says it is.
+fn missing_key(pointer: &str, schema_path: &str, name: &str) -> Diagnostic {
+    let mut d = Diagnostic::error(pointer, format!("missing required key `{name}`"));
+    d.help = Some(match describe_property(schema_path, name) {
+        Some(desc) => format!("add `{name}`: {desc}"),
+        None => format!("add `{name}`"),
+    });
+    d
+}
+
+/// A value outside an `enum`, with the closest allowed one.
+fn not_in_enum(pointer: &str, instance: &Value, options: &Value) -> Diagnostic {
+    let opts: Vec<String> = options
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let found = instance
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| instance.to_string());
+    let help = match closest(&found, &opts) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!("use one of: {}", opts.join(", ")),
+    };
+    Diagnostic::error(pointer, format!("`{found}` is not a valid value here")).with_help(help)
+}
+
+/// A rate, duration or amount that does not parse: why, when the parser says.
+fn bad_pattern(pointer: &str, instance: &Value, pattern: &str) -> Diagnostic {
+    let text = instance.as_str().unwrap_or_default();
+    let (what, help) = if pattern == RATE_PATTERN {
+        ("rate", RATE_HELP)
+    } else if pattern == DURATION_PATTERN {
+        ("duration", DURATION_HELP)
+    } else {
+        (
+            "amount",
+            "write a count such as `12` or a percentage such as `0.5%`",
+        )
+    };
+    let reason = match what {
+        "rate" => super::units::parse_rate(text).err(),
+        "duration" => super::units::parse_duration(text).err(),
+        _ => None,
+    };
+    let message = match reason {
+        Some(r) => format!("invalid {what}: {r}"),
+        None => format!("invalid {what} `{text}`"),
+    };
+    Diagnostic::error(pointer, message).with_help(help)
+}
+
+/// Picks the alternative the user meant and reports only its errors. In
+/// turn: a value of a documented list, the branches that take this JSON type
+/// (and tag), a `type:` tag no branch has, and last what types would do.
 fn narrow_alternatives(
     pointer: &str,
     instance: &Value,
     context: &[Vec<ValidationError<'static>>],
     out: &mut Vec<Diagnostic>,
 ) {
-    let tag_ptr = format!("{pointer}/type");
-    let tag_failed = |errs: &Vec<ValidationError<'_>>| {
-        errs.iter().any(|e| {
-            e.instance_path().as_str() == tag_ptr
-                && matches!(
-                    e.kind(),
-                    ValidationErrorKind::Constant { .. } | ValidationErrorKind::Enum { .. }
-                )
-        })
-    };
-    let root_type_failed = |errs: &Vec<ValidationError<'_>>| {
-        errs.iter().any(|e| {
-            e.instance_path().as_str() == pointer
-                && matches!(e.kind(), ValidationErrorKind::Type { .. })
-        })
-    };
-    // An enum written as `oneOf` of `const`s (documented variants): every
-    // branch fails on a constant at this very node.
+    if let Some(d) = not_a_listed_value(pointer, instance, context) {
+        return out.push(d);
+    }
+    if let Some(best) = meant_branch(pointer, instance, context) {
+        for e in best {
+            convert(e, out);
+        }
+        return;
+    }
+    if let Some(d) = unknown_tag(pointer, instance, context) {
+        return out.push(d);
+    }
+    out.push(wrong_type(pointer, instance, context));
+}
+
+/// An enum written as `oneOf` of `const`s (documented variants): every
+/// branch fails on a constant at this very node.
+fn not_a_listed_value(
+    pointer: &str,
+    instance: &Value,
+    context: &[Vec<ValidationError<'static>>],
+) -> Option<Diagnostic> {
     let root_consts: Vec<String> = context
         .iter()
         .filter_map(|errs| {
@@ -275,60 +295,115 @@ fn narrow_alternatives(
             })
         })
         .collect();
-    if !root_consts.is_empty() && root_consts.len() == context.len() {
-        let found = instance
-            .as_str()
-            .map_or_else(|| instance.to_string(), String::from);
-        let help = match closest(&found, &root_consts) {
-            Some(best) => format!(
-                "did you mean `{best}`? (one of: {})",
-                root_consts.join(", ")
-            ),
-            None => format!("use one of: {}", root_consts.join(", ")),
-        };
-        out.push(
-            Diagnostic::error(pointer, format!("`{found}` is not a valid value here"))
-                .with_help(help),
-        );
-        return;
+    if root_consts.is_empty() || root_consts.len() != context.len() {
+        return None;
     }
-    // Branches that accept this JSON type (and, for tagged objects, this tag).
-    let candidates: Vec<&Vec<ValidationError<'static>>> = context
+    let found = instance
+        .as_str()
+        .map_or_else(|| instance.to_string(), String::from);
+    Some(
+        Diagnostic::error(pointer, format!("`{found}` is not a valid value here"))
+            .with_help(choice_help(&found, &root_consts)),
+    )
+}
+
+/// `did you mean …? (one of: …)`, or only the list when nothing is close.
+fn choice_help(found: &str, options: &[String]) -> String {
+    match closest(found, options) {
+        Some(best) => format!("did you mean `{best}`? (one of: {})", options.join(", ")),
+        None => format!("use one of: {}", options.join(", ")),
+    }
+}
+
+/// Of the branches that accept this JSON type (and, for tagged objects,
+/// this tag), the one with the fewest errors.
+fn meant_branch<'c>(
+    pointer: &str,
+    instance: &Value,
+    context: &'c [Vec<ValidationError<'static>>],
+) -> Option<&'c Vec<ValidationError<'static>>> {
+    let tag_ptr = format!("{pointer}/type");
+    let tag_failed = |errs: &Vec<ValidationError<'_>>| {
+        errs.iter().any(|e| {
+            e.instance_path().as_str() == tag_ptr
+                && matches!(
+                    e.kind(),
+                    ValidationErrorKind::Constant { .. } | ValidationErrorKind::Enum { .. }
+                )
+        })
+    };
+    let root_type_failed = |errs: &Vec<ValidationError<'_>>| {
+        errs.iter().any(|e| {
+            e.instance_path().as_str() == pointer
+                && matches!(e.kind(), ValidationErrorKind::Type { .. })
+        })
+    };
+    context
         .iter()
         .filter(|errs| {
             !(root_type_failed(errs) || (instance.get("type").is_some() && tag_failed(errs)))
         })
+        .min_by_key(|errs| errs.len())
+}
+
+/// A `type:` tag that matches no variant.
+fn unknown_tag(
+    pointer: &str,
+    instance: &Value,
+    context: &[Vec<ValidationError<'static>>],
+) -> Option<Diagnostic> {
+    let tag = instance.get("type").and_then(Value::as_str)?;
+    let tag_ptr = format!("{pointer}/type");
+    let options: Vec<String> = context
+        .iter()
+        .flat_map(|errs| errs.iter())
+        .filter(|e| e.instance_path().as_str() == tag_ptr)
+        .filter_map(|e| match e.kind() {
+            ValidationErrorKind::Constant { expected_value } => {
+                expected_value.as_str().map(String::from)
+            }
+            _ => None,
+        })
         .collect();
-    if let Some(best) = candidates.iter().min_by_key(|errs| errs.len()) {
-        for e in best.iter() {
-            convert(e, out);
-        }
-        return;
+    if options.is_empty() {
+        return None;
     }
-    // A `type:` tag that matches no variant.
-    if let Some(tag) = instance.get("type").and_then(Value::as_str) {
-        let options: Vec<String> = context
-            .iter()
-            .flat_map(|errs| errs.iter())
-            .filter(|e| e.instance_path().as_str() == tag_ptr)
-            .filter_map(|e| match e.kind() {
-                ValidationErrorKind::Constant { expected_value } => {
-                    expected_value.as_str().map(String::from)
-                }
-                _ => None,
-            })
-            .collect();
-        if !options.is_empty() {
-            let help = match closest(tag, &options) {
-                Some(best) => format!("did you mean `{best}`? (one of: {})", options.join(", ")),
-                None => format!("use one of: {}", options.join(", ")),
-            };
-            out.push(Diagnostic::error(tag_ptr, format!("unknown type `{tag}`")).with_help(help));
-            return;
-        }
+    Some(
+        Diagnostic::error(tag_ptr, format!("unknown type `{tag}`"))
+            .with_help(choice_help(tag, &options)),
+    )
+}
+
+/// No branch takes this JSON type at all: say what would be accepted (for a
+/// bare number where a rate belongs, which unit to add).
+fn wrong_type(
+    pointer: &str,
+    instance: &Value,
+    context: &[Vec<ValidationError<'static>>],
+) -> Diagnostic {
+    if let Some(n) = instance.as_f64().filter(|_| instance.is_number())
+        && (pointer.ends_with("/rate") || pointer.contains("/rate/"))
+    {
+        return Diagnostic::error(
+            pointer,
+            format!("a rate needs a unit, found the bare number `{instance}`"),
+        )
+        .with_help(format!(
+            "write `{n}/s` (or `{n}/min`, `{n}/h`); {}",
+            crate::scenario::units::RATE_HELP
+        ));
     }
-    // No branch takes this JSON type at all: say what would be accepted.
-    let kinds: Vec<String> = context
+    let expected = one_of_types(&accepted_types(pointer, context));
+    Diagnostic::error(
+        pointer,
+        format!("expected {expected}, found {}", show_value(instance)),
+    )
+    .with_help("see `mbscenario schema` or the format reference, docs/scenario-format.md")
+}
+
+/// The JSON types the branches expect at `pointer`, first seen first.
+fn accepted_types(pointer: &str, context: &[Vec<ValidationError<'static>>]) -> Vec<String> {
+    context
         .iter()
         .flat_map(|errs| errs.iter())
         .filter(|e| e.instance_path().as_str() == pointer)
@@ -347,31 +422,7 @@ fn narrow_alternatives(
                 acc.push(t);
             }
             acc
-        });
-    // A bare number where a rate belongs: say which unit to add.
-    if let Some(n) = instance.as_f64().filter(|_| instance.is_number())
-        && (pointer.ends_with("/rate") || pointer.contains("/rate/"))
-    {
-        out.push(
-            Diagnostic::error(
-                pointer,
-                format!("a rate needs a unit, found the bare number `{instance}`"),
-            )
-            .with_help(format!(
-                "write `{n}/s` (or `{n}/min`, `{n}/h`); {}",
-                crate::scenario::units::RATE_HELP
-            )),
-        );
-        return;
-    }
-    let expected = one_of_types(&kinds);
-    out.push(
-        Diagnostic::error(
-            pointer,
-            format!("expected {expected}, found {}", show_value(instance)),
-        )
-        .with_help("see `mbscenario schema` or the format reference, docs/scenario-format.md"),
-    );
+        })
 }
 
 fn plural(n: u64) -> &'static str {

@@ -13,6 +13,7 @@ use mbscenario::infra::connect::ConnectClient;
 use mbscenario::infra::queue::Queues;
 use mbscenario::infra::topics::Topics;
 use mbscenario::infra::{self, InfraError, Options, Progress};
+use mbscenario::plan::Plan;
 use mbscenario::scenario::{self, LoadOptions, Scenario, SourceFile, Vars};
 
 fn load(name: &str, yaml: &str, stack: &support::Stack) -> Scenario {
@@ -57,6 +58,11 @@ phases:
   - {{ name: p, duration: 1s, rate: 10/s, mode: kafka_via_connect }}
 "
     )
+}
+
+/// Teardown of the scenario's plan, as `mbscenario teardown` runs it.
+async fn teardown(s: &Scenario, opts: &Options) -> Vec<InfraError> {
+    infra::teardown::run(&Plan::compile(s), opts).await
 }
 
 fn has_line(lines: &[String], parts: &[&str]) -> bool {
@@ -129,8 +135,8 @@ teardown:
 
     // Teardown deletes; a second teardown finds it gone and still succeeds.
     let opts = options(&stack);
-    assert!(infra::teardown::run(&s, &opts).await.is_empty());
-    assert!(infra::teardown::run(&s, &opts).await.is_empty());
+    assert!(teardown(&s, &opts).await.is_empty());
+    assert!(teardown(&s, &opts).await.is_empty());
     let lines = opts.progress.lines();
     assert!(has_line(&lines, &[&topic, "deleted"]), "{lines:?}");
     assert!(has_line(&lines, &[&topic, "already gone"]), "{lines:?}");
@@ -239,8 +245,8 @@ teardown:
     );
 
     let opts = options(&stack);
-    assert!(infra::teardown::run(&s, &opts).await.is_empty());
-    assert!(infra::teardown::run(&s, &opts).await.is_empty());
+    assert!(teardown(&s, &opts).await.is_empty());
+    assert!(teardown(&s, &opts).await.is_empty());
     assert_eq!(queues.url(&q).await.unwrap(), None);
     assert_eq!(queues.url(&fifo).await.unwrap(), None);
     assert!(has_line(&opts.progress.lines(), &[&dlq, "already gone"]));
@@ -312,7 +318,7 @@ teardown:
 
     // Teardown pauses then deletes; the connector is gone afterwards.
     let opts = options(&stack);
-    assert!(infra::teardown::run(&s, &opts).await.is_empty());
+    assert!(teardown(&s, &opts).await.is_empty());
     let lines = opts.progress.lines();
     assert!(has_line(&lines, &[&name, "paused"]), "{lines:?}");
     assert!(has_line(&lines, &[&name, "deleted"]), "{lines:?}");
@@ -378,7 +384,7 @@ teardown:
             .iter()
             .any(|l| l.starts_with("waiting for"))
     );
-    assert!(infra::teardown::run(&s, &options(&stack)).await.is_empty());
+    assert!(teardown(&s, &options(&stack)).await.is_empty());
 }
 
 /// No stack needed: nothing listens on port 1.
@@ -520,14 +526,14 @@ phases:
         ),
         &stack,
     );
-    let plan = mbscenario::plan::Plan::compile(&s);
+    let plan = Plan::compile(&s);
     let planned = serde_json::to_value(&plan).unwrap()["setup"].clone();
     let planned = planned.as_array().unwrap();
     assert_eq!(planned.len(), 4, "{planned:#?}");
     let opts = options(&stack);
-    let out = infra::setup::execute(&plan.setup, &s, &opts).await;
+    let out = infra::setup::execute(&plan, &opts).await;
     let lines = opts.progress.lines();
-    let torn = infra::teardown::run(&s, &options(&stack)).await;
+    let torn = infra::teardown::run(&plan, &options(&stack)).await;
     out.unwrap_or_else(|e| panic!("setup failed: {e}\n{}", lines.join("\n")));
     assert!(torn.is_empty(), "teardown: {torn:?}");
     let log = lines.join("\n");

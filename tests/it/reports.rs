@@ -66,7 +66,7 @@ assertions:
 
 fn measured(s: &Scenario, ack: Duration) -> (Plan, Measured) {
     let plan = Plan::compile(s);
-    let m = virtual_run::measure_with(s, &plan, ack).unwrap();
+    let m = virtual_run::measure_with(&plan, ack).unwrap();
     (plan, m)
 }
 
@@ -78,7 +78,7 @@ fn statuses(r: &Report) -> Vec<Status> {
 fn verdicts_follow_what_was_measured() {
     let s = load(SMALL);
     let (plan, m) = measured(&s, Duration::from_millis(20));
-    let r = finish::report(&s, &plan, m);
+    let r = finish::report(&plan, m);
     use Status::*;
     // All measured and within bounds; the DLQ depth was not measured here.
     assert_eq!(
@@ -97,7 +97,7 @@ fn verdicts_follow_what_was_measured() {
     let cell = acc.cells.iter_mut().find(|c| c.phase == "steady").unwrap();
     cell.arrived -= 3;
     cell.missing += 3;
-    let r = finish::report(&s, &plan, m);
+    let r = finish::report(&plan, m);
     assert_eq!(r.verdicts[0].status, Passed, "{:?}", r.verdicts[0]);
     let v = &r.verdicts[1];
     assert_eq!(v.status, Failed);
@@ -123,7 +123,7 @@ fn verdicts_follow_what_was_measured() {
     // Slow acks: the closed-model phase falls under its absolute floor and
     // the send→ack p99 over its bound.
     let (plan, m) = measured(&s, Duration::from_millis(80));
-    let r = finish::report(&s, &plan, m);
+    let r = finish::report(&plan, m);
     assert_eq!(r.verdicts[3].status, Failed, "{:?}", r.verdicts[3]);
     assert_eq!(r.verdicts[3].observed, "50/s in phase flat-out");
     assert_eq!(r.verdicts[4].status, Failed);
@@ -139,7 +139,7 @@ fn sinks_without_arrival_counting_skip_arrival_checks() {
     let s = load(SMALL);
     let (plan, mut m) = measured(&s, Duration::from_millis(20));
     m.accounting = None;
-    let r = finish::report(&s, &plan, m);
+    let r = finish::report(&plan, m);
     assert_eq!(r.verdicts[0].status, Status::Skipped);
     assert_eq!(r.verdicts[7].status, Status::Skipped);
     assert!(r.passed, "skipped checks do not fail a run");
@@ -150,7 +150,7 @@ fn regression_gate_passes_unchanged_runs_and_catches_a_slowed_one() {
     let s = load(SMALL);
     let json = |ack| {
         let (plan, m) = measured(&s, Duration::from_millis(ack));
-        serde_json::to_value(finish::report(&s, &plan, m)).unwrap()
+        serde_json::to_value(finish::report(&plan, m)).unwrap()
     };
     let base = json(20);
     let bounds = compare::Bounds::default();
@@ -180,7 +180,7 @@ fn cli_report_compare_exits_1_on_a_regression() {
     let write = |name: &str, ack| {
         let (plan, m) = measured(&s, Duration::from_millis(ack));
         let p = dir.join(name);
-        std::fs::write(&p, finish::report(&s, &plan, m).to_json()).unwrap();
+        std::fs::write(&p, finish::report(&plan, m).to_json()).unwrap();
         p
     };
     let (base, same, slow) = (
@@ -216,7 +216,7 @@ fn junit_and_html_carry_the_verdicts() {
     let s = load(SMALL);
     let (plan, mut m) = measured(&s, Duration::from_millis(20));
     m.summary.phases[0].counts.failed = 2;
-    let r = finish::report(&s, &plan, m);
+    let r = finish::report(&plan, m);
     let xml = report::junit::render(&r);
     assert!(
         xml.contains("tests=\"9\" failures=\"1\" errors=\"0\" skipped=\"1\""),
@@ -253,7 +253,7 @@ fn committed_report_schema_is_fresh_and_accepts_real_reports() {
     let s = load(SMALL);
     let (plan, mut m) = measured(&s, Duration::from_millis(20));
     m.summary.phases[0].counts.failed = 1;
-    let mut r = finish::report(&s, &plan, m);
+    let mut r = finish::report(&plan, m);
     let base = serde_json::to_value(&r).unwrap();
     r.baseline = Some(compare::compare(&base, &base, compare::Bounds::default()).unwrap());
     let value = serde_json::to_value(&r).unwrap();
@@ -419,7 +419,7 @@ phases:
 ",
     );
     let (plan, m) = measured(&s, Duration::from_millis(50));
-    let r = finish::report(&s, &plan, m);
+    let r = finish::report(&plan, m);
     assert!(r.run.totals.dropped > 0, "the budget drops");
     let (dom, _) = render_in_chromium(&browser, &report::html::render(&r), "drops");
     assert!(chart(&dom, "messages per second: acked vs arrived").is_none());
@@ -459,7 +459,7 @@ assertions:
             capacity: Some(capacity),
             ..virtual_run::Model::default()
         };
-        let m = virtual_run::measure_model(&s, &plan, model).unwrap();
+        let m = virtual_run::measure_model(&plan, model).unwrap();
         let found = m.summary.seek.first().expect("a seek result").clone();
         let rate = found.sustainable_rate.expect("a sustainable rate");
         assert!(
@@ -479,7 +479,7 @@ assertions:
             held.held && held.rate == rate && held.seconds > 0.0,
             "{held:?}"
         );
-        let r = finish::report(&s, &plan, m);
+        let r = finish::report(&plan, m);
         assert!(r.passed, "the sustainable_rate assertion passes");
         let md = report::markdown::render(&r);
         assert!(md.contains("## Sustainable rate"), "{md}");

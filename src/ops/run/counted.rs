@@ -27,7 +27,6 @@ use crate::infra::queue::Queues;
 use crate::ops::finish::Measured;
 use crate::plan::Plan;
 use crate::report::backend::{self, Snapshot, Targets};
-use crate::scenario::Scenario;
 use crate::scenario::units::format_duration;
 use crate::sink::Sinks;
 
@@ -58,13 +57,12 @@ struct Counting {
 }
 
 pub(super) async fn run(
-    scenario: &Scenario,
     plan: &Plan,
     engine: Engine,
     setup: SetupOutcome,
     opts: &RunOptions,
 ) -> Result<Measured, Failure> {
-    let mut counting = Counting::open(scenario, plan, opts, &setup).await?;
+    let mut counting = Counting::open(plan, opts, &setup).await?;
     let Engine {
         streams,
         sinks,
@@ -97,11 +95,7 @@ pub(super) async fn run(
         let accounting = match collector {
             Some(c) => {
                 let at = (run_start, &summary);
-                Some(
-                    counting
-                        .settle(c, scenario, plan, opts, &shutdown, at, &watch)
-                        .await,
-                )
+                Some(counting.settle(c, plan, opts, &shutdown, at, &watch).await)
             }
             None => None,
         };
@@ -163,19 +157,18 @@ impl Counting {
     }
 
     async fn open(
-        scenario: &Scenario,
         plan: &Plan,
         opts: &RunOptions,
         setup: &SetupOutcome,
     ) -> Result<Counting, Failure> {
-        let t = &scenario.targets;
+        let t = &plan.targets;
         let settings = crate::sink::sqs::SqsSettings::of(t);
         let client = crate::sink::sqs::client(&settings)
             .await
             .map_err(Failure::infra)?;
         let queues = Queues::new(client.clone());
         let urls = if opts.arrivals {
-            queue_urls(scenario, &queues, setup).await?
+            queue_urls(plan, &queues, setup).await?
         } else {
             Vec::new()
         };
@@ -193,7 +186,7 @@ impl Counting {
         if !opts.leads() && !urls.is_empty() {
             crate::say!("arrivals: shard 0 counts them for every shard (see the merged report)");
         }
-        let targets = Targets::of(scenario);
+        let targets = Targets::of(plan);
         let connect = (!targets.connectors.is_empty())
             .then(|| {
                 crate::infra::clients::connect_client(t, &opts.infra.vars, Duration::from_secs(5))
@@ -202,7 +195,7 @@ impl Counting {
             .flatten();
         // Dead letters are counted before the first message, so growth means this run.
         let dead_letters = match &collector {
-            Some(_) => Some(DeadLetters::before_run(scenario, Some(&queues)).await),
+            Some(_) => Some(DeadLetters::before_run(plan, Some(&queues)).await),
             None => None,
         };
         Ok(Counting {
@@ -252,7 +245,6 @@ impl Counting {
     async fn settle(
         &self,
         c: Collector,
-        scenario: &Scenario,
         plan: &Plan,
         opts: &RunOptions,
         shutdown: &Shutdown,
@@ -260,10 +252,10 @@ impl Counting {
         watch: &Watch,
     ) -> Accounting {
         c.arrivals().mark_run_end(collect::sqs::now_us());
-        let counted: Vec<bool> = scenario.streams.iter().map(|s| s.queue.is_some()).collect();
+        let counted: Vec<bool> = plan.streams.iter().map(|s| s.queue.is_some()).collect();
         // After a stop (Ctrl-C, SIGTERM, `ctl stop`) settling is bounded by
         // `--grace` too; a second signal ends it at once.
-        let mut within = super::settle::settle_window(scenario);
+        let mut within = super::settle::settle_window(plan);
         if shutdown.stop.is_cancelled() {
             within = within.min(shutdown.grace);
         }
@@ -295,7 +287,7 @@ impl Counting {
         let (arrivals, mut errors) = c.stop().await;
         // The report says why messages are missing.
         errors.extend(stopped_because.map(|why| format!("arrivals stopped being awaited: {why}")));
-        let layout = crate::ops::virtual_run::layout(scenario);
+        let layout = crate::ops::virtual_run::layout(plan);
         let mut acc = collect::account(&layout, &arrivals, errors);
         if opts.shard.is_none() {
             collect::attribute_in_flight(&mut acc, &layout, &arrivals, |phase, stream| {
@@ -348,11 +340,11 @@ fn scheduled(plan: &Plan, summary: &engine::RunSummary, phase: u32, stream: u32)
 
 /// URLs of the queues arrivals are counted at; a missing queue stops the run.
 async fn queue_urls(
-    scenario: &Scenario,
+    plan: &Plan,
     queues: &Queues,
     setup: &SetupOutcome,
 ) -> Result<Vec<(String, String)>, Failure> {
-    let mut names: Vec<&str> = scenario
+    let mut names: Vec<&str> = plan
         .streams
         .iter()
         .filter_map(|s| s.queue.as_deref())

@@ -2,10 +2,10 @@
 //! topic will not arrive, so waiting for them is pointless.
 //!
 //! ```text
-//!   DeadLetters::before_run(scenario, queues)   depth of every SQS dead-letter queue
-//!                                               (create_queue … dead_letter) and end
-//!                                               offset of every Connect DLQ topic
-//!                                               (errors.deadletterqueue.topic.name)
+//!   DeadLetters::before_run(plan, queues)   depth of every SQS dead-letter queue
+//!                                           (planned create_queue … dead_letter) and end
+//!                                           offset of every Connect DLQ topic (planned
+//!                                           errors.deadletterqueue.topic.name)
 //!   watch(…)  every 2 s while settling: one grew → the reason, and settling ends
 //! ```
 
@@ -14,8 +14,8 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::infra::queue::Queues;
+use crate::plan::Plan;
 use crate::report::backend::read_queue;
-use crate::scenario::Scenario;
 use crate::scenario::model::{ConnectorConfig, SetupStep};
 
 const DLQ_TOPIC: &str = "errors.deadletterqueue.topic.name";
@@ -30,48 +30,33 @@ pub(super) struct DeadLetters {
 }
 
 impl DeadLetters {
-    pub(super) async fn before_run(scenario: &Scenario, queues: Option<&Queues>) -> Self {
+    /// Reads how many each dead letter of the planned setup holds now.
+    pub(super) async fn before_run(plan: &Plan, queues: Option<&Queues>) -> Self {
+        let (queue_names, topic_names) = sources(plan);
         let mut out = DeadLetters {
             queues: Vec::new(),
             topics: Vec::new(),
             kafka: None,
         };
-        for step in &scenario.setup {
-            match step {
-                SetupStep::CreateQueue {
-                    dead_letter: Some(dl),
-                    ..
-                } => {
-                    if let Some(q) = queues {
-                        let depth = sqs_depth(q, &dl.name).await.unwrap_or(0);
-                        out.queues.push((dl.name.clone(), depth));
-                    }
-                }
-                SetupStep::ApplyConnector { config, .. } => {
-                    let (ConnectorConfig::File { config, .. } | ConnectorConfig::Inline { config }) =
-                        config;
-                    for (k, v) in config {
-                        // A templated name is left alone: it resolves only at setup.
-                        if k == DLQ_TOPIC && !v.is_empty() && !v.contains("${") {
-                            out.topics.push((v.clone(), 0));
-                        }
-                    }
-                }
-                _ => {}
+        if let Some(q) = queues {
+            for name in queue_names {
+                let depth = sqs_depth(q, &name).await.unwrap_or(0);
+                out.queues.push((name, depth));
             }
         }
-        if !out.topics.is_empty() {
-            out.kafka = crate::sink::kafka_auth::client_config(&scenario.targets)
+        if !topic_names.is_empty() {
+            out.kafka = crate::sink::kafka_auth::client_config(&plan.targets)
                 .ok()
                 .map(|mut c| {
                     c.set("group.id", "mbscenario-dead-letters");
                     c
                 });
-            let topics: Vec<String> = out.topics.iter().map(|(t, _)| t.clone()).collect();
-            let ends = topic_ends(out.kafka.clone(), topics).await;
-            for ((_, start), end) in out.topics.iter_mut().zip(ends) {
-                *start = end.unwrap_or(0);
-            }
+            let ends = topic_ends(out.kafka.clone(), topic_names.clone()).await;
+            out.topics = topic_names
+                .into_iter()
+                .zip(ends)
+                .map(|(topic, end)| (topic, end.unwrap_or(0)))
+                .collect();
         }
         out
     }
@@ -138,6 +123,33 @@ impl DeadLetters {
     }
 }
 
+/// The dead letters of the planned setup steps, in step order: (SQS
+/// dead-letter queues of `create_queue`, Connect DLQ topics of the
+/// connectors' configs).
+fn sources(plan: &Plan) -> (Vec<String>, Vec<String>) {
+    let (mut queues, mut topics) = (Vec::new(), Vec::new());
+    for planned in &plan.setup {
+        match &planned.step {
+            SetupStep::CreateQueue {
+                dead_letter: Some(dl),
+                ..
+            } => queues.push(dl.name.clone()),
+            SetupStep::ApplyConnector { config, .. } => {
+                let (ConnectorConfig::File { config, .. } | ConnectorConfig::Inline { config }) =
+                    config;
+                for (k, v) in config {
+                    // A templated name is left alone: it resolves only at setup.
+                    if k == DLQ_TOPIC && !v.is_empty() && !v.contains("${") {
+                        topics.push(v.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (queues, topics)
+}
+
 /// Messages in a queue (visible and in flight), if it can be read.
 async fn sqs_depth(q: &Queues, name: &str) -> Option<u64> {
     match tokio::time::timeout(Duration::from_secs(5), read_queue(q, name)).await {
@@ -176,4 +188,43 @@ async fn topic_ends(
     })
     .await
     .unwrap_or_else(|_| vec![None; n])
+}
+
+#[cfg(test)]
+mod tests {
+    /// The planned dead-letter queue and DLQ topic are watched; a templated
+    /// topic name (resolved only at setup) is not.
+    #[test]
+    fn dead_letters_come_from_the_planned_setup() {
+        let yaml = "name: d
+streams:
+  - { name: c, schema: schemas/pokemon_card.avsc, schema_id: 1, queue: q }
+phases:
+  - { name: a, duration: 1s, rate: 1/s }
+setup:
+  - { type: create_queue, name: q, dead_letter: { name: q-dlq, max_receive_count: 3 } }
+  - type: apply_connector
+    name: s
+    config:
+      errors.deadletterqueue.topic.name: s-dlq
+  - type: apply_connector
+    name: t
+    config:
+      errors.deadletterqueue.topic.name: \"${connector.name}-dlq\"
+";
+        let s = crate::scenario::load_source(
+            crate::scenario::SourceFile::new(
+                "d.yaml",
+                std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/d.yaml")),
+                yaml.into(),
+            ),
+            &crate::scenario::LoadOptions::default(),
+        )
+        .unwrap();
+        let plan = crate::plan::Plan::compile(&s);
+        assert_eq!(
+            super::sources(&plan),
+            (vec!["q-dlq".to_string()], vec!["s-dlq".to_string()])
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! RunArgs ──options::resolve──▶ RunOptions        every flag interaction, once
-//! Scenario ──Plan::compile (for_shard)──▶ Plan
+//! Scenario ──Plan::compile (for_shard)──▶ Plan      from here on, only the plan
 //!   ├ --sink virtual ──▶ ops::virtual_run::measure_model
 //!   └ otherwise ──▶ real::measure:  sinks ─ servers ─ setup ─ streams ─▶
 //!        ├ --sink null|file|avro ──▶ engine::run_with
@@ -45,23 +45,16 @@ pub const SHARD_QUIET: Duration = Duration::from_secs(5);
 /// Settle window when no `arrivals` assertion sets `within`.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
 
-/// The first seek phase's name, if any.
-fn seek_phase(scenario: &Scenario) -> Option<String> {
-    use crate::scenario::model::{Load, RateShape};
-    scenario
-        .phases
-        .iter()
-        .find(|p| matches!(p.load, Load::Rate(RateShape::Seek(_))))
-        .map(|p| p.name.clone())
-}
-
-/// Runs `scenario` as `opts` say; the exit code follows the report.
+/// Runs `scenario` as `opts` say; the exit code follows the report. From the
+/// compiled plan on, only the plan travels.
 pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> Outcome {
+    let plan = Plan::compile(scenario);
     if opts.shard.is_some()
-        && let Some(phase) = seek_phase(scenario)
+        && let Some(phase) = plan.seek_phase()
     {
         return Err(Failure::invalid(format!(
-            "phase `{phase}` seeks the sustainable rate, and a search cannot be sharded: one process must judge every level on all the arrivals"
+            "phase `{}` seeks the sustainable rate, and a search cannot be sharded: one process must judge every level on all the arrivals",
+            phase.name
         ))
         .help("run the scenario without --shard/--shards"));
     }
@@ -72,9 +65,9 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> Outcome {
                 shard.index,
                 shard.count
             );
-            Plan::compile(scenario).for_shard(shard)
+            plan.for_shard(shard)
         }
-        None => Plan::compile(scenario),
+        None => plan,
     };
     let measured = match &opts.sink {
         Some(SinkArg::Virtual { capacity }) => {
@@ -83,9 +76,9 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> Outcome {
                 capacity: capacity.map(|c| c.0),
                 ..super::virtual_run::Model::default()
             };
-            super::virtual_run::measure_model(scenario, &plan, model).map_err(Failure::invalid)?
+            super::virtual_run::measure_model(&plan, model).map_err(Failure::invalid)?
         }
-        _ => real::measure(scenario, &plan, opts)?,
+        _ => real::measure(&plan, opts)?,
     };
-    outputs::finish(file, scenario, &plan, opts, measured)
+    outputs::finish(file, &plan, opts, measured)
 }

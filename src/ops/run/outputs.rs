@@ -10,22 +10,15 @@ use crate::exit::Exit;
 use crate::failure::{Failure, Outcome};
 use crate::ops::finish::{self, Measured};
 use crate::plan::Plan;
-use crate::scenario::Scenario;
 
-pub(super) fn finish(
-    file: &Path,
-    scenario: &Scenario,
-    plan: &Plan,
-    opts: &RunOptions,
-    measured: Measured,
-) -> Outcome {
+pub(super) fn finish(file: &Path, plan: &Plan, opts: &RunOptions, measured: Measured) -> Outcome {
     print!(
         "{}",
         crate::telemetry::secrets::mask(&measured.summary.render_text())
     );
     let summary_written = write_summary(opts, &measured);
     let fatal_error = measured.summary.fatal_error.clone();
-    let mut report = finish::report(scenario, plan, measured);
+    let mut report = finish::report(plan, measured);
     if let Some(m) = report.merge.as_mut() {
         m.scenario_file = file.display().to_string();
     }
@@ -35,14 +28,14 @@ pub(super) fn finish(
                 .help("--baseline takes a JSON report written by `mbscenario run`")
         })?;
     }
-    let mut exit = finish::publish(&report, scenario, opts.report_dir.as_deref());
+    let mut exit = finish::publish(&report, plan, opts.report_dir.as_deref());
     if !summary_written && exit == Exit::Passed {
         exit = Exit::Failure;
     }
     if let Some(fatal) = &report.run.fatal {
         let at = fatal_error
             .as_ref()
-            .and_then(|e| crate::ops::expr_location(file, scenario, e));
+            .and_then(|e| crate::ops::expr_location(file, &plan.specs, e));
         // Printed here, not returned: the exit code follows the report.
         Failure::invalid(format!("the run was stopped: {fatal}"))
             .at(at)
@@ -55,7 +48,7 @@ pub(super) fn finish(
         crate::say!("note: teardown skipped: shard 0 tears down after the run");
     }
     if opts.teardown && opts.uses_infra() && opts.leads() {
-        let torn = crate::ops::infra::bounded_teardown(scenario, opts, report.run.interrupted)?;
+        let torn = crate::ops::infra::bounded_teardown(plan, opts, report.run.interrupted)?;
         if torn != Exit::Passed && exit == Exit::Passed {
             exit = Exit::Failure;
         }

@@ -13,20 +13,15 @@ use crate::failure::Failure;
 use crate::infra::SetupOutcome;
 use crate::ops::finish::Measured;
 use crate::plan::Plan;
-use crate::scenario::Scenario;
 
-pub(super) fn measure(
-    scenario: &Scenario,
-    plan: &Plan,
-    opts: &RunOptions,
-) -> Result<Measured, Failure> {
+pub(super) fn measure(plan: &Plan, opts: &RunOptions) -> Result<Measured, Failure> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let sinks = match &opts.sink {
-        Some(arg) => super::sinks::stand_in(arg, scenario)?,
-        None => rt.block_on(super::sinks::real_sinks(scenario))?,
+        Some(arg) => super::sinks::stand_in(arg, plan)?,
+        None => rt.block_on(super::sinks::real_sinks(plan))?,
     };
     let shutdown = Shutdown::new(opts.grace);
     let steering = engine::Steering::new(Arc::new(plan.clone()), shutdown.stop.clone());
@@ -37,9 +32,9 @@ pub(super) fn measure(
         &steering,
         &servers_done,
     ))?;
-    let setup = rt.block_on(infra(scenario, plan, opts))?;
+    let setup = rt.block_on(infra(plan, opts))?;
     let schema_ids = setup.as_ref().map(|s| s.schema_ids.clone());
-    let streams = engine::prepare::streams(scenario, scenario.seed, schema_ids.as_deref())
+    let streams = engine::prepare::of_specs(&plan.specs, plan.seed, schema_ids.as_deref())
         .map_err(|(stream, e)| {
             Failure::invalid(format!("stream `{stream}` cannot generate records: {e}"))
         })?;
@@ -66,7 +61,7 @@ pub(super) fn measure(
             shutdown,
             steering,
         };
-        return rt.block_on(super::counted::run(scenario, plan, engine, setup, opts));
+        return rt.block_on(super::counted::run(plan, engine, setup, opts));
     }
     let extras = engine::Extras {
         progress: true,
@@ -92,38 +87,30 @@ pub(super) fn measure(
 
 /// The setup steps (shard 0), shard 0's setup awaited (the other shards), or
 /// with `--no-setup` the schema ids already registered (the frames carry them).
-async fn infra(
-    scenario: &Scenario,
-    plan: &Plan,
-    opts: &RunOptions,
-) -> Result<Option<SetupOutcome>, Failure> {
+async fn infra(plan: &Plan, opts: &RunOptions) -> Result<Option<SetupOutcome>, Failure> {
     use crate::ops::infra as ops_infra;
     if !opts.uses_infra() {
-        if !scenario.setup.is_empty() {
+        if !plan.setup.is_empty() {
             crate::say!("note: setup steps skipped: --sink replaces Kafka and SQS");
         }
         return Ok(None);
     }
     if !opts.setup {
-        return Ok(if scenario.registers_schemas() {
-            Some(ops_infra::schema_ids(&plan.setup, scenario, &opts.infra).await?)
+        return Ok(if plan.registers_schemas() {
+            Some(ops_infra::schema_ids(plan, &opts.infra).await?)
         } else {
             None
         });
     }
-    if scenario.setup.is_empty() {
+    if plan.setup.is_empty() {
         return Ok(None);
     }
     if opts.leads() {
-        return Ok(Some(
-            ops_infra::setup(&plan.setup, scenario, &opts.infra).await?,
-        ));
+        return Ok(Some(ops_infra::setup(plan, &opts.infra).await?));
     }
     crate::say!(
         "shard {}: shard 0 runs the setup; waiting until it is in place",
         plan.shard.map(|s| s.to_string()).unwrap_or_default()
     );
-    Ok(Some(
-        ops_infra::follow(&plan.setup, scenario, &opts.infra).await?,
-    ))
+    Ok(Some(ops_infra::follow(plan, &opts.infra).await?))
 }

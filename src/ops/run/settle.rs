@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::Scenario;
+use crate::plan::Plan;
 use crate::scenario::model::Assertion;
 
 use super::DEFAULT_SETTLE;
@@ -101,10 +101,9 @@ pub(super) async fn watch_queues(
     }
 }
 
-/// The longest `within` of the arrivals assertions (the default without one).
-pub(super) fn settle_window(scenario: &Scenario) -> Duration {
-    scenario
-        .assertions
+/// The longest `within` of the planned arrivals checks (the default without one).
+pub(super) fn settle_window(plan: &Plan) -> Duration {
+    plan.checks
         .iter()
         .filter_map(|a| match a {
             Assertion::Arrivals { within, .. } => Some(*within),

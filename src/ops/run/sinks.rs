@@ -8,11 +8,12 @@ use anyhow::Context as _;
 
 use crate::cli::SinkArg;
 use crate::failure::Failure;
-use crate::scenario::Scenario;
+use crate::plan::Plan;
+use crate::scenario::model::Mode;
 use crate::sink::{SinkHandle, Sinks, file::FileSink};
 
 /// The sink `--sink` puts in place of Kafka and SQS (`virtual` never gets here).
-pub(super) fn stand_in(arg: &SinkArg, scenario: &Scenario) -> Result<Sinks, Failure> {
+pub(super) fn stand_in(arg: &SinkArg, plan: &Plan) -> Result<Sinks, Failure> {
     let folder = |dir: &std::path::Path| format!("cannot create sink folder {}", dir.display());
     Ok(match arg {
         SinkArg::File(dir) => Sinks::both(SinkHandle::File(Arc::new(
@@ -20,8 +21,8 @@ pub(super) fn stand_in(arg: &SinkArg, scenario: &Scenario) -> Result<Sinks, Fail
         ))),
         SinkArg::Avro(dir) => {
             // The .avsc as written (logical types and defaults kept), compacted.
-            let schemas = scenario
-                .streams
+            let schemas = plan
+                .specs
                 .iter()
                 .map(|s| {
                     std::fs::read_to_string(&s.schema_file.resolved)
@@ -41,15 +42,14 @@ pub(super) fn stand_in(arg: &SinkArg, scenario: &Scenario) -> Result<Sinks, Fail
 
 /// The Kafka and SQS sinks of the routes the phases use (a route no phase
 /// takes gets no client, so a Kafka-only run needs no AWS credentials).
-pub(super) async fn real_sinks(scenario: &Scenario) -> Result<Sinks, Failure> {
-    let t = &scenario.targets;
-    let uses = |mode| scenario.phases.iter().any(|p| p.mode == mode);
-    let kafka = if uses(crate::scenario::model::Mode::KafkaViaConnect) {
+pub(super) async fn real_sinks(plan: &Plan) -> Result<Sinks, Failure> {
+    let t = &plan.targets;
+    let kafka = if plan.uses(Mode::KafkaViaConnect) {
         kafka_sink(t).await?
     } else {
         SinkHandle::Unavailable("no phase sends to Kafka")
     };
-    if !uses(crate::scenario::model::Mode::DirectSqs) {
+    if !plan.uses(Mode::DirectSqs) {
         let sqs = SinkHandle::Unavailable("no phase sends to SQS directly");
         return Ok(Sinks { kafka, sqs });
     }

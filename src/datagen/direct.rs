@@ -90,7 +90,8 @@ pub fn fill_envelope(value: &mut Value, env: &Envelope<'_>) {
     }
 }
 
-const ENVELOPE_FIELDS: [&str; 4] = ["event_id", "sent_at", "schema_id", "schema_subject"];
+pub(crate) const ENVELOPE_FIELDS: [&str; 4] =
+    ["event_id", "sent_at", "schema_id", "schema_subject"];
 
 impl AvroGenerator {
     /// Appends the Avro binary of the record `generate(rng)` would make, with
@@ -121,7 +122,7 @@ impl AvroGenerator {
     /// An envelope field: drawn like any other field, then its encoding
     /// replaced by the message's value where [`fill_envelope_field`] would
     /// replace it.
-    fn write_envelope_field<R: Rng + ?Sized>(
+    pub(super) fn write_envelope_field<R: Rng + ?Sized>(
         &self,
         field: &super::compile::FieldNode,
         rng: &mut R,
@@ -207,7 +208,7 @@ impl AvroGenerator {
     }
 
     /// [`AvroGenerator::value`] of node `id`, encoded as it is drawn.
-    fn write_node<R: Rng + ?Sized>(
+    pub(super) fn write_node<R: Rng + ?Sized>(
         &self,
         id: NodeId,
         depth: usize,
@@ -306,13 +307,13 @@ impl AvroGenerator {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::datagen::{GenConfig, StreamSeed};
     use std::time::Duration;
 
     /// Every schema the project ships or tests with, each file once.
-    fn schemas() -> Vec<(String, apache_avro::Schema)> {
+    pub(in crate::datagen) fn schemas() -> Vec<(String, apache_avro::Schema)> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut out = Vec::new();
         for dir in ["schemas", "tests/fixtures/avro", "tests/fixtures/schemas"] {

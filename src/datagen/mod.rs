@@ -9,6 +9,9 @@
 //!     default.rs   field "default" JSON ─▶ Value
 //!     datum.rs     Value ─▶ Avro binary with sorted map keys (byte-deterministic)
 //!     json.rs      Value ─▶ plain JSON (unions unwrapped, decimals scaled) for SQS bodies
+//!     direct.rs    schema-only records encoded as they are drawn (no Value tree)
+//!     holes.rs     the same with holes where overrides write (overrides that read
+//!                  only their own field)
 //!   record.rs    StreamRecords: a scenario stream's record(seq) with its envelope (event id)
 //!   replay/      ReplaySource: records read from a CSV / JSON-lines file instead
 //!                (loaded and type-checked once; record(seq) loops or stops at the end)
@@ -30,6 +33,7 @@ mod default;
 pub mod direct;
 pub mod draw;
 pub mod expr;
+mod holes;
 mod json;
 mod logical;
 pub mod record;

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use std::sync::Arc;
 
 use super::expr::{CompiledOverrides, EvalCtx, ExprError, OverrideEvaluator};
+use super::holes::{Holes, Scratch};
 use super::{AvroGenerator, GenConfig, GenError, StreamSeed};
 use crate::scenario::model::Stream;
 
@@ -30,11 +31,49 @@ pub struct StreamRecords {
     overrides: Option<Arc<CompiledOverrides>>,
     /// Rows replayed instead of generated values.
     replay: Option<Arc<super::ReplaySource>>,
+    /// Where the overrides write, when they can run without a value tree.
+    holes: Option<Holes>,
 }
 
-/// Per-worker override state: one Rhai evaluator per stream, created on first use.
+/// Per-worker override state: one Rhai evaluator per stream, created on first
+/// use, and the buffers of records written with holes.
 #[derive(Debug, Default)]
-pub struct Evaluators(Vec<Option<OverrideEvaluator>>);
+pub struct Evaluators {
+    by_stream: Vec<Option<OverrideEvaluator>>,
+    holes: Scratch,
+}
+
+impl Evaluators {
+    /// Stream `stream`'s evaluator, made on first use.
+    fn get(&mut self, stream: usize, compiled: &Arc<CompiledOverrides>) -> &mut OverrideEvaluator {
+        if self.by_stream.len() <= stream {
+            self.by_stream.resize_with(stream + 1, || None);
+        }
+        self.by_stream[stream].get_or_insert_with(|| OverrideEvaluator::new(compiled.clone()))
+    }
+
+    /// [`Self::get`], and the buffers for records written with holes.
+    fn with_scratch(
+        &mut self,
+        stream: usize,
+        compiled: &Arc<CompiledOverrides>,
+    ) -> (&mut OverrideEvaluator, &mut Scratch) {
+        let scratch = &mut self.holes;
+        if self.by_stream.len() <= stream {
+            self.by_stream.resize_with(stream + 1, || None);
+        }
+        let evaluator =
+            self.by_stream[stream].get_or_insert_with(|| OverrideEvaluator::new(compiled.clone()));
+        (evaluator, scratch)
+    }
+}
+
+/// Why a record with overrides could not be written.
+#[derive(Debug)]
+pub enum WriteError {
+    Expr(ExprError),
+    Encode(super::EncodeError),
+}
 
 #[derive(Debug, Clone, Copy)]
 enum EventIdField {
@@ -50,12 +89,20 @@ impl StreamRecords {
             Some(Schema::String) => Some(EventIdField::String),
             _ => None,
         };
+        let replay = stream.replay.as_ref().map(|r| r.source.clone());
+        let holes = match (&stream.compiled, &replay) {
+            (Some(compiled), None) => compiled
+                .detached_fields()
+                .and_then(|fields| Holes::new(&generator, &fields)),
+            _ => None,
+        };
         Ok(Self {
             seed: StreamSeed::new(seed, &stream.name),
             generator,
             event_id_field,
             overrides: stream.compiled.clone(),
-            replay: stream.replay.as_ref().map(|r| r.source.clone()),
+            replay,
+            holes,
         })
     }
 
@@ -71,11 +118,7 @@ impl StreamRecords {
         let mut rng = self.seed.record_rng(seq);
         let mut value = self.base(seq, &mut rng);
         if let Some(compiled) = &self.overrides {
-            if evaluators.0.len() <= stream {
-                evaluators.0.resize_with(stream + 1, || None);
-            }
-            let evaluator = evaluators.0[stream]
-                .get_or_insert_with(|| OverrideEvaluator::new(compiled.clone()));
+            let evaluator = evaluators.get(stream, compiled);
             evaluator.apply(&mut value, ctx, &mut rng)?;
             if compiled.has_key() {
                 let mut record = self.finish(seq, value);
@@ -108,6 +151,50 @@ impl StreamRecords {
     /// that [`Self::write_direct`] can encode them without a `Value` tree.
     pub fn direct(&self) -> bool {
         self.overrides.is_none() && self.replay.is_none()
+    }
+
+    /// Whether records with overrides can be written without a `Value` tree
+    /// ([`Self::write_overridden`]).
+    pub fn holed(&self) -> bool {
+        self.holes.is_some()
+    }
+
+    /// Appends the Avro binary of record `seq` with its overrides applied and
+    /// `envelope` filled in: the bytes of [`Self::record_with`] + the
+    /// envelope fields + encoding (through the value tree where
+    /// [`Self::holed`] does not hold). A key expression is not evaluated:
+    /// streams with one go through [`Self::record_with`].
+    pub fn write_overridden(
+        &self,
+        seq: u64,
+        stream: usize,
+        evaluators: &mut Evaluators,
+        ctx: &EvalCtx<'_>,
+        envelope: &super::direct::Envelope<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), WriteError> {
+        let mut rng = self.seed.record_rng(seq);
+        let (Some(holes), Some(compiled)) = (&self.holes, &self.overrides) else {
+            // Through the value tree: the same bytes, only slower.
+            let mut record = self
+                .record_with(seq, stream, evaluators, ctx)
+                .map_err(WriteError::Expr)?;
+            super::direct::fill_envelope(&mut record.value, envelope);
+            return self
+                .generator
+                .encode_into(&record.value, out)
+                .map_err(WriteError::Encode);
+        };
+        let (evaluator, scratch) = evaluators.with_scratch(stream, compiled);
+        holes.write(
+            &self.generator,
+            evaluator,
+            scratch,
+            &mut rng,
+            ctx,
+            envelope,
+            out,
+        )
     }
 
     /// The event id of record `seq`.

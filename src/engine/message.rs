@@ -12,6 +12,7 @@ use super::prepare::StreamRuntime;
 use super::worker::Shared;
 use crate::datagen::Evaluators;
 use crate::datagen::expr::EvalCtx;
+use crate::datagen::record::WriteError;
 use crate::encode;
 use crate::scenario::model::Key;
 use crate::sink::{OutMessage, Route};
@@ -47,8 +48,27 @@ pub(super) fn build(
     };
     // Fast path: a schema-only record to Kafka is encoded as it is drawn,
     // with no Value tree (same bytes; see datagen::direct).
-    if route == Route::Kafka && s.records.direct() && matches!(s.key, Key::None | Key::Random) {
-        return build_direct(s, tick, buf);
+    if route == Route::Kafka && matches!(s.key, Key::None | Key::Random) {
+        if s.records.direct() {
+            return build_direct(s, tick, buf, |envelope, out| {
+                s.records
+                    .write_direct(seq, envelope, out)
+                    .map_err(|e| encode_error(s, seq, e))
+            });
+        }
+        // Overrides that read only their own field: written into holes of
+        // a directly encoded record (see datagen::holes).
+        if s.records.holed() {
+            let ctx = eval_ctx(shared, tick);
+            return build_direct(s, tick, buf, |envelope, out| {
+                s.records
+                    .write_overridden(seq, stream, evaluators, &ctx, envelope, out)
+                    .map_err(|e| match e {
+                        WriteError::Expr(e) => expr_failed(shared, e),
+                        WriteError::Encode(e) => encode_error(s, seq, e),
+                    })
+            });
+        }
     }
     let mut record = generate(shared, s, tick, evaluators)?;
     let sent_at = SystemTime::now();
@@ -97,12 +117,16 @@ fn encode_error(
     }
 }
 
-/// A schema-only record to Kafka, encoded as it is drawn (no value tree).
+/// A record to Kafka, encoded as it is drawn (no value tree) by `write`.
 #[inline]
 fn build_direct(
     s: &StreamRuntime,
     tick: Tick,
     buf: &mut Vec<u8>,
+    write: impl FnOnce(
+        &crate::datagen::direct::Envelope<'_>,
+        &mut Vec<u8>,
+    ) -> Result<(), crate::sink::SendError>,
 ) -> Result<(OutMessage, SystemTime), crate::sink::SendError> {
     let event_id = s.records.event_id(tick.seq);
     let sent_at = SystemTime::now();
@@ -114,13 +138,38 @@ fn build_direct(
     };
     buf.clear();
     encode::confluent_header(s.schema_id, buf);
-    s.records
-        .write_direct(tick.seq, &envelope, buf)
-        .map_err(|e| encode_error(s, tick.seq, e))?;
+    write(&envelope, buf)?;
     let event_id = id_text(event_id);
     let key = matches!(s.key, Key::Random).then(|| event_id.clone());
     let msg = message(s, tick, event_id, key, sent_at, buf.clone());
     Ok((msg, sent_at))
+}
+
+/// What expressions see of `tick`: its number, phase and time into the run.
+fn eval_ctx<'a>(shared: &'a Shared, tick: Tick) -> EvalCtx<'a> {
+    EvalCtx {
+        seq: tick.seq,
+        phase: &shared.phase_names[tick.phase],
+        t_ms: i64::try_from(
+            tick.scheduled
+                .saturating_duration_since(shared.start)
+                .as_millis(),
+        )
+        .unwrap_or(i64::MAX),
+    }
+}
+
+/// An expression error is the run's fatal error: the first one stops the run.
+fn expr_failed(shared: &Shared, e: crate::datagen::expr::ExprError) -> crate::sink::SendError {
+    let mut fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner());
+    if fatal.is_none() {
+        *fatal = Some(e.clone());
+        shared.stop.cancel();
+    }
+    crate::sink::SendError {
+        kind: "expr",
+        message: e.to_string(),
+    }
 }
 
 /// The record of `tick` with the stream's overrides applied; an expression
@@ -131,29 +180,10 @@ fn generate(
     tick: Tick,
     evaluators: &mut Evaluators,
 ) -> Result<crate::datagen::Record, crate::sink::SendError> {
-    let ctx = EvalCtx {
-        seq: tick.seq,
-        phase: &shared.phase_names[tick.phase],
-        t_ms: i64::try_from(
-            tick.scheduled
-                .saturating_duration_since(shared.start)
-                .as_millis(),
-        )
-        .unwrap_or(i64::MAX),
-    };
+    let ctx = eval_ctx(shared, tick);
     s.records
         .record_with(tick.seq, tick.stream, evaluators, &ctx)
-        .map_err(|e| {
-            let mut fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner());
-            if fatal.is_none() {
-                *fatal = Some(e.clone());
-                shared.stop.cancel();
-            }
-            crate::sink::SendError {
-                kind: "expr",
-                message: e.to_string(),
-            }
-        })
+        .map_err(|e| expr_failed(shared, e))
 }
 
 /// The message around an encoded record: destination, envelope headers

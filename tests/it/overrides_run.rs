@@ -171,3 +171,126 @@ phases:
         "uniform() in a key draws from the record RNG"
     );
 }
+
+/// One stream on `schema` (relative to tests/fixtures) with `overrides`
+/// (a YAML map), and the pokemon module imported.
+fn holes_stream(schema: &str, overrides: &str) -> mbscenario::datagen::StreamRecords {
+    let yaml = format!(
+        "name: holes\nseed: 11\nstreams:\n  - name: s\n    schema: {schema}\n    schema_id: 9\n    topic: t\n    imports: [../../generators/pokemon.rhai]\n    overrides: {overrides}\nphases:\n  - {{ name: p, duration: 1s, rate: 1/s }}\n"
+    );
+    let s = support::scenario_yaml("tests/fixtures/holes.yaml", &yaml, &[]);
+    mbscenario::datagen::StreamRecords::new(&s.streams[0], s.seed).unwrap()
+}
+
+/// What record `seq` is written with: its expression context and envelope.
+fn written_at(
+    records: &mbscenario::datagen::StreamRecords,
+    seq: u64,
+) -> (
+    mbscenario::datagen::expr::EvalCtx<'static>,
+    mbscenario::datagen::direct::Envelope<'static>,
+) {
+    let ctx = mbscenario::datagen::expr::EvalCtx {
+        seq,
+        phase: "p",
+        t_ms: 1_000,
+    };
+    let env = mbscenario::datagen::direct::Envelope {
+        event_id: records.event_id(seq),
+        sent_at: std::time::UNIX_EPOCH + Duration::from_micros(1_764_547_199_123_456 + seq),
+        schema_id: 9,
+        schema_subject: Some("t-value"),
+    };
+    (ctx, env)
+}
+
+/// Records with overrides written into holes of a directly encoded record
+/// (`write_overridden`) are byte for byte those of the value tree (overrides
+/// applied, envelope filled, encoded), for overrides that can use holes and,
+/// through the fallback, for those that cannot.
+#[test]
+fn records_written_into_holes_are_those_of_the_value_tree() {
+    use mbscenario::datagen::Evaluators;
+    use mbscenario::datagen::direct::fill_envelope;
+    const POKEMON: &str = "../../schemas/pokemon_card.avsc";
+    const UNIONS: &str = "avro/union.avsc";
+    const TREE: &str = "avro/recursive_tree.avsc";
+    // (schema, overrides, whether holes are used)
+    let cases: &[(&str, &str, bool)] = &[
+        // ramp.yaml's: native and Rhai, a path through an optional record.
+        (
+            POKEMON,
+            r#"{ user_id: 'format("user-{}", uniform(1, 5000))', name: 'pokemon::name()', set_code: 'pokemon::set_code()', rarity: 'weighted(["common", "uncommon", "rare", "holo"], [60, 25, 10, 5])', address.city: 'fake::city()' }"#,
+            true,
+        ),
+        // Reading `default`; arrays, maps, unions, decimals, enums; order kept.
+        (
+            POKEMON,
+            r#"{ number: 'default + seq', hp: 'if default == () { 7 } else { default * 2 }', address.city: 'default + "!"', types: '["fire", "water"]', attributes: '#{ b: "2", a: "1" }', currency: '"EUR"', grade: '()', name: 'uniform(1, 9).to_string()', event_type: '"SOLD"' }"#,
+            true,
+        ),
+        (
+            UNIONS,
+            r#"{ optional_record.lives: 'default + 1', scalar: '"text"', null_last: '()', items: '[1, (), 3]' }"#,
+            true,
+        ),
+        (
+            TREE,
+            r#"{ forest.trees: '#{}', label: 'phase + seq' }"#,
+            true,
+        ),
+        // Down to and past the generator's depth limit (unions end in null there).
+        (
+            "avro/recursive_list.avsc",
+            r#"{ next.value: 'default - 1', next.next.next.value: '7', next.next.next.next.value: '8' }"#,
+            true,
+        ),
+        // Fallbacks: `record`, two record branches, a path and its prefix,
+        // an envelope field.
+        (POKEMON, r#"{ name: 'record.user_id' }"#, false),
+        (UNIONS, r#"{ either.lives: '1' }"#, false),
+        (POKEMON, r#"{ address: '()', address.city: '"x"' }"#, false),
+        (POKEMON, r#"{ sent_at: '0', name: '"n"' }"#, false),
+    ];
+    for (schema, overrides, holed) in cases {
+        let records = holes_stream(schema, overrides);
+        assert_eq!(records.holed(), *holed, "{overrides}");
+        let (mut fast, mut slow) = (Evaluators::default(), Evaluators::default());
+        for seq in 0..400 {
+            let (ctx, env) = written_at(&records, seq);
+            let mut got = Vec::new();
+            records
+                .write_overridden(seq, 0, &mut fast, &ctx, &env, &mut got)
+                .unwrap();
+            let mut record = records.record_with(seq, 0, &mut slow, &ctx).unwrap();
+            fill_envelope(&mut record.value, &env);
+            let want = records.generator().encode(&record.value).unwrap();
+            assert_eq!(got, want, "{overrides}: record {seq}");
+        }
+    }
+}
+
+/// An override that fails on one record fails it the same way on both paths.
+#[test]
+fn an_override_failing_in_a_hole_fails_as_on_the_value_tree() {
+    use mbscenario::datagen::Evaluators;
+    use mbscenario::datagen::record::WriteError;
+    let records = holes_stream(
+        "../../schemas/pokemon_card.avsc",
+        r#"{ number: 'if seq == 3 { "three" } else { seq }', name: 'if seq == 5 { 1 / (seq - 5) } else { "n" }' }"#,
+    );
+    assert!(records.holed());
+    for seq in [3, 5] {
+        let (ctx, env) = written_at(&records, seq);
+        let mut fast = Evaluators::default();
+        let Err(WriteError::Expr(got)) =
+            records.write_overridden(seq, 0, &mut fast, &ctx, &env, &mut Vec::new())
+        else {
+            panic!("record {seq} was written")
+        };
+        let want = records
+            .record_with(seq, 0, &mut Evaluators::default(), &ctx)
+            .unwrap_err();
+        assert_eq!(got.to_string(), want.to_string());
+    }
+}

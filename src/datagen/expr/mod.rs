@@ -244,6 +244,22 @@ impl CompiledOverrides {
         self
     }
 
+    /// Each override's field path and whether it reads `default`, when the
+    /// overrides can run on fields handed over alone
+    /// ([`OverrideEvaluator::apply_detached`]): none may read `record` and
+    /// there is no key expression (both need the whole record). `None` otherwise.
+    pub fn detached_fields(&self) -> Option<Vec<(&[String], bool)>> {
+        if self.key.is_some() || self.overrides.iter().any(|o| o.uses_record) {
+            return None;
+        }
+        Some(
+            self.overrides
+                .iter()
+                .map(|o| (o.path.as_slice(), o.uses_default))
+                .collect(),
+        )
+    }
+
     /// Whether the stream's Kafka key is an expression.
     pub fn has_key(&self) -> bool {
         self.key.is_some()
@@ -300,6 +316,31 @@ impl OverrideEvaluator {
         ctx: &EvalCtx<'_>,
         rng: &mut RecordRng,
     ) -> Result<(), ExprError> {
+        self.run(Fields::Record(record), ctx, rng)
+    }
+
+    /// [`Self::apply`] for a record written without a value tree (see
+    /// [`CompiledOverrides::detached_fields`]): `slots[i]` is override `i`'s
+    /// field — its generated value when the override reads `default`, any
+    /// value otherwise — or `None` where the field is absent in this record
+    /// (that override is skipped, as `apply` skips it). On success each
+    /// present slot holds the override's result, coerced to the field's type.
+    /// The same draws, in the same order, as `apply`.
+    pub fn apply_detached(
+        &mut self,
+        slots: &mut [Option<Value>],
+        ctx: &EvalCtx<'_>,
+        rng: &mut RecordRng,
+    ) -> Result<(), ExprError> {
+        self.run(Fields::Slots(slots), ctx, rng)
+    }
+
+    fn run(
+        &mut self,
+        mut fields: Fields<'_>,
+        ctx: &EvalCtx<'_>,
+        rng: &mut RecordRng,
+    ) -> Result<(), ExprError> {
         let Self {
             compiled,
             engine,
@@ -310,15 +351,15 @@ impl OverrideEvaluator {
         // `seq`, `phase` and `t` once, then each override sets `default` and
         // `record` and drops whatever variables the one before defined.
         let mut base = None;
-        for o in &compiled.overrides {
+        for (i, o) in compiled.overrides.iter().enumerate() {
             if let Some(native) = &o.native {
-                let Some(slot) = value::field_mut(record, &o.path) else {
+                let Some(field) = fields.slot(i, o) else {
                     continue;
                 };
                 let result = native
                     .eval(rng)
                     .map_err(|e| runtime_error(compiled, o, ctx, &e))?;
-                store(compiled, o, slot, result, ctx)?;
+                store(compiled, o, field, result, ctx)?;
                 continue;
             }
             let base = *base.get_or_insert_with(|| {
@@ -328,11 +369,41 @@ impl OverrideEvaluator {
                 scope.len()
             });
             scope.rewind(base);
+            let whole = fields.whole(o);
+            let Some(field) = fields.slot(i, o) else {
+                continue;
+            };
             sandbox::with_record_rng(slot, rng, || {
-                apply_one(compiled, engine, scope, o, record, ctx)
+                apply_one(compiled, engine, scope, o, whole, field, ctx)
             })?;
         }
         Ok(())
+    }
+}
+
+/// Where the overrides' fields are: in a record value, or handed over one by one.
+enum Fields<'a> {
+    /// A whole record: each override's field is looked up by its path.
+    Record(&'a mut Value),
+    /// One slot per override, by index (`None`: absent in this record).
+    Slots(&'a mut [Option<Value>]),
+}
+
+impl Fields<'_> {
+    /// The `record` an expression sees (converted only for those that can name it).
+    fn whole(&self, o: &CompiledOverride) -> Dynamic {
+        match self {
+            Fields::Record(record) if o.uses_record => value::to_dynamic(record),
+            _ => Dynamic::UNIT,
+        }
+    }
+
+    /// Override `i`'s field, `None` where the record has none.
+    fn slot(&mut self, i: usize, o: &CompiledOverride) -> Option<&mut Value> {
+        match self {
+            Fields::Record(record) => value::field_mut(record, &o.path),
+            Fields::Slots(slots) => slots.get_mut(i)?.as_mut(),
+        }
     }
 }
 
@@ -400,17 +471,10 @@ fn apply_one(
     engine: &Engine,
     scope: &mut Scope<'static>,
     o: &CompiledOverride,
-    record: &mut Value,
+    whole: Dynamic,
+    slot: &mut Value,
     ctx: &EvalCtx<'_>,
 ) -> Result<(), ExprError> {
-    let whole = if o.uses_record {
-        value::to_dynamic(record)
-    } else {
-        Dynamic::UNIT
-    };
-    let Some(slot) = value::field_mut(record, &o.path) else {
-        return Ok(());
-    };
     let default = if o.uses_default {
         value::to_dynamic(slot)
     } else {

@@ -221,7 +221,14 @@ impl Types {
             _ => Err(mismatch(None, value)),
         };
         let string = |value: &Dynamic| {
-            if value.is_string() || value.is_char() {
+            if value.is_string() {
+                // Copied out as it is: `to_string` would go through `Display`,
+                // which cost more than the rest of the coercion.
+                Ok(value
+                    .clone()
+                    .into_immutable_string()
+                    .map_or_else(|_| value.to_string(), |s| s.as_str().to_owned()))
+            } else if value.is_char() {
                 Ok(value.to_string())
             } else {
                 Err(mismatch(None, value))

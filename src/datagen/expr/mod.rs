@@ -10,6 +10,9 @@
 //!     └─ apply(&mut record, &EvalCtx, &mut rng)  per record, overrides in file order:
 //!          native form ─▶ eval on the record's RNG              ─┐
 //!          else scope {default, record, seq, phase, t} ─▶ Rhai ─┴▶ coerce to the field's type
+//!     └─ apply_detached(&mut slots, …)  the same on fields handed over alone, for
+//!          records written without a value tree (`datagen::holes`; overrides that
+//!          read neither `record` nor a key expression: see `detached_fields`)
 //! ```
 //!
 //! - `compile`: the parts of compiling: imported modules, then each override

@@ -94,6 +94,13 @@ impl From<crate::infra::InfraError> for Failure {
     }
 }
 
+/// SQS credentials that could not be resolved stop a run before it starts.
+impl From<crate::sink::aws::AwsError> for Failure {
+    fn from(e: crate::sink::aws::AwsError) -> Failure {
+        Failure::infra(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,12 +43,6 @@ pub enum VirtualRunError {
     Runtime(std::io::Error),
 }
 
-impl From<VirtualRunError> for crate::failure::Failure {
-    fn from(e: VirtualRunError) -> Self {
-        crate::failure::Failure::invalid(e.to_string())
-    }
-}
-
 /// What a virtual run of `plan` would simulate: the planned messages of rate
 /// phases, for `max` phases one message per lane per [`VIRTUAL_ACK`], for
 /// `seek` phases their top level (twice the modelled capacity at most) throughout.

@@ -94,6 +94,20 @@ impl From<crate::infra::InfraError> for Failure {
     }
 }
 
+/// SQS credentials that could not be resolved stop a run before it starts.
+impl From<crate::sink::aws::AwsError> for Failure {
+    fn from(e: crate::sink::aws::AwsError) -> Failure {
+        Failure::infra(e.to_string())
+    }
+}
+
+/// A virtual run refused before it starts: the scenario's to change (exit 2).
+impl From<crate::ops::virtual_run::VirtualRunError> for Failure {
+    fn from(e: crate::ops::virtual_run::VirtualRunError) -> Failure {
+        Failure::invalid(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +130,20 @@ mod tests {
             io.to_string(),
             "error: cannot create sink folder out: disk full"
         );
+    }
+
+    #[test]
+    fn layer_errors_keep_their_exit_codes_and_messages() {
+        let aws: Failure = crate::sink::aws::AwsError::NoProvider {
+            chain: "the default chain".into(),
+        }
+        .into();
+        assert_eq!(aws.exit, Exit::Failure);
+        assert_eq!(
+            aws.message,
+            "no AWS credentials for SQS (the default chain)"
+        );
+        let virt: Failure = crate::ops::virtual_run::VirtualRunError::TooLarge(1).into();
+        assert_eq!(virt.exit, Exit::Invalid);
     }
 }

@@ -9,7 +9,7 @@ use super::http::HttpError;
 use super::queue::{QueueError, Queues};
 use super::registry::{Auth, RegistryClient};
 use super::retry::{Attempt, Target, until_ready};
-use super::topics::{Topics, is_transient};
+use super::topics::{Topics, TopicsError};
 use super::{InfraError, Options};
 use crate::plan::Plan;
 
@@ -77,7 +77,7 @@ impl<'a> Clients<'a> {
                     |e| {
                         InfraError::rejected(
                             step,
-                            &e,
+                            &e.to_string(),
                             Some("fix `targets.schema_registry.url`".into()),
                         )
                     },
@@ -104,7 +104,7 @@ impl<'a> Clients<'a> {
             None => Topics::for_target(&self.plan.targets).await.map_err(|e| {
                 InfraError::rejected(
                     step,
-                    &e,
+                    &e.to_string(),
                     Some("check `targets.kafka.producer` and `targets.kafka.security`".into()),
                 )
             })?,
@@ -120,7 +120,7 @@ impl<'a> Clients<'a> {
                 let settings = crate::sink::sqs::SqsSettings::of(&self.plan.targets);
                 let client = crate::sink::sqs::client(&settings)
                     .await
-                    .map_err(|e: String| InfraError::rejected(step, &e, None))?;
+                    .map_err(|e| InfraError::rejected(step, &e.to_string(), None))?;
                 Queues::new(client)
             }
         };
@@ -151,8 +151,12 @@ pub fn connect_client(
         &a.bearer_token_env,
         vars,
     )?;
-    ConnectClient::with_auth(&t.connect_url, auth, timeout, a.ca_file.as_deref())
-        .map_err(|e| (e, "fix `targets.connect.url` / `ca_file`".into()))
+    ConnectClient::with_auth(&t.connect_url, auth, timeout, a.ca_file.as_deref()).map_err(|e| {
+        (
+            e.to_string(),
+            "fix `targets.connect.url` / `ca_file`".into(),
+        )
+    })
 }
 
 /// Credentials from the variables a target names (`{what}.basic_auth_env`
@@ -263,10 +267,11 @@ where
 pub async fn kafka<T, F, Fut>(target: &Target<'_>, opts: &Options, call: F) -> Result<T, InfraError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
+    Fut: std::future::Future<Output = Result<T, TopicsError>>,
 {
-    retry(target, opts, call, |m: String| {
-        if is_transient(&m) {
+    retry(target, opts, call, |e: TopicsError| {
+        let m = e.to_string();
+        if e.is_transient() {
             Attempt::Transient(m)
         } else {
             Attempt::Fatal(InfraError::rejected(

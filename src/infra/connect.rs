@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::http::{Auth, HttpError, base_url, join, send};
+use super::http::{Auth, ClientError, HttpError, base_url, join, send};
 use crate::scenario::model::ConnectorState;
 
 /// How often the status is polled while waiting for a state.
@@ -110,7 +110,7 @@ impl Status {
 }
 
 impl ConnectClient {
-    pub fn new(url: &str, request_timeout: Duration) -> Result<Self, String> {
+    pub fn new(url: &str, request_timeout: Duration) -> Result<Self, ClientError> {
         Self::with_auth(url, Auth::None, request_timeout, None)
     }
 
@@ -121,7 +121,7 @@ impl ConnectClient {
         auth: Auth,
         request_timeout: Duration,
         ca_file: Option<&std::path::Path>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ClientError> {
         let base = base_url(url, "Kafka Connect")?;
         let http = super::http::client(request_timeout, ca_file)?;
         Ok(Self { base, http, auth })

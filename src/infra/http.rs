@@ -40,24 +40,54 @@ impl Auth {
     }
 }
 
+/// Why an HTTP client (Schema Registry, Kafka Connect) could not be built:
+/// its URL or its CA file. `what` names the service in URL messages.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("`{url}` is not a valid {what} URL: {reason}")]
+    Url {
+        url: String,
+        what: &'static str,
+        reason: String,
+    },
+    #[error("`{url}` cannot be used as a {what} base URL")]
+    NotBase { url: String, what: &'static str },
+    #[error("cannot read the CA file {}: {error}", .path.display())]
+    CaFile {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{} is not a PEM certificate bundle: {error}", .path.display())]
+    NotPem {
+        path: std::path::PathBuf,
+        error: reqwest::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Build(reqwest::Error),
+}
+
 /// An HTTP client with a per-request timeout that also trusts the CA
 /// certificates of `ca_file` (PEM), besides the system roots.
 pub fn client(
     request_timeout: std::time::Duration,
     ca_file: Option<&std::path::Path>,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, ClientError> {
     let mut b = reqwest::Client::builder().timeout(request_timeout);
     if let Some(path) = ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("{} is not a PEM certificate bundle: {e}", path.display()))?;
+        let pem = std::fs::read(path).map_err(|error| ClientError::CaFile {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| ClientError::NotPem {
+                path: path.to_path_buf(),
+                error,
+            })?;
         for c in certs {
             b = b.add_root_certificate(c);
         }
     }
-    b.build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    b.build().map_err(ClientError::Build)
 }
 
 /// What a request ended with, when it did not succeed.
@@ -206,11 +236,17 @@ pub fn clip(text: &str) -> String {
 }
 
 /// Parses `url` as a base URL whose path segments can be extended.
-pub fn base_url(url: &str, what: &str) -> Result<reqwest::Url, String> {
-    let mut base =
-        reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a valid {what} URL: {e}"))?;
+pub fn base_url(url: &str, what: &'static str) -> Result<reqwest::Url, ClientError> {
+    let mut base = reqwest::Url::parse(url).map_err(|e| ClientError::Url {
+        url: url.to_string(),
+        what,
+        reason: e.to_string(),
+    })?;
     if base.cannot_be_a_base() {
-        return Err(format!("`{url}` cannot be used as a {what} base URL"));
+        return Err(ClientError::NotBase {
+            url: url.to_string(),
+            what,
+        });
     }
     // Path prefixes (`https://host/registry`) are kept: segments are appended.
     if let Ok(mut segs) = base.path_segments_mut() {

@@ -20,7 +20,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::http::{HttpError, base_url, join, send};
+use super::http::{ClientError, HttpError, base_url, join, send};
 use crate::scenario::model::Compatibility;
 
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -47,7 +47,7 @@ pub struct RegistryClient {
 }
 
 impl RegistryClient {
-    pub fn new(url: &str, auth: Auth, request_timeout: Duration) -> Result<Self, String> {
+    pub fn new(url: &str, auth: Auth, request_timeout: Duration) -> Result<Self, ClientError> {
         Self::with_ca(url, auth, request_timeout, None)
     }
 
@@ -57,7 +57,7 @@ impl RegistryClient {
         auth: Auth,
         request_timeout: Duration,
         ca_file: Option<&std::path::Path>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ClientError> {
         let base = base_url(url, "Schema Registry")?;
         let http = super::http::client(request_timeout, ca_file)?;
         Ok(Self {

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::util::Timeout;
 
 use crate::scenario::model::{Targets, Topic};
-use crate::sink::kafka_auth::{AuthContext, MskIam};
+use crate::sink::kafka_auth::{AuthContext, KafkaAuthError, MskIam};
 
 /// Per-request timeout; readiness retries around it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -19,6 +19,48 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Topics {
     admin: Arc<AdminClient<AuthContext>>,
     bootstrap: String,
+}
+
+/// Why an admin call failed. Messages are librdkafka's own, or say what the
+/// broker's answer lacked; [`TopicsError::is_transient`] tells "no broker
+/// answered" (retry) from a refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicsError {
+    /// The target's security settings could not be resolved.
+    #[error(transparent)]
+    Auth(#[from] KafkaAuthError),
+    #[error("cannot create the Kafka admin client: {0}")]
+    Client(KafkaError),
+    /// A request failed as a whole (no broker, timeout, refused).
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    /// The blocking metadata request did not finish.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+    /// The broker refused to create the topic.
+    #[error("{code}: {}", code_help(*.code))]
+    Create { code: RDKafkaErrorCode },
+    /// The broker could not describe the topic's configs.
+    #[error("{0}")]
+    Describe(RDKafkaErrorCode),
+    #[error("cannot delete topic `{name}`: {code}")]
+    Delete {
+        name: String,
+        code: RDKafkaErrorCode,
+    },
+    #[error("the broker answered without a result for the topic")]
+    NoCreateResult,
+    #[error("no answer for the topic")]
+    NoDescribeResult,
+    #[error("the broker says it exists but returns no metadata")]
+    NoMetadata,
+}
+
+impl TopicsError {
+    /// Whether the error means "no broker answered" (retry) rather than a refusal.
+    pub fn is_transient(&self) -> bool {
+        is_transient(&self.to_string())
+    }
 }
 
 /// What ensuring one topic found.
@@ -36,7 +78,7 @@ pub enum TopicOutcome {
 impl Topics {
     /// An admin client with the scenario's client properties (security settings
     /// apply to admin requests too).
-    pub fn new(bootstrap: &str, properties: &[(String, String)]) -> Result<Self, String> {
+    pub fn new(bootstrap: &str, properties: &[(String, String)]) -> Result<Self, TopicsError> {
         let mut cfg = ClientConfig::new();
         for (k, v) in properties {
             cfg.set(k, v);
@@ -46,7 +88,7 @@ impl Topics {
     }
 
     /// The admin client of a scenario's Kafka target, TLS/SASL included.
-    pub async fn for_target(t: &Targets) -> Result<Self, String> {
+    pub async fn for_target(t: &Targets) -> Result<Self, TopicsError> {
         let cfg = crate::sink::kafka_auth::client_config(t)?;
         let context = AuthContext::new(MskIam::of(t).await?);
         Self::with_config(cfg, &t.kafka_bootstrap, context)
@@ -56,14 +98,14 @@ impl Topics {
         mut cfg: ClientConfig,
         bootstrap: &str,
         context: AuthContext,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, TopicsError> {
         cfg.set("socket.timeout.ms", "5000");
         // A metadata request for one topic must not create it (brokers with
         // auto-create would, for producer-type clients such as this one).
         cfg.set("allow.auto.create.topics", "false");
         let admin: AdminClient<AuthContext> = cfg
             .create_with_context(context)
-            .map_err(|e| format!("cannot create the Kafka admin client: {e}"))?;
+            .map_err(TopicsError::Client)?;
         Ok(Self {
             admin: Arc::new(admin),
             bootstrap: bootstrap.to_string(),
@@ -75,28 +117,26 @@ impl Topics {
     }
 
     /// Broker count from a metadata request; fails while no broker answers.
-    pub async fn ping(&self) -> Result<usize, String> {
+    pub async fn ping(&self) -> Result<usize, TopicsError> {
         let admin = self.admin.clone();
-        tokio::task::spawn_blocking(move || {
+        let brokers = tokio::task::spawn_blocking(move || {
             admin
                 .inner()
                 .fetch_metadata(None, Timeout::After(REQUEST_TIMEOUT))
                 .map(|m| m.brokers().len())
-                .map_err(|e| e.to_string())
         })
-        .await
-        .map_err(|e| e.to_string())?
+        .await??;
+        Ok(brokers)
     }
 
     /// Partition count of `topic`, `None` when it does not exist.
-    pub async fn partitions(&self, topic: &str) -> Result<Option<usize>, String> {
+    pub async fn partitions(&self, topic: &str) -> Result<Option<usize>, TopicsError> {
         let admin = self.admin.clone();
         let name = topic.to_string();
         tokio::task::spawn_blocking(move || {
             let md = admin
                 .inner()
-                .fetch_metadata(Some(&name), Timeout::After(REQUEST_TIMEOUT))
-                .map_err(|e| e.to_string())?;
+                .fetch_metadata(Some(&name), Timeout::After(REQUEST_TIMEOUT))?;
             Ok(md
                 .topics()
                 .iter()
@@ -104,12 +144,11 @@ impl Topics {
                 .filter(|t| t.error().is_none() && !t.partitions().is_empty())
                 .map(|t| t.partitions().len()))
         })
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
     }
 
     /// Creates `topic` or checks the existing one.
-    pub async fn ensure(&self, topic: &Topic) -> Result<TopicOutcome, String> {
+    pub async fn ensure(&self, topic: &Topic) -> Result<TopicOutcome, TopicsError> {
         let mut new = NewTopic::new(
             &topic.name,
             topic.partitions as i32,
@@ -118,21 +157,17 @@ impl Topics {
         for (k, v) in &topic.config {
             new = new.set(k, v);
         }
-        let results = self
-            .admin
-            .create_topics([&new], &options())
-            .await
-            .map_err(|e| e.to_string())?;
+        let results = self.admin.create_topics([&new], &options()).await?;
         match results.into_iter().next() {
             Some(Ok(_)) => Ok(TopicOutcome::Created),
             Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => self.compare(topic).await,
-            Some(Err((_, code))) => Err(format!("{code}: {}", code_help(code))),
-            None => Err("the broker answered without a result for the topic".into()),
+            Some(Err((_, code))) => Err(TopicsError::Create { code }),
+            None => Err(TopicsError::NoCreateResult),
         }
     }
 
     /// Compares an existing topic with the scenario: partitions, then configs.
-    async fn compare(&self, topic: &Topic) -> Result<TopicOutcome, String> {
+    async fn compare(&self, topic: &Topic) -> Result<TopicOutcome, TopicsError> {
         let mut diffs = Vec::new();
         match self.partitions(&topic.name).await? {
             Some(n) if n < topic.partitions as usize => diffs.push(format!(
@@ -140,7 +175,7 @@ impl Topics {
                 topic.partitions
             )),
             Some(_) => {}
-            None => return Err("the broker says it exists but returns no metadata".into()),
+            None => return Err(TopicsError::NoMetadata),
         }
         let mut note = None;
         if !topic.config.is_empty() {
@@ -171,33 +206,28 @@ impl Topics {
         })
     }
 
-    async fn configs(&self, topic: &str) -> Result<Vec<(String, Option<String>)>, String> {
+    async fn configs(&self, topic: &str) -> Result<Vec<(String, Option<String>)>, TopicsError> {
         let res = self
             .admin
             .describe_configs([&ResourceSpecifier::Topic(topic)], &options())
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         match res.into_iter().next() {
             Some(Ok(r)) => Ok(r.entries.into_iter().map(|e| (e.name, e.value)).collect()),
-            Some(Err(code)) => Err(code.to_string()),
-            None => Err("no answer for the topic".into()),
+            Some(Err(code)) => Err(TopicsError::Describe(code)),
+            None => Err(TopicsError::NoDescribeResult),
         }
     }
 
     /// Deletes topics; returns, per topic, whether it existed.
-    pub async fn delete(&self, topics: &[String]) -> Result<Vec<(String, bool)>, String> {
+    pub async fn delete(&self, topics: &[String]) -> Result<Vec<(String, bool)>, TopicsError> {
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-        let results = self
-            .admin
-            .delete_topics(&names, &options())
-            .await
-            .map_err(|e| e.to_string())?;
+        let results = self.admin.delete_topics(&names, &options()).await?;
         results
             .into_iter()
             .map(|r| match r {
                 Ok(name) => Ok((name, true)),
                 Err((name, RDKafkaErrorCode::UnknownTopicOrPartition)) => Ok((name, false)),
-                Err((name, code)) => Err(format!("cannot delete topic `{name}`: {code}")),
+                Err((name, code)) => Err(TopicsError::Delete { name, code }),
             })
             .collect()
     }
@@ -226,8 +256,9 @@ fn code_help(code: RDKafkaErrorCode) -> &'static str {
     }
 }
 
-/// Whether an admin error means "no broker answered" (retry) rather than a refusal.
-pub fn is_transient(e: &str) -> bool {
+/// Whether an admin error's message means "no broker answered" (retry)
+/// rather than a refusal.
+fn is_transient(e: &str) -> bool {
     [
         "BrokerTransportFailure",
         "AllBrokersDown",

@@ -43,25 +43,51 @@ pub fn report(plan: &Plan, m: Measured) -> Report {
     })
 }
 
+/// Why a report file cannot be read, or a report not compared with its
+/// baseline (`run --baseline`).
+#[derive(Debug, thiserror::Error)]
+pub enum ReportFileError {
+    #[error("cannot read {}: {error}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{} is not JSON: {error}", .path.display())]
+    NotJson {
+        path: std::path::PathBuf,
+        error: serde_json::Error,
+    },
+    /// This run's report could not be turned into JSON.
+    #[error("{0}")]
+    Serialize(serde_json::Error),
+    #[error(transparent)]
+    Compare(#[from] crate::report::compare::CompareError),
+}
+
 /// Compares `report` with a baseline report file (the result goes into the report).
 pub fn gate(
     report: &mut Report,
     baseline: &Path,
     bounds: crate::report::compare::Bounds,
-) -> Result<(), String> {
+) -> Result<(), ReportFileError> {
     let base = read_report(baseline)?;
-    let current = serde_json::to_value(&*report).map_err(|e| e.to_string())?;
-    let c = crate::report::compare::compare(&base, &current, bounds).map_err(|e| e.0)?;
+    let current = serde_json::to_value(&*report).map_err(ReportFileError::Serialize)?;
+    let c = crate::report::compare::compare(&base, &current, bounds)?;
     report.passed &= c.regressions() == 0;
     report.baseline = Some(c);
     Ok(())
 }
 
 /// A JSON report file, parsed.
-pub fn read_report(path: &Path) -> Result<serde_json::Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+pub fn read_report(path: &Path) -> Result<serde_json::Value, ReportFileError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ReportFileError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    serde_json::from_str(&text).map_err(|error| ReportFileError::NotJson {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// Writes the report files (where and in which formats `plan.report` says,

@@ -24,6 +24,25 @@ pub const VIRTUAL_ACK: std::time::Duration = std::time::Duration::from_millis(20
 /// shows them.
 pub const MAX_VIRTUAL_MESSAGES: u64 = 20_000_000;
 
+/// Why a virtual run cannot start. All are the scenario's to fix (exit 2 as
+/// a [`Failure`](crate::failure::Failure)), the runtime's failure included.
+#[derive(Debug, thiserror::Error)]
+pub enum VirtualRunError {
+    #[error(
+        "a virtual run simulates every message, and this plan has about {0} \
+         (the limit is {MAX_VIRTUAL_MESSAGES}): shorten the phases or lower the rates \
+         for a preview; `mbscenario plan` shows the whole schedule"
+    )]
+    TooLarge(u64),
+    #[error("stream `{stream}` cannot generate records: {error}")]
+    Stream {
+        stream: String,
+        error: crate::datagen::GenError,
+    },
+    #[error("cannot start the virtual-clock runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
 /// What a virtual run of `plan` would simulate: the planned messages of rate
 /// phases, for `max` phases one message per lane per [`VIRTUAL_ACK`], for
 /// `seek` phases their top level (twice the modelled capacity at most) throughout.
@@ -47,13 +66,13 @@ pub fn virtual_messages(plan: &Plan, ack: std::time::Duration, capacity: Option<
 
 /// Runs `scenario` on the virtual clock and returns its report: compiles
 /// the plan, and from there works on the plan alone.
-pub fn report(scenario: &Scenario) -> Result<Report, String> {
+pub fn report(scenario: &Scenario) -> Result<Report, VirtualRunError> {
     let plan = Plan::compile(scenario);
     let measured = measure(&plan)?;
     Ok(super::finish::report(&plan, measured))
 }
 
-pub fn measure(plan: &Plan) -> Result<Measured, String> {
+pub fn measure(plan: &Plan) -> Result<Measured, VirtualRunError> {
     measure_with(plan, VIRTUAL_ACK)
 }
 
@@ -78,7 +97,7 @@ impl Default for Model {
 
 /// Like [`measure`] with a chosen send→ack time (slower acks lower the
 /// throughput of closed-model phases: how tests make a "slowed" run).
-pub fn measure_with(plan: &Plan, ack: std::time::Duration) -> Result<Measured, String> {
+pub fn measure_with(plan: &Plan, ack: std::time::Duration) -> Result<Measured, VirtualRunError> {
     measure_model(
         plan,
         Model {
@@ -89,23 +108,19 @@ pub fn measure_with(plan: &Plan, ack: std::time::Duration) -> Result<Measured, S
 }
 
 /// A virtual run against a modelled pipeline.
-pub fn measure_model(plan: &Plan, model: Model) -> Result<Measured, String> {
+pub fn measure_model(plan: &Plan, model: Model) -> Result<Measured, VirtualRunError> {
     let ack = model.ack;
     let n = virtual_messages(plan, ack, model.capacity);
     if n > MAX_VIRTUAL_MESSAGES {
-        return Err(format!(
-            "a virtual run simulates every message, and this plan has about {n} \
-             (the limit is {MAX_VIRTUAL_MESSAGES}): shorten the phases or lower the rates \
-             for a preview; `mbscenario plan` shows the whole schedule"
-        ));
+        return Err(VirtualRunError::TooLarge(n));
     }
     let streams = engine::prepare::of_specs(&plan.specs, plan.seed, None)
-        .map_err(|(s, e)| format!("stream `{s}` cannot generate records: {e}"))?;
+        .map_err(|(stream, error)| VirtualRunError::Stream { stream, error })?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
-        .map_err(|e| format!("cannot start the virtual-clock runtime: {e}"))?;
+        .map_err(VirtualRunError::Runtime)?;
     let sends = Arc::new(Sends::new());
     // Every acknowledged message "arrives" at its send instant, through the
     // collector's own per-copy path (decode, bitmaps, latency).
@@ -167,4 +182,17 @@ pub fn event_ids(plan: &Plan) -> crate::datagen::EventIds {
             .iter()
             .map(|s| crate::datagen::StreamSeed::new(plan.seed, &s.name)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_too_large_says_how_large_and_what_to_do() {
+        assert_eq!(
+            VirtualRunError::TooLarge(25_000_000).to_string(),
+            "a virtual run simulates every message, and this plan has about 25000000 (the limit is 20000000): shorten the phases or lower the rates for a preview; `mbscenario plan` shows the whole schedule"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::infra::connect::{ConnectClient, trace_head};
-use crate::infra::queue::Queues;
+use crate::infra::queue::{QueueError, Queues};
 use crate::scenario::model::SetupStep;
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -137,19 +137,15 @@ pub async fn capture(
     snap
 }
 
-pub(crate) async fn read_queue(q: &Queues, name: &str) -> Result<Option<(u64, u64)>, String> {
-    let Some(url) = q.url(name).await.map_err(|e| e.to_string())? else {
+pub(crate) async fn read_queue(q: &Queues, name: &str) -> Result<Option<(u64, u64)>, QueueError> {
+    let Some(url) = q.url(name).await? else {
         return Ok(None);
     };
     let num = |v: Option<String>| v.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-    let visible = q
-        .attribute(&url, "ApproximateNumberOfMessages")
-        .await
-        .map_err(|e| e.to_string())?;
+    let visible = q.attribute(&url, "ApproximateNumberOfMessages").await?;
     let in_flight = q
         .attribute(&url, "ApproximateNumberOfMessagesNotVisible")
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(Some((num(visible), num(in_flight))))
 }
 

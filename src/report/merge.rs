@@ -20,6 +20,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::merge_error::MergeError;
 use super::merge_state::{MergeState, decode};
 use super::{Parts, Report};
 use crate::check::{self, Observed};
@@ -64,14 +65,14 @@ pub fn merge(
     plan: &Plan,
     description: Option<String>,
     inputs: Vec<(String, Value)>,
-) -> Result<Report, String> {
+) -> Result<Report, MergeError> {
     if plan.shard.is_some() {
-        return Err("merge needs the unsharded plan".into());
+        return Err(MergeError::ShardedPlan);
     }
     let mut shards = inputs
         .into_iter()
         .map(|(file, v)| Shard::read(plan, file, &v))
-        .collect::<Result<Vec<Shard>, String>>()?;
+        .collect::<Result<Vec<Shard>, MergeError>>()?;
     check_complete(&shards)?;
     shards.sort_by_key(|s| s.state.shard.index);
 
@@ -120,22 +121,24 @@ pub fn merge(
 impl Shard {
     /// One input read as a shard report of `plan`: refused when it is not a
     /// shard report or comes from another plan.
-    fn read(plan: &Plan, file: String, v: &Value) -> Result<Shard, String> {
+    fn read(plan: &Plan, file: String, v: &Value) -> Result<Shard, MergeError> {
         let Some(m) = v.get("merge").filter(|m| !m.is_null()) else {
-            return Err(format!(
-                "{file} is not a shard report (no `merge` section): only reports of `run --shard I/N` can be merged"
-            ));
+            return Err(MergeError::NotShard { file });
         };
-        let state = MergeState::deserialize(m)
-            .map_err(|e| format!("{file}: `merge` cannot be read: {e}"))?;
-        let report = Report::deserialize(v)
-            .map_err(|e| format!("{file} cannot be read as a report: {e}"))?;
+        let state = match MergeState::deserialize(m) {
+            Ok(s) => s,
+            Err(error) => return Err(MergeError::State { file, error }),
+        };
+        let report = match Report::deserialize(v) {
+            Ok(r) => r,
+            Err(error) => return Err(MergeError::NotReport { file, error }),
+        };
         if state.plan_digest != plan.digest {
-            return Err(format!(
-                "{file} was produced from a different plan than this scenario's (another scenario version, seed or variables): its digest is {}, the scenario's {}",
-                short(&state.plan_digest),
-                short(&plan.digest)
-            ));
+            return Err(MergeError::OtherPlan {
+                file,
+                digest: state.plan_digest,
+                plan: plan.digest.clone(),
+            });
         }
         Ok(Shard {
             file,
@@ -146,42 +149,39 @@ impl Shard {
 }
 
 /// Refuses a set of shards that is not exactly shards 0..N of one N.
-fn check_complete(shards: &[Shard]) -> Result<(), String> {
+fn check_complete(shards: &[Shard]) -> Result<(), MergeError> {
     let Some(first) = shards.first() else {
-        return Err("no reports to merge".into());
+        return Err(MergeError::Empty);
     };
     let n = first.state.shard.count;
     if let Some(s) = shards.iter().find(|s| s.state.shard.count != n) {
-        return Err(format!(
-            "{} is shard {} but {} is shard {}: all reports must come from the same number of shards",
-            first.file, first.state.shard, s.file, s.state.shard
-        ));
+        return Err(MergeError::ShardCounts {
+            first: first.file.clone(),
+            first_shard: first.state.shard,
+            other: s.file.clone(),
+            other_shard: s.state.shard,
+        });
     }
     let mut seen: BTreeMap<u32, &str> = BTreeMap::new();
     for s in shards {
         if let Some(other) = seen.insert(s.state.shard.index, &s.file) {
-            return Err(format!(
-                "shard {} is given twice ({other} and {})",
-                s.state.shard, s.file
-            ));
+            return Err(MergeError::Twice {
+                shard: s.state.shard,
+                first: other.to_string(),
+                second: s.file.clone(),
+            });
         }
     }
-    let missing: Vec<String> = (0..n)
-        .filter(|i| !seen.contains_key(i))
-        .map(|i| i.to_string())
-        .collect();
+    let missing: Vec<u32> = (0..n).filter(|i| !seen.contains_key(i)).collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "shard(s) {} of {n} are missing: a merged report must cover every shard",
-            missing.join(", ")
-        ));
+        return Err(MergeError::Missing { missing, count: n });
     }
     Ok(())
 }
 
 /// The run summary one process would have made: from the merged recorder,
 /// the longest elapsed time, and every shard's steering in time order.
-fn summary(plan: &Plan, shards: &[Shard]) -> Result<RunSummary, String> {
+fn summary(plan: &Plan, shards: &[Shard]) -> Result<RunSummary, MergeError> {
     let recorder = recorder(plan, shards)?;
     let runs = || shards.iter().map(|s| &s.report.run);
     let elapsed = runs().map(|r| r.elapsed).max().unwrap_or(Duration::ZERO);
@@ -205,12 +205,8 @@ fn summary(plan: &Plan, shards: &[Shard]) -> Result<RunSummary, String> {
     Ok(summary)
 }
 
-fn short(digest: &str) -> &str {
-    &digest[..digest.len().min(12)]
-}
-
 /// The recorder one process would have had: counts summed, histograms merged.
-fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
+fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, MergeError> {
     let mut cells: BTreeMap<(usize, usize), Cell> = BTreeMap::new();
     let mut seconds: Vec<Second> = Vec::new();
     let mut ack: BTreeMap<u64, crate::stats::SecondLatency> = BTreeMap::new();
@@ -219,14 +215,18 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
     for s in shards {
         for p in &plan.phases {
             let Some(rp) = s.report.run.phases.iter().find(|x| x.name == p.name) else {
-                return Err(format!("{}: phase `{}` is missing", s.file, p.name));
+                return Err(MergeError::NoPhase {
+                    file: s.file.clone(),
+                    phase: p.name.clone(),
+                });
             };
             for ps in &p.streams {
                 let Some(rs) = rp.streams.iter().find(|x| x.name == ps.name) else {
-                    return Err(format!(
-                        "{}: stream `{}` of phase `{}` is missing",
-                        s.file, ps.name, p.name
-                    ));
+                    return Err(MergeError::NoStream {
+                        file: s.file.clone(),
+                        stream: ps.name.clone(),
+                        phase: p.name.clone(),
+                    });
                 };
                 let c = &rs.counts;
                 let cell = cells.entry((p.index, ps.stream)).or_default();
@@ -246,9 +246,12 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
                 {
                     let add = |into: &mut hdrhistogram::Histogram<u64>, text: &str| {
                         decode(text)
-                            .and_then(|h| into.add(&h).map_err(|e| format!("{e:?}")))
-                            .map_err(|e| {
-                                format!("{}: phase `{}` stream `{}`: {e}", s.file, p.name, ps.name)
+                            .and_then(|h| Ok(into.add(&h)?))
+                            .map_err(|error| MergeError::Cell {
+                                file: s.file.clone(),
+                                phase: p.name.clone(),
+                                stream: ps.name.clone(),
+                                error,
                             })
                     };
                     add(&mut cell.latency, &h.send_ack)?;
@@ -293,7 +296,7 @@ fn recorder(plan: &Plan, shards: &[Shard]) -> Result<Recorder, String> {
 /// Arrivals of all shards: summed when every shard counted its own (virtual
 /// clock), attributed by event id when shard 0 collected for all (real
 /// queues), `None` when nobody counted.
-fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, String> {
+fn accounting(plan: &Plan, shards: &[Shard]) -> Result<Option<Accounting>, MergeError> {
     let step = crate::stats::timeline_step(plan.total_duration.as_secs_f64().ceil() as u64);
     let counted = shards
         .iter()
@@ -331,7 +334,7 @@ struct AccountingSum {
 
 impl AccountingSum {
     /// Adds shard `s`'s arrivals `acc` (timeline slots of `step` seconds).
-    fn add(&mut self, s: &Shard, acc: Accounting, step: u64) -> Result<(), String> {
+    fn add(&mut self, s: &Shard, acc: Accounting, step: u64) -> Result<(), MergeError> {
         for q in acc.queues {
             let m = self.queues.entry(q.queue.clone()).or_default();
             m.queue = q.queue;
@@ -367,10 +370,14 @@ impl AccountingSum {
     }
 
     /// Adds shard `s`'s arrivals cells, with their histograms from its merge state.
-    fn add_cells(&mut self, s: &Shard, cells: Vec<CellCount>) -> Result<(), String> {
+    fn add_cells(&mut self, s: &Shard, cells: Vec<CellCount>) -> Result<(), MergeError> {
         for (i, c) in cells.into_iter().enumerate() {
             let h = match s.state.end_to_end.get(i) {
-                Some(t) => decode(t).map_err(|e| format!("{}: arrivals cell {i}: {e}", s.file))?,
+                Some(t) => decode(t).map_err(|error| MergeError::ArrivalsCell {
+                    file: s.file.clone(),
+                    cell: i,
+                    error,
+                })?,
                 None => latency_histogram(),
             };
             let key = (c.phase.clone(), c.stream.clone(), c.queue.clone());

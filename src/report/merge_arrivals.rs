@@ -19,8 +19,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::Report;
-use super::merge::fill_cells;
-use super::merge_state::{MergeState, decode, shift, unpack_foreign};
+use super::merge::{MergeError, fill_cells};
+use super::merge_state::{MergeState, StateError, decode, shift, unpack_foreign};
 use crate::collect::Accounting;
 use crate::collect::accounting::{CellCount, QueueCount};
 use crate::datagen::StreamSeed;
@@ -32,6 +32,16 @@ pub struct ShardView<'a> {
     pub file: &'a str,
     pub report: &'a Report,
     pub state: &'a MergeState,
+}
+
+impl ShardView<'_> {
+    /// `error` in this shard's merge state.
+    fn error(&self, error: StateError) -> MergeError {
+        MergeError::Leader {
+            file: self.file.to_string(),
+            error,
+        }
+    }
 }
 
 /// The counts of phase × stream in a shard report (zero when absent).
@@ -50,16 +60,19 @@ fn counts(report: &Report, phase: &str, stream: &str) -> Counts {
 /// index, stream index) in the plan: plan order, as a single run lists them.
 type Cells = BTreeMap<(usize, usize), (CellCount, Histogram<u64>)>;
 
-pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting, String> {
+pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting, MergeError> {
     let leader = &shards[0];
-    let mut acc: Accounting = leader
-        .report
-        .arrivals
-        .clone()
-        .ok_or_else(|| format!("{}: `arrivals` is missing", leader.file))?;
+    let mut acc: Accounting =
+        leader
+            .report
+            .arrivals
+            .clone()
+            .ok_or_else(|| MergeError::NoArrivals {
+                file: leader.file.to_string(),
+            })?;
     let cells = leader_cells(plan, leader, std::mem::take(&mut acc.cells))?;
     let foreign: HashMap<u128, (i64, u32)> = unpack_foreign(&leader.state.foreign_arrivals)
-        .map_err(|e| format!("{}: {e}", leader.file))?
+        .map_err(|e| leader.error(e))?
         .into_iter()
         .map(|(id, first, n)| (id, (first, n)))
         .collect();
@@ -86,11 +99,15 @@ pub fn from_leader(plan: &Plan, shards: Vec<ShardView<'_>>) -> Result<Accounting
 }
 
 /// Shard 0's own cells with their histograms.
-fn leader_cells(plan: &Plan, leader: &ShardView<'_>, own: Vec<CellCount>) -> Result<Cells, String> {
+fn leader_cells(
+    plan: &Plan,
+    leader: &ShardView<'_>,
+    own: Vec<CellCount>,
+) -> Result<Cells, MergeError> {
     let mut cells = Cells::new();
     for (i, c) in own.into_iter().enumerate() {
         let h = match leader.state.end_to_end.get(i) {
-            Some(t) => decode(t).map_err(|e| format!("{}: {e}", leader.file))?,
+            Some(t) => decode(t).map_err(|e| leader.error(e))?,
             None => latency_histogram(),
         };
         let key = (
@@ -129,7 +146,7 @@ impl LeaderMerge<'_> {
         p: &PlanPhase,
         ps: &PhaseStream,
         queues: &mut [QueueCount],
-    ) -> Result<(), String> {
+    ) -> Result<(), MergeError> {
         let shard = sh.state.shard;
         let Some(queue) = self.plan.streams[ps.stream].queue.clone() else {
             return Ok(());
@@ -162,7 +179,7 @@ impl LeaderMerge<'_> {
             cell.duplicates += c.duplicates;
             // Measured on shard 0's clock: bring it to this shard's.
             let delta = sh.state.started_at_us - self.leader.state.started_at_us;
-            let h = decode(&c.end_to_end).map_err(|e| format!("{}: {e}", self.leader.file))?;
+            let h = decode(&c.end_to_end).map_err(|e| self.leader.error(e))?;
             let _ = hist.add(shift(&h, delta));
         }
         let seed = &self.seeds[ps.stream];

@@ -12,6 +12,22 @@ use crate::collect::Accounting;
 use crate::engine::RunSummary;
 use crate::plan::{Plan, Shard};
 
+/// Why a packed histogram or the packed foreign arrivals cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("histogram is not base64: {0}")]
+    HistogramBase64(base64::DecodeError),
+    #[error("histogram cannot be read: {0:?}")]
+    Histogram(hdrhistogram::serialization::DeserializeError),
+    /// Two histograms could not be added (their ranges do not fit).
+    #[error("{0:?}")]
+    Add(#[from] hdrhistogram::AdditionError),
+    #[error("foreign arrivals are not base64: {0}")]
+    ForeignBase64(base64::DecodeError),
+    #[error("foreign arrivals are truncated")]
+    ForeignTruncated,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergeState {
     pub shard: Shard,
@@ -52,12 +68,12 @@ pub fn pack_foreign(items: &[(u128, i64, u32)]) -> String {
 }
 
 /// The inverse of [`pack_foreign`].
-pub fn unpack_foreign(text: &str) -> Result<Vec<(u128, i64, u32)>, String> {
+pub fn unpack_foreign(text: &str) -> Result<Vec<(u128, i64, u32)>, StateError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|e| format!("foreign arrivals are not base64: {e}"))?;
+        .map_err(StateError::ForeignBase64)?;
     if bytes.len() % 28 != 0 {
-        return Err("foreign arrivals are truncated".into());
+        return Err(StateError::ForeignTruncated);
     }
     Ok(bytes
         .chunks_exact(28)
@@ -114,16 +130,16 @@ pub fn shift(h: &Histogram<u64>, delta: i64) -> Histogram<u64> {
 }
 
 /// The inverse of [`encode`].
-pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
+pub fn decode(text: &str) -> Result<Histogram<u64>, StateError> {
     if text.is_empty() {
         return Ok(crate::stats::latency_histogram());
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|e| format!("histogram is not base64: {e}"))?;
+        .map_err(StateError::HistogramBase64)?;
     let mut h: Histogram<u64> = Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("histogram cannot be read: {e:?}"))?;
+        .map_err(StateError::Histogram)?;
     h.auto(true);
     Ok(h)
 }
@@ -182,7 +198,14 @@ mod tests {
         assert_eq!(back.len(), 5);
         assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
         assert_eq!(back.max(), h.max());
-        assert!(decode("!!").unwrap_err().contains("base64"));
+        assert_eq!(
+            decode("!!").unwrap_err().to_string(),
+            "histogram is not base64: Invalid symbol 33, offset 0."
+        );
+        assert_eq!(
+            unpack_foreign("AAAA").unwrap_err().to_string(),
+            "foreign arrivals are truncated"
+        );
         let moved = shift(&h, 200);
         assert_eq!(moved.len(), 5);
         assert_eq!(moved.min(), 1, "never below 1 µs");

@@ -20,6 +20,7 @@ pub mod junit;
 pub mod markdown;
 pub mod merge;
 pub mod merge_arrivals;
+pub mod merge_error;
 pub mod merge_state;
 
 use serde::{Deserialize, Serialize};

@@ -89,12 +89,33 @@ impl SqsSettings {
     }
 }
 
+/// Why the SQS client has no credentials. Messages name the variable or the
+/// chain that was asked, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AwsError {
+    /// A variable named under `targets.sqs.credentials` is not set.
+    #[error("`{var}` (targets.sqs.credentials.{key}) is not set in the environment")]
+    Unset { var: String, key: &'static str },
+    /// The chain set up no credential provider at all.
+    #[error("no AWS credentials for SQS ({chain})")]
+    NoProvider { chain: String },
+    /// The provider answered with an error (its context chain in `reason`).
+    #[error("no AWS credentials for SQS ({chain}): {reason}")]
+    Unresolved { chain: String, reason: String },
+    #[error(
+        "no AWS credentials for SQS ({chain}): resolving them took longer than {}s",
+        RESOLVE_TIMEOUT.as_secs()
+    )]
+    TimedOut { chain: String },
+}
+
 /// Reads the static keys the scenario names. Errors name the variable,
 /// never its value.
-fn static_keys(k: &AwsKeys) -> Result<Credentials, String> {
-    let read = |var: &str, key: &str| {
-        std::env::var(var).map_err(|_| {
-            format!("`{var}` (targets.sqs.credentials.{key}) is not set in the environment")
+fn static_keys(k: &AwsKeys) -> Result<Credentials, AwsError> {
+    let read = |var: &str, key: &'static str| {
+        std::env::var(var).map_err(|_| AwsError::Unset {
+            var: var.to_string(),
+            key,
         })
     };
     let id = read(&k.access_key_id_env, "access_key_id_env")?;
@@ -113,7 +134,7 @@ fn static_keys(k: &AwsKeys) -> Result<Credentials, String> {
 }
 
 /// The SDK configuration with credentials checked.
-pub async fn sdk_config(s: &SqsSettings) -> Result<aws_config::SdkConfig, String> {
+pub async fn sdk_config(s: &SqsSettings) -> Result<aws_config::SdkConfig, AwsError> {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(p) = &s.profile {
         loader = loader.profile_name(p);
@@ -151,10 +172,10 @@ pub async fn sdk_config(s: &SqsSettings) -> Result<aws_config::SdkConfig, String
             .region(Region::new(FALLBACK_REGION))
             .build();
     }
-    let source = s.credential_source();
-    let provider = config
-        .credentials_provider()
-        .ok_or_else(|| format!("no AWS credentials for SQS ({source})"))?;
+    let chain = s.credential_source();
+    let Some(provider) = config.credentials_provider() else {
+        return Err(AwsError::NoProvider { chain });
+    };
     match tokio::time::timeout(RESOLVE_TIMEOUT, provider.provide_credentials()).await {
         Ok(Ok(c)) => {
             // From a profile, SSO or a role: values the scenario never named.
@@ -164,14 +185,11 @@ pub async fn sdk_config(s: &SqsSettings) -> Result<aws_config::SdkConfig, String
             }
             Ok(config)
         }
-        Ok(Err(e)) => Err(format!(
-            "no AWS credentials for SQS ({source}): {}",
-            aws_sdk_sqs::error::DisplayErrorContext(&e)
-        )),
-        Err(_) => Err(format!(
-            "no AWS credentials for SQS ({source}): resolving them took longer than {}s",
-            RESOLVE_TIMEOUT.as_secs()
-        )),
+        Ok(Err(e)) => Err(AwsError::Unresolved {
+            chain,
+            reason: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+        }),
+        Err(_) => Err(AwsError::TimedOut { chain }),
     }
 }
 
@@ -179,6 +197,6 @@ pub async fn sdk_config(s: &SqsSettings) -> Result<aws_config::SdkConfig, String
 pub const SQS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An SQS client with checked credentials.
-pub async fn client(s: &SqsSettings) -> Result<aws_sdk_sqs::Client, String> {
+pub async fn client(s: &SqsSettings) -> Result<aws_sdk_sqs::Client, AwsError> {
     Ok(aws_sdk_sqs::Client::new(&sdk_config(s).await?))
 }

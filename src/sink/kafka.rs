@@ -19,7 +19,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use tokio::time::Instant;
 
-use super::kafka_auth::{AuthContext, CHECK_TIMEOUT, MskIam};
+use super::kafka_auth::{AuthContext, CHECK_TIMEOUT, KafkaAuthError, MskIam};
 use super::{Done, OutMessage, SendError};
 use crate::scenario::model::Targets;
 
@@ -55,6 +55,16 @@ impl ProducerContext for Reports {
     }
 }
 
+/// Why the producer could not be created: its security settings, or
+/// librdkafka refusing the configuration (messages as they say them).
+#[derive(Debug, thiserror::Error)]
+pub enum ProducerError {
+    #[error(transparent)]
+    Auth(#[from] KafkaAuthError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+}
+
 pub struct KafkaSink {
     producer: ThreadedProducer<Reports>,
     bootstrap: String,
@@ -81,10 +91,10 @@ impl KafkaSink {
 
     /// The producer of a scenario's Kafka target, with its TLS/SASL settings
     /// (secrets read from the environment now). Call inside the runtime.
-    pub async fn for_target(t: &Targets) -> Result<Self, String> {
+    pub async fn for_target(t: &Targets) -> Result<Self, ProducerError> {
         let config = super::kafka_auth::client_config(t)?;
         let msk = MskIam::of(t).await?;
-        Self::with_config(&config, &t.kafka_bootstrap, msk).map_err(|e| e.to_string())
+        Ok(Self::with_config(&config, &t.kafka_bootstrap, msk)?)
     }
 
     fn with_config(

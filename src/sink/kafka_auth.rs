@@ -21,8 +21,25 @@ use rdkafka::types::RDKafkaErrorCode as Code;
 
 use crate::scenario::model::{KafkaSecurity, Sasl, Targets};
 
+/// Why a Kafka client's security settings could not be resolved, or an MSK
+/// IAM token not signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KafkaAuthError {
+    /// A variable named under `targets.kafka.security` is not set.
+    #[error("`{var}` (targets.kafka.security.{key}) is not set in the environment")]
+    Unset { var: String, key: &'static str },
+    #[error("AWS_MSK_IAM needs a region: set `targets.kafka.security.sasl.region` or AWS_REGION")]
+    NoRegion,
+    #[error("AWS_MSK_IAM: no AWS credential provider could be set up")]
+    NoCredentials,
+    #[error("the MSK IAM signer panicked")]
+    SignerPanicked,
+    #[error("cannot sign an MSK IAM token: {0}")]
+    Sign(String),
+}
+
 /// The client configuration of `t`'s Kafka target, secrets resolved.
-pub fn client_config(t: &Targets) -> Result<ClientConfig, String> {
+pub fn client_config(t: &Targets) -> Result<ClientConfig, KafkaAuthError> {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", &t.kafka_bootstrap);
     for (k, v) in &t.producer {
@@ -34,13 +51,14 @@ pub fn client_config(t: &Targets) -> Result<ClientConfig, String> {
     Ok(config)
 }
 
-fn env(var: &str, key: &str) -> Result<String, String> {
-    std::env::var(var).map_err(|_| {
-        format!("`{var}` (targets.kafka.security.{key}) is not set in the environment")
+fn env(var: &str, key: &'static str) -> Result<String, KafkaAuthError> {
+    std::env::var(var).map_err(|_| KafkaAuthError::Unset {
+        var: var.to_string(),
+        key,
     })
 }
 
-fn apply(config: &mut ClientConfig, s: &KafkaSecurity) -> Result<(), String> {
+fn apply(config: &mut ClientConfig, s: &KafkaSecurity) -> Result<(), KafkaAuthError> {
     config.set("security.protocol", s.protocol);
     let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
     if let Some(ca) = &s.ca_file {
@@ -91,7 +109,7 @@ impl MskIam {
     /// The MSK IAM settings of `t`, when it uses them. The region is the
     /// mechanism's, else `targets.sqs.region`, else the AWS config chain's.
     /// Call inside the tokio runtime: token refreshes run on it.
-    pub async fn of(t: &Targets) -> Result<Option<Self>, String> {
+    pub async fn of(t: &Targets) -> Result<Option<Self>, KafkaAuthError> {
         let Some(Sasl::MskIam { region, profile }) =
             t.kafka_security.as_ref().and_then(|s| s.sasl.as_ref())
         else {
@@ -106,12 +124,10 @@ impl MskIam {
             .clone()
             .or_else(|| t.sqs_region.clone())
             .or_else(|| config.region().map(ToString::to_string))
-            .ok_or(
-                "AWS_MSK_IAM needs a region: set `targets.kafka.security.sasl.region` or AWS_REGION",
-            )?;
+            .ok_or(KafkaAuthError::NoRegion)?;
         let credentials = config
             .credentials_provider()
-            .ok_or("AWS_MSK_IAM: no AWS credential provider could be set up")?;
+            .ok_or(KafkaAuthError::NoCredentials)?;
         Ok(Some(Self {
             region,
             credentials,
@@ -121,7 +137,7 @@ impl MskIam {
 
     /// A fresh token: base64url of a SigV4-presigned `kafka-cluster:Connect`
     /// request, and when it expires (ms since the epoch).
-    fn token(&self) -> Result<(String, i64), String> {
+    fn token(&self) -> Result<(String, i64), KafkaAuthError> {
         let region = aws_config::Region::new(self.region.clone());
         let signing = aws_msk_iam_sasl_signer::generate_auth_token_from_credentials_provider(
             region,
@@ -133,8 +149,8 @@ impl MskIam {
             scope
                 .spawn(|| self.runtime.block_on(signing))
                 .join()
-                .map_err(|_| "the MSK IAM signer panicked".to_string())?
-                .map_err(|e| format!("cannot sign an MSK IAM token: {e}"))
+                .map_err(|_| KafkaAuthError::SignerPanicked)?
+                .map_err(|e| KafkaAuthError::Sign(e.to_string()))
         })
     }
 }
@@ -289,7 +305,10 @@ mod tests {
             sqs_keys: None,
             sqs_batch_concurrency: 1,
         };
-        let err = client_config(&t).unwrap_err();
-        assert!(err.contains("`MBS_TEST_SURELY_UNSET_USER`"), "{err}");
+        let err = client_config(&t).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`MBS_TEST_SURELY_UNSET_USER` (targets.kafka.security.sasl.username_env) is not set in the environment"
+        );
     }
 }

@@ -44,7 +44,7 @@ struct Pending {
     done: Done,
 }
 
-pub use super::aws::{SqsSettings, client};
+pub use super::aws::{AwsError, SqsSettings, client};
 
 pub struct SqsSink {
     client: Client,
@@ -85,7 +85,7 @@ impl Breaker {
 
 impl SqsSink {
     /// Builds the sink on a client from [`client`].
-    pub async fn new(settings: &SqsSettings) -> Result<Self, String> {
+    pub async fn new(settings: &SqsSettings) -> Result<Self, AwsError> {
         Ok(Self {
             client: client(settings).await?,
             queues: Mutex::new(HashMap::new()),

@@ -52,7 +52,8 @@ impl Coercer<'_> {
             ));
         }
         let whole = |min: i64, max: i64| -> Result<i64, (String, String)> {
-            let n = text::integer(trimmed).map_err(|r| (r, "write a whole number".to_string()))?;
+            let n = text::integer(trimmed)
+                .map_err(|r| (r.to_string(), "write a whole number".to_string()))?;
             if n < min || n > max {
                 return Err((
                     format!("is out of range ({min} to {max})"),
@@ -71,7 +72,7 @@ impl Coercer<'_> {
                     Zone::Forbidden => "2026-03-01T13:45:07.250",
                 };
                 (
-                    r,
+                    r.to_string(),
                     format!("write an integer since the Unix epoch or a date-time like {example}"),
                 )
             })
@@ -169,7 +170,7 @@ impl Coercer<'_> {
                 };
                 let unscaled = text::decimal(trimmed, precision, scale).map_err(|r| {
                     (
-                        r,
+                        r.to_string(),
                         format!(
                             "write at most {} digits before and {scale} after the decimal point",
                             precision.saturating_sub(scale)
@@ -196,7 +197,7 @@ impl Coercer<'_> {
                     Ok(days) => days,
                     Err(_) => text::date(trimmed).map_err(|r| {
                         (
-                            r,
+                            r.to_string(),
                             "write days since 1970-01-01 or a date like 2026-03-01".into(),
                         )
                     })?,
@@ -215,7 +216,7 @@ impl Coercer<'_> {
                     Ok(n) => n,
                     Err(_) => text::time_of_day_micros(trimmed).map_err(|r| {
                         (
-                            r,
+                            r.to_string(),
                             "write units since midnight or a time like 13:45:07.250".into(),
                         )
                     })?,

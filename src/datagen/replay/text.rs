@@ -13,13 +13,72 @@
 //!
 //! Why not a date crate: the crate needs exactly these three shapes, all in UTC or
 //! without a zone, and the civil-date arithmetic is a dozen lines (Howard Hinnant's
-//! `days_from_civil`, exact for every proleptic Gregorian date). Errors are short phrases
-//! that finish the sentence "cannot use `…`: …".
+//! `days_from_civil`, exact for every proleptic Gregorian date). Errors are
+//! [`TextError`]s whose messages are short phrases that finish the sentence
+//! "cannot use `…`: …".
 
 use num_bigint::BigInt;
 
+/// Why a text is not the number, date, time or instant a field needs: a
+/// phrase that finishes "cannot use `…`: …" (the caller adds where and a hint).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum TextError {
+    #[error("has a fractional part")]
+    Fraction,
+    #[error("is out of range for a 64-bit integer")]
+    IntegerRange,
+    #[error("is not an integer")]
+    NotInteger,
+    #[error("is not a decimal number (digits with an optional `.` and sign)")]
+    NotDecimal,
+    #[error("has {digits} digits after the decimal point, the schema's scale allows {scale}")]
+    Scale { digits: usize, scale: usize },
+    #[error(
+        "has {digits} significant digits, the schema's precision allows {precision} ({} before the decimal point)",
+        .precision.saturating_sub(*.scale)
+    )]
+    Precision {
+        digits: usize,
+        precision: usize,
+        scale: usize,
+    },
+    #[error("is not a decimal number")]
+    DecimalDigits,
+    /// A field of a date, time or offset (`what`) that does not parse.
+    #[error("has a bad {what}")]
+    Field { what: &'static str },
+    #[error("has a bad {what} `{text}`")]
+    FieldDigits { what: &'static str, text: String },
+    #[error("is not a date in the form YYYY-MM-DD")]
+    NotDate,
+    #[error("has month {0}, which is not 1–12")]
+    Month(u32),
+    #[error("has day {day}, which month {month} of {year} does not have")]
+    Day { day: u32, month: u32, year: i64 },
+    #[error("is not a time in the form HH:MM:SS[.fraction]")]
+    NotTime,
+    #[error("has {0}, which is not a time of day")]
+    TimeOfDay(String),
+    #[error("has a bad fraction of a second `.{0}` (1–9 digits)")]
+    SecondFraction(String),
+    #[error("is not an RFC 3339 date-time like 2026-03-01T13:45:07Z")]
+    NotInstant,
+    #[error("needs `T` between the date and the time")]
+    NoT,
+    #[error("has no UTC offset; add `Z` for UTC or an offset like `+02:00`")]
+    NoOffset,
+    #[error("has the offset `{0}` but a local timestamp has no time zone; remove it")]
+    LocalOffset(String),
+    #[error("is too far from 1970 to fit a 64-bit timestamp")]
+    TooFar,
+    #[error("has a bad UTC offset `{0}` (use `Z` or `+HH:MM`)")]
+    OffsetForm(String),
+    #[error("has a bad UTC offset `{0}`")]
+    OffsetRange(String),
+}
+
 /// An integer literal, or a decimal literal whose fraction is all zeros.
-pub(super) fn integer(text: &str) -> Result<i64, String> {
+pub(super) fn integer(text: &str) -> Result<i64, TextError> {
     if let Ok(n) = text.parse::<i64>() {
         return Ok(n);
     }
@@ -28,17 +87,15 @@ pub(super) fn integer(text: &str) -> Result<i64, String> {
     let is_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if is_digits(digits) && (frac.is_empty() || frac.bytes().all(|b| b.is_ascii_digit())) {
         if frac.bytes().any(|b| b != b'0') {
-            return Err("has a fractional part".into());
+            return Err(TextError::Fraction);
         }
-        return int
-            .parse::<i64>()
-            .map_err(|_| "is out of range for a 64-bit integer".into());
+        return int.parse::<i64>().map_err(|_| TextError::IntegerRange);
     }
-    Err("is not an integer".into())
+    Err(TextError::NotInteger)
 }
 
 /// The unscaled value of a decimal literal for `scale`, holding at most `precision` digits.
-pub(super) fn decimal(text: &str, precision: usize, scale: usize) -> Result<BigInt, String> {
+pub(super) fn decimal(text: &str, precision: usize, scale: usize) -> Result<BigInt, TextError> {
     let (negative, unsigned) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -47,13 +104,13 @@ pub(super) fn decimal(text: &str, precision: usize, scale: usize) -> Result<BigI
     let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if (int.is_empty() && frac.is_empty()) || !all_digits(int) || !all_digits(frac) {
-        return Err("is not a decimal number (digits with an optional `.` and sign)".into());
+        return Err(TextError::NotDecimal);
     }
     if frac.len() > scale {
-        return Err(format!(
-            "has {} digits after the decimal point, the schema's scale allows {scale}",
-            frac.len()
-        ));
+        return Err(TextError::Scale {
+            digits: frac.len(),
+            scale,
+        });
     }
     // Unscaled digits: integer part, fraction, then zeros up to the scale ("19.9" → 1990).
     let mut digits = String::with_capacity(int.len() + scale);
@@ -62,19 +119,16 @@ pub(super) fn decimal(text: &str, precision: usize, scale: usize) -> Result<BigI
     digits.extend(std::iter::repeat_n('0', scale - frac.len()));
     let significant = digits.trim_start_matches('0');
     if significant.len() > precision {
-        return Err(format!(
-            "has {} significant digits, the schema's precision allows {precision} \
-             ({} before the decimal point)",
-            significant.len(),
-            precision.saturating_sub(scale)
-        ));
+        return Err(TextError::Precision {
+            digits: significant.len(),
+            precision,
+            scale,
+        });
     }
     let magnitude: BigInt = if significant.is_empty() {
         BigInt::from(0u8)
     } else {
-        significant
-            .parse()
-            .map_err(|_| "is not a decimal number".to_string())?
+        significant.parse().map_err(|_| TextError::DecimalDigits)?
     };
     Ok(if negative { -magnitude } else { magnitude })
 }
@@ -101,53 +155,52 @@ fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 /// A fixed-width run of ASCII digits.
-fn number(text: &str, what: &str) -> Result<u32, String> {
+fn number(text: &str, what: &'static str) -> Result<u32, TextError> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        text.parse().map_err(|_| format!("has a bad {what}"))
+        text.parse().map_err(|_| TextError::Field { what })
     } else {
-        Err(format!("has a bad {what} `{text}`"))
+        Err(TextError::FieldDigits {
+            what,
+            text: text.to_string(),
+        })
     }
 }
 
 /// `YYYY-MM-DD` → days since the epoch.
-pub(super) fn date(text: &str) -> Result<i64, String> {
+pub(super) fn date(text: &str) -> Result<i64, TextError> {
     let bytes = text.as_bytes();
     if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-        return Err("is not a date in the form YYYY-MM-DD".into());
+        return Err(TextError::NotDate);
     }
     let year = i64::from(number(&text[0..4], "year")?);
     let month = number(&text[5..7], "month")?;
     let day = number(&text[8..10], "day")?;
     if !(1..=12).contains(&month) {
-        return Err(format!("has month {month}, which is not 1–12"));
+        return Err(TextError::Month(month));
     }
     if day == 0 || day > days_in_month(year, month) {
-        return Err(format!(
-            "has day {day}, which month {month} of {year} does not have"
-        ));
+        return Err(TextError::Day { day, month, year });
     }
     Ok(days_from_civil(year, month, day))
 }
 
 /// `HH:MM:SS[.fraction]` → (seconds since midnight, nanoseconds).
-fn clock(text: &str) -> Result<(i64, u32), String> {
+fn clock(text: &str) -> Result<(i64, u32), TextError> {
     let (hms, frac) = text.split_once('.').unwrap_or((text, ""));
     let bytes = hms.as_bytes();
     if bytes.len() != 8 || bytes[2] != b':' || bytes[5] != b':' {
-        return Err("is not a time in the form HH:MM:SS[.fraction]".into());
+        return Err(TextError::NotTime);
     }
     let hour = number(&hms[0..2], "hour")?;
     let minute = number(&hms[3..5], "minute")?;
     let second = number(&hms[6..8], "second")?;
     if hour > 23 || minute > 59 || second > 59 {
-        return Err(format!("has {hms}, which is not a time of day"));
+        return Err(TextError::TimeOfDay(hms.to_string()));
     }
     let nanos = if frac.is_empty() {
         0
     } else if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "has a bad fraction of a second `.{frac}` (1–9 digits)"
-        ));
+        return Err(TextError::SecondFraction(frac.to_string()));
     } else {
         // ".25" → 250_000_000: pad to nine digits.
         number(&format!("{frac:0<9}"), "fraction of a second")?
@@ -156,7 +209,7 @@ fn clock(text: &str) -> Result<(i64, u32), String> {
 }
 
 /// Time of day → microseconds since midnight.
-pub(super) fn time_of_day_micros(text: &str) -> Result<i64, String> {
+pub(super) fn time_of_day_micros(text: &str) -> Result<i64, TextError> {
     let (seconds, nanos) = clock(text)?;
     Ok(seconds * 1_000_000 + i64::from(nanos / 1_000))
 }
@@ -170,13 +223,13 @@ pub(super) enum Zone {
 
 /// RFC 3339 date-time → `units_per_second` since the epoch (sub-unit digits truncated
 /// toward the past, like a clock).
-pub(super) fn instant(text: &str, zone: Zone, units_per_second: i64) -> Result<i64, String> {
+pub(super) fn instant(text: &str, zone: Zone, units_per_second: i64) -> Result<i64, TextError> {
     if text.len() < 19 || !text.is_char_boundary(10) || !text.is_char_boundary(11) {
-        return Err("is not an RFC 3339 date-time like 2026-03-01T13:45:07Z".into());
+        return Err(TextError::NotInstant);
     }
     let days = date(&text[..10])?;
     if !matches!(text.as_bytes()[10], b'T' | b't' | b' ') {
-        return Err("needs `T` between the date and the time".into());
+        return Err(TextError::NoT);
     }
     let rest = &text[11..];
     // The offset starts at the first `Z`, `+` or `-` after the clock.
@@ -184,15 +237,9 @@ pub(super) fn instant(text: &str, zone: Zone, units_per_second: i64) -> Result<i
     let (clock_text, offset_text) = rest.split_at(split);
     let (seconds, nanos) = clock(clock_text)?;
     let offset = match (offset_text, zone) {
-        ("", Zone::Required) => {
-            return Err("has no UTC offset; add `Z` for UTC or an offset like `+02:00`".into());
-        }
+        ("", Zone::Required) => return Err(TextError::NoOffset),
         ("", Zone::Forbidden) => 0,
-        (_, Zone::Forbidden) => {
-            return Err(format!(
-                "has the offset `{offset_text}` but a local timestamp has no time zone; remove it"
-            ));
-        }
+        (_, Zone::Forbidden) => return Err(TextError::LocalOffset(offset_text.to_string())),
         ("Z" | "z", Zone::Required) => 0,
         (_, Zone::Required) => offset_seconds(offset_text)?,
     };
@@ -201,21 +248,19 @@ pub(super) fn instant(text: &str, zone: Zone, units_per_second: i64) -> Result<i
     utc_seconds
         .checked_mul(units_per_second)
         .and_then(|n| n.checked_add(sub_unit))
-        .ok_or_else(|| "is too far from 1970 to fit a 64-bit timestamp".into())
+        .ok_or(TextError::TooFar)
 }
 
 /// `+HH:MM` / `-HH:MM` → seconds east of UTC.
-fn offset_seconds(text: &str) -> Result<i64, String> {
+fn offset_seconds(text: &str) -> Result<i64, TextError> {
     let bytes = text.as_bytes();
     if bytes.len() != 6 || bytes[3] != b':' {
-        return Err(format!(
-            "has a bad UTC offset `{text}` (use `Z` or `+HH:MM`)"
-        ));
+        return Err(TextError::OffsetForm(text.to_string()));
     }
     let hours = number(&text[1..3], "offset hour")?;
     let minutes = number(&text[4..6], "offset minute")?;
     if hours > 23 || minutes > 59 {
-        return Err(format!("has a bad UTC offset `{text}`"));
+        return Err(TextError::OffsetRange(text.to_string()));
     }
     let seconds = i64::from(hours * 3_600 + minutes * 60);
     Ok(if bytes[0] == b'-' { -seconds } else { seconds })
@@ -230,11 +275,14 @@ mod tests {
         assert_eq!(integer("42"), Ok(42));
         assert_eq!(integer("-7"), Ok(-7));
         assert_eq!(integer("3.00"), Ok(3));
-        assert_eq!(integer("3.5"), Err("has a fractional part".into()));
-        assert!(integer("abc").is_err());
-        assert!(integer("1e3").is_err());
-        assert!(integer("").is_err());
-        assert!(integer("99999999999999999999").is_err());
+        assert_eq!(integer("3.5"), Err(TextError::Fraction));
+        assert_eq!(integer("abc"), Err(TextError::NotInteger));
+        assert_eq!(integer("1e3"), Err(TextError::NotInteger));
+        assert_eq!(integer(""), Err(TextError::NotInteger));
+        assert_eq!(
+            integer("99999999999999999999"),
+            Err(TextError::IntegerRange)
+        );
     }
 
     #[test]
@@ -244,11 +292,17 @@ mod tests {
         assert_eq!(decimal("-0.5", 10, 2), Ok(BigInt::from(-50)));
         assert_eq!(decimal(".5", 10, 2), Ok(BigInt::from(50)));
         assert_eq!(decimal("0007", 3, 0), Ok(BigInt::from(7)));
-        assert!(decimal("1.999", 10, 2).is_err());
-        assert!(decimal("123456789.00", 10, 2).is_err());
+        assert_eq!(
+            decimal("1.999", 10, 2).unwrap_err().to_string(),
+            "has 3 digits after the decimal point, the schema's scale allows 2"
+        );
+        assert_eq!(
+            decimal("123456789.00", 10, 2).unwrap_err().to_string(),
+            "has 11 significant digits, the schema's precision allows 10 (8 before the decimal point)"
+        );
         assert!(decimal("12345678.00", 10, 2).is_ok());
-        assert!(decimal(".", 10, 2).is_err());
-        assert!(decimal("1e5", 10, 2).is_err());
+        assert_eq!(decimal(".", 10, 2), Err(TextError::NotDecimal));
+        assert_eq!(decimal("1e5", 10, 2), Err(TextError::NotDecimal));
     }
 
     #[test]
@@ -258,9 +312,17 @@ mod tests {
         assert_eq!(days_from_civil(2000, 2, 29), 11_016);
         assert_eq!(days_from_civil(1969, 12, 31), -1);
         assert_eq!(date("2026-01-01"), Ok(20_454));
-        assert!(date("2026-02-29").is_err());
-        assert!(date("2026-13-01").is_err());
-        assert!(date("2026/01/01").is_err());
+        for (text, message) in [
+            (
+                "2026-02-29",
+                "has day 29, which month 2 of 2026 does not have",
+            ),
+            ("2026-13-01", "has month 13, which is not 1–12"),
+            ("2026/01/01", "is not a date in the form YYYY-MM-DD"),
+            ("2026-0x-01", "has a bad month `0x`"),
+        ] {
+            assert_eq!(date(text).unwrap_err().to_string(), message, "{text}");
+        }
     }
 
     #[test]
@@ -282,18 +344,52 @@ mod tests {
             instant("2026-01-01T00:00:00", Zone::Forbidden, 1_000),
             Ok(base_ms)
         );
-        assert!(instant("2026-01-01T00:00:00", Zone::Required, 1_000).is_err());
-        assert!(instant("2026-01-01T00:00:00Z", Zone::Forbidden, 1_000).is_err());
-        assert!(instant("2026-01-01T25:00:00Z", Zone::Required, 1_000).is_err());
-        assert!(instant("2026-01-01T00:00:00+0200", Zone::Required, 1_000).is_err());
-        assert!(instant("2026-01-01é00:00:00Z", Zone::Required, 1_000).is_err());
+        for (text, zone, message) in [
+            (
+                "2026-01-01T00:00:00",
+                Zone::Required,
+                "has no UTC offset; add `Z` for UTC or an offset like `+02:00`",
+            ),
+            (
+                "2026-01-01T00:00:00Z",
+                Zone::Forbidden,
+                "has the offset `Z` but a local timestamp has no time zone; remove it",
+            ),
+            (
+                "2026-01-01T25:00:00Z",
+                Zone::Required,
+                "has 25:00:00, which is not a time of day",
+            ),
+            (
+                "2026-01-01T00:00:00+0200",
+                Zone::Required,
+                "has a bad UTC offset `+0200` (use `Z` or `+HH:MM`)",
+            ),
+            (
+                "2026-01-01é00:00:00Z",
+                Zone::Required,
+                "is not an RFC 3339 date-time like 2026-03-01T13:45:07Z",
+            ),
+        ] {
+            let got = instant(text, zone, 1_000).unwrap_err().to_string();
+            assert_eq!(got, message, "{text}");
+        }
     }
 
     #[test]
     fn times_of_day() {
         assert_eq!(time_of_day_micros("00:00:01.5"), Ok(1_500_000));
         assert_eq!(time_of_day_micros("23:59:59"), Ok(86_399_000_000));
-        assert!(time_of_day_micros("24:00:00").is_err());
-        assert!(time_of_day_micros("1:00:00").is_err());
+        assert_eq!(
+            time_of_day_micros("24:00:00"),
+            Err(TextError::TimeOfDay("24:00:00".into()))
+        );
+        assert_eq!(time_of_day_micros("1:00:00"), Err(TextError::NotTime));
+        assert_eq!(
+            time_of_day_micros("00:00:01.1234567890")
+                .unwrap_err()
+                .to_string(),
+            "has a bad fraction of a second `.1234567890` (1–9 digits)"
+        );
     }
 }

@@ -163,9 +163,7 @@ impl Counting {
     ) -> Result<Counting, Failure> {
         let t = &plan.targets;
         let settings = crate::sink::sqs::SqsSettings::of(t);
-        let client = crate::sink::sqs::client(&settings)
-            .await
-            .map_err(Failure::infra)?;
+        let client = crate::sink::sqs::client(&settings).await?;
         let queues = Queues::new(client.clone());
         let urls = if opts.arrivals {
             queue_urls(plan, &queues, setup).await?

@@ -76,7 +76,7 @@ pub fn run(file: &Path, scenario: &Scenario, opts: &RunOptions) -> Outcome {
                 capacity: capacity.map(|c| c.0),
                 ..super::virtual_run::Model::default()
             };
-            super::virtual_run::measure_model(&plan, model).map_err(Failure::invalid)?
+            super::virtual_run::measure_model(&plan, model)?
         }
         _ => real::measure(&plan, opts)?,
     };

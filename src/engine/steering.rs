@@ -265,7 +265,8 @@ impl Steering {
                         "stop ends the whole run; to silence one stream, pause it".into(),
                     ));
                 }
-                self.stop.cancel();
+                // Cancelled below, once the event is recorded: the run's
+                // report is built as soon as it stops, and must list it.
                 "stopping: no new messages; in-flight sends finish within the grace period"
                     .to_string()
             }
@@ -416,6 +417,9 @@ impl Steering {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(event.clone());
+        if cmd == Command::Stop {
+            self.stop.cancel();
+        }
         Ok(event)
     }
 

@@ -284,28 +284,38 @@ pub(super) fn weighted(rng: &mut RecordRng, items: &Array, weights: &Array) -> F
         )
         .into());
     }
-    let weights = weights
-        .iter()
-        .map(|w| number(w, "weighted"))
-        .collect::<Fallible<Vec<f64>>>()?;
-    if weights.iter().any(|w| !(*w >= 0.0 && w.is_finite())) {
-        return Err("weighted: weights must be finite numbers ≥ 0".into());
+    // Read in passes rather than collected (per record, so the allocation
+    // counts): every weight a number, then every number valid, as before.
+    let weight = |w: &Dynamic| number(w, "weighted");
+    for w in weights {
+        weight(w)?;
     }
-    let total: f64 = weights.iter().sum();
+    let mut total = 0.0;
+    for w in weights {
+        let w = weight(w)?;
+        if !(w >= 0.0 && w.is_finite()) {
+            return Err("weighted: weights must be finite numbers ≥ 0".into());
+        }
+        total += w;
+    }
     if total <= 0.0 {
         return Err("weighted: at least one weight must be > 0".into());
     }
     let target = draw::unit_f64(rng) * total;
     let mut acc = 0.0;
-    for (item, w) in items.iter().zip(&weights) {
+    // Rounding can leave `target` a hair above the running sum: then the last
+    // item with a positive weight.
+    let mut last = 0;
+    for (i, (item, w)) in items.iter().zip(weights).enumerate() {
+        let w = weight(w)?;
         acc += w;
         if target < acc {
             return Ok(item.clone());
         }
+        if w > 0.0 {
+            last = i;
+        }
     }
-    // Rounding can leave `target` a hair above the running sum: take the last item with
-    // a positive weight.
-    let last = weights.iter().rposition(|w| *w > 0.0).unwrap_or(0);
     Ok(items[last].clone())
 }
 
@@ -375,7 +385,15 @@ pub(super) fn format_args(template: &str, args: &[Dynamic]) -> Fallible<Immutabl
                     )
                 })?;
                 used += 1;
-                out.push_str(&arg.to_string());
+                // Strings copied as they are; other values as `to_string` writes
+                // them, without a String of their own.
+                match arg.read_lock::<ImmutableString>() {
+                    Some(text) => out.push_str(&text),
+                    None => {
+                        use std::fmt::Write as _;
+                        let _ = write!(out, "{arg}");
+                    }
+                }
             }
             ('{', Some('{')) | ('}', Some('}')) => {
                 chars.next();

@@ -46,10 +46,7 @@ pub struct Evaluators {
 impl Evaluators {
     /// Stream `stream`'s evaluator, made on first use.
     fn get(&mut self, stream: usize, compiled: &Arc<CompiledOverrides>) -> &mut OverrideEvaluator {
-        if self.by_stream.len() <= stream {
-            self.by_stream.resize_with(stream + 1, || None);
-        }
-        self.by_stream[stream].get_or_insert_with(|| OverrideEvaluator::new(compiled.clone()))
+        self.with_scratch(stream, compiled).0
     }
 
     /// [`Self::get`], and the buffers for records written with holes.

@@ -19,6 +19,12 @@ use super::source::Document;
 use super::spec::ScenarioSpec;
 use super::units::{DURATION_HELP, DURATION_PATTERN, RATE_HELP, RATE_PATTERN};
 
+mod lookup;
+mod words;
+
+use lookup::{allowed_keys, describe_property, field_help};
+use words::{one_of_types, plural, show_value, type_names};
+
 /// The scenario JSON Schema (draft 2020-12), as committed in `scenarios/scenario.schema.json`.
 pub fn scenario_schema() -> Value {
     let schema = schemars::schema_for!(ScenarioSpec);
@@ -425,60 +431,6 @@ fn accepted_types(pointer: &str, context: &[Vec<ValidationError<'static>>]) -> V
         })
 }
 
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-fn type_word(t: &str) -> String {
-    match t {
-        "object" => "a mapping".to_string(),
-        "array" => "a list".to_string(),
-        "string" => "a string".to_string(),
-        "integer" => "an integer".to_string(),
-        "number" => "a number".to_string(),
-        "boolean" => "true or false".to_string(),
-        "null" => "nothing (null)".to_string(),
-        other => other.to_string(),
-    }
-}
-
-fn type_names(kind: &TypeKind) -> String {
-    match kind {
-        TypeKind::Single(t) => type_word(&t.to_string()),
-        TypeKind::Multiple(set) => {
-            one_of_types(&set.iter().map(|t| t.to_string()).collect::<Vec<_>>())
-        }
-    }
-}
-
-/// `a string, a number or true or false`: optional (`null`) and `integer`
-/// next to `number` are noise in a message for people.
-fn one_of_types(types: &[String]) -> String {
-    let has_number = types.iter().any(|t| t == "number");
-    let names: Vec<String> = types
-        .iter()
-        .filter(|t| !(t.as_str() == "null" && types.len() > 1))
-        .filter(|t| !(t.as_str() == "integer" && has_number))
-        .map(|t| type_word(t))
-        .collect();
-    match names.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-        Some((last, _)) => last.clone(),
-        None => "a value".into(),
-    }
-}
-
-fn show_value(v: &Value) -> String {
-    match v {
-        Value::Null => "nothing (null)".into(),
-        Value::Bool(b) => format!("`{b}`"),
-        Value::Number(n) => format!("the number `{n}`"),
-        Value::String(s) => format!("the string `{s}`"),
-        Value::Array(_) => "a list".into(),
-        Value::Object(_) => "a mapping".into(),
-    }
-}
-
 /// The closest candidate by edit distance, if it is plausibly a typo.
 pub fn closest(word: &str, candidates: &[String]) -> Option<String> {
     candidates
@@ -487,63 +439,4 @@ pub fn closest(word: &str, candidates: &[String]) -> Option<String> {
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c.clone())
-}
-
-/// Resolves the schema node at a keyword location such as
-/// `/properties/phases/items/$ref/properties/rate/additionalProperties`,
-/// following `$ref`s into `$defs`.
-fn schema_node(schema_path: &str) -> Option<&'static Value> {
-    let mut node: &Value = &SCHEMA;
-    let segs: Vec<String> = schema_path
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    for seg in &segs {
-        if seg == "$ref" {
-            let target = node.get("$ref")?.as_str()?;
-            let name = target.strip_prefix("#/$defs/")?;
-            node = SCHEMA.get("$defs")?.get(name)?;
-            continue;
-        }
-        node = match node {
-            Value::Object(m) => m.get(seg.as_str())?,
-            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(node)
-}
-
-/// Property names allowed by the schema object owning a keyword.
-fn allowed_keys(schema_path: &str) -> Vec<String> {
-    let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
-    schema_node(parent)
-        .and_then(|n| n.get("properties"))
-        .and_then(Value::as_object)
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
-fn describe_property(schema_path: &str, name: &str) -> Option<String> {
-    let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
-    let prop = schema_node(parent)?.get("properties")?.get(name)?;
-    description_of(prop)
-}
-
-/// Description of the schema that owns the failing keyword, as a help line.
-fn field_help(schema_path: &str) -> Option<String> {
-    let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
-    description_of(schema_node(parent)?)
-}
-
-fn description_of(node: &Value) -> Option<String> {
-    if let Some(d) = node.get("description").and_then(Value::as_str) {
-        return Some(d.replace('\n', " "));
-    }
-    let target = node.get("$ref")?.as_str()?.strip_prefix("#/$defs/")?;
-    let def = SCHEMA.get("$defs")?.get(target)?;
-    def.get("description")
-        .and_then(Value::as_str)
-        .map(|d| d.replace('\n', " "))
 }

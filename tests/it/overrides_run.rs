@@ -206,8 +206,8 @@ fn written_at(
 
 /// Records with overrides written into holes of a directly encoded record
 /// (`write_overridden`) are byte for byte those of the value tree (overrides
-/// applied, envelope filled, encoded), for overrides that can use holes and,
-/// through the fallback, for those that cannot.
+/// applied, envelope filled, encoded); overrides that cannot use holes are
+/// recognised as such.
 #[test]
 fn records_written_into_holes_are_those_of_the_value_tree() {
     use mbscenario::datagen::Evaluators;
@@ -255,6 +255,11 @@ fn records_written_into_holes_are_those_of_the_value_tree() {
     for (schema, overrides, holed) in cases {
         let records = holes_stream(schema, overrides);
         assert_eq!(records.holed(), *holed, "{overrides}");
+        if !holed {
+            // Written through the value tree: the comparison below would
+            // compare that path with itself.
+            continue;
+        }
         let (mut fast, mut slow) = (Evaluators::default(), Evaluators::default());
         for seq in 0..400 {
             let (ctx, env) = written_at(&records, seq);

@@ -1,7 +1,9 @@
 //! The parts of [`super::CompiledOverrides::compile`]: a stream's imported
 //! modules, then each override against the schema.
 
+use super::evaluate::describe_eval_error;
 use super::*;
+use rhai::Scope;
 
 /// The stream's imported Rhai modules, each compiled by an engine that knows
 /// the modules imported before it (so later imports may build on earlier
